@@ -1,0 +1,51 @@
+# casework — the two set-up commands are `make demo` and `make test`; the rest are for developers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# pytest workers: 2 cores here; override with `make test PYTEST_WORKERS=0` to run serially.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help venv install demo run test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## create the venv and install casework with its dev tools
+
+demo: install ## migrate, load demo data, start web + worker on 127.0.0.1:8000 and print the logins
+	$(BIN)/casework migrate --noinput
+	$(BIN)/casework collectstatic --noinput -v 0
+	$(BIN)/casework demo
+	$(BIN)/casework serve --host $(HOST) --port $(PORT)
+
+test: install ## lint, then the whole test suite (set DATABASE_URL to run it on PostgreSQL)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: install ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## run the benchmarks, JSON in bench/results/ (PEER=1 also runs django-helpdesk)
+	$(BIN)/python bench/run.py $(if $(PEER),--peer) $(if $(N),--n $(N))
+
+clean: ## remove the venv and local data
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""casework: self-hosted support case management."""

@@ -1,0 +1,25 @@
+"""The versioned REST API: /api/v1/ with OpenAPI at /api/v1/openapi.json and docs at /api/v1/docs."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from . import errors
+from .auth import TokenAuth
+from .routers.cases import router as cases_router
+from .routers.people import router as people_router
+
+api = NinjaAPI(
+    title="casework API",
+    version="1",
+    description=(
+        "Support cases, customers and organisations. Authenticate with `Authorization: Bearer <token>` "
+        "(create one with `casework create-token USERNAME`). Errors are "
+        '`{"error": {"code": "...", "message": "...", "details": ...}}`.'
+    ),
+    auth=TokenAuth(),
+    urls_namespace="api-v1",
+)
+errors.install(api)
+api.add_router("/", cases_router)
+api.add_router("/", people_router)

@@ -1,0 +1,175 @@
+"""/api/v1/cases — a thin adapter: parse, authorise, call cases.services, serialise."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from casework.cases import selectors, services
+from casework.cases.models import Case, MessageKind, Tag
+from casework.core.errors import NotFound, ValidationFailed
+from casework.people.models import Team
+
+from ..schemas import (
+    CaseCreateIn,
+    CaseDetailOut,
+    CaseListOut,
+    CasePatchIn,
+    EventOut,
+    MessageIn,
+    MessageOut,
+    TransitionIn,
+)
+from ..serializers import case_detail_dict, case_dict, event_dict, message_dict
+
+router = Router(tags=["cases"])
+
+
+class CaseListQuery(Schema):
+    status: list[str] = Field(default_factory=list)
+    priority: list[str] = Field(default_factory=list)
+    category: str = ""
+    team: str = ""
+    assignee: str = ""
+    customer_email: str = ""
+    channel: str = ""
+    tag: str = ""
+    q: str = Field(default="", max_length=200)
+    view: str = "all"
+    ordering: str = Field(default="newest", description="newest | oldest | updated | priority | reference")
+    limit: int = Field(default=25, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+def _get_case(reference: str) -> Case:
+    return selectors.case_get(reference)
+
+
+def _reload(case: Case) -> Case:
+    return selectors.case_get(case.reference)
+
+
+@router.post("/cases", response={201: CaseDetailOut}, summary="Open a case")
+def create_case(request, payload: CaseCreateIn):
+    case = services.case_open_for_contact(
+        customer_email=payload.customer_email,
+        customer_name=payload.customer_name,
+        subject=payload.subject,
+        description=payload.description,
+        channel=payload.channel,
+        priority=payload.priority,
+        category=payload.category,
+        tags=payload.tags,
+        custom_fields=payload.custom_fields,
+        actor=request.auth,
+    )
+    return Status(201, case_detail_dict(_reload(case)))
+
+
+@router.get("/cases", response=CaseListOut, summary="List and search cases")
+def list_cases(request, filters: Query[CaseListQuery]):
+    from casework.cases.status import Priority, Status
+
+    for value in filters.status:
+        if value not in Status.values:
+            raise ValidationFailed(f"Unknown status '{value}'", code="invalid_status")
+    for value in filters.priority:
+        if value not in Priority.values:
+            raise ValidationFailed(f"Unknown priority '{value}'", code="invalid_priority")
+    if filters.ordering not in selectors.ORDERINGS:
+        raise ValidationFailed(
+            f"Unknown ordering '{filters.ordering}'",
+            code="invalid_ordering",
+            details={"allowed": list(selectors.ORDERINGS)},
+        )
+    qs = selectors.case_list(
+        filters=selectors.CaseFilter(
+            view=filters.view,
+            status=filters.status,
+            priority=filters.priority,
+            category=filters.category,
+            team=filters.team,
+            assignee=filters.assignee,
+            customer_email=filters.customer_email,
+            channel=filters.channel,
+            tag=filters.tag,
+            q=filters.q,
+            ordering=filters.ordering,
+        ),
+        user=request.auth,
+    ).select_related("customer__organisation", "merged_into", "follow_up_of")
+    count = qs.count()
+    page = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))[
+        filters.offset : filters.offset + filters.limit
+    ]
+    return {
+        "count": count,
+        "limit": filters.limit,
+        "offset": filters.offset,
+        "items": [case_dict(c) for c in page],
+    }
+
+
+@router.get("/cases/{reference}", response=CaseDetailOut, summary="One case")
+def get_case(request, reference: str):
+    return case_detail_dict(_get_case(reference))
+
+
+@router.patch("/cases/{reference}", response=CaseDetailOut, summary="Change priority, category, owner, team")
+def patch_case(request, reference: str, payload: CasePatchIn):
+    case = _get_case(reference)
+    changes = payload.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", "")
+    if "assignee" in changes and changes["assignee"] is not None:
+        user = get_user_model().objects.filter(username=changes["assignee"], is_active=True).first()
+        if user is None:
+            raise NotFound(f"No active agent '{changes['assignee']}'", code="agent_not_found")
+        changes["assignee"] = user
+    if "team" in changes and changes["team"] is not None:
+        team = Team.objects.filter(name=changes["team"]).first()
+        if team is None:
+            raise NotFound(f"No team '{changes['team']}'", code="team_not_found")
+        changes["team"] = team
+    if "priority" in changes and changes["priority"] is None:
+        raise ValidationFailed("priority cannot be null", code="invalid_priority")
+    if "subject" in changes and changes["subject"] is None:
+        raise ValidationFailed("subject cannot be null", code="invalid_subject")
+    services.case_update(case=case, actor=request.auth, reason=reason, **changes)
+    return case_detail_dict(_reload(case))
+
+
+@router.post(
+    "/cases/{reference}/transitions", response=CaseDetailOut, summary="Move the case to another status"
+)
+def transition_case(request, reference: str, payload: TransitionIn):
+    case = _get_case(reference)
+    services.case_transition(case=case, to=payload.to, actor=request.auth, reason=payload.reason)
+    return case_detail_dict(_reload(case))
+
+
+@router.post(
+    "/cases/{reference}/messages", response={201: MessageOut}, summary="Reply or add an internal note"
+)
+def add_message(request, reference: str, payload: MessageIn):
+    case = _get_case(reference)
+    message = services.case_add_message(
+        case=case,
+        kind=MessageKind.NOTE if payload.internal else MessageKind.REPLY,
+        body=payload.body,
+        actor=request.auth,
+    )
+    return Status(201, message_dict(message))
+
+
+@router.get("/cases/{reference}/messages", response=list[MessageOut], summary="Messages on a case")
+def list_messages(request, reference: str):
+    case = _get_case(reference)
+    return [message_dict(m) for m in case.messages.select_related("author_user", "author_customer")]
+
+
+@router.get("/cases/{reference}/events", response=list[EventOut], summary="The case timeline (audit trail)")
+def list_events(request, reference: str):
+    case = _get_case(reference)
+    return [event_dict(e) for e in selectors.case_events(case)]

@@ -1,0 +1,292 @@
+"""The case core: Case, its append-only timeline (CaseEvent), messages, attachments and tasks.
+
+Nothing outside `cases/services.py` writes these rows; see that module for the one door per write.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from casework.core.models import TimeStampedModel
+from casework.people.models import Customer, Organisation, Team
+
+from .status import OPEN_STATUSES, Channel, Priority, Status, Tier
+
+
+def new_public_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Category(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=50, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    number = models.BigIntegerField(unique=True, editable=False)
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    public_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
+    subject = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="cases")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
+    )
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
+    )
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.L1)
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="cases")
+    sentiment = models.FloatField(null=True, blank=True)
+    frustrated = models.BooleanField(default=False)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_cases"
+    )
+    follow_up_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        help_text="The closed case this one continues.",
+    )
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="case_status_valid"),
+            models.CheckConstraint(condition=Q(priority__in=Priority.values), name="case_priority_valid"),
+            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="case_channel_valid"),
+            models.CheckConstraint(condition=Q(tier__in=Tier.values), name="case_tier_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="case_status_created"),
+            models.Index(fields=["assignee", "status"], name="case_assignee_status"),
+            models.Index(fields=["team", "status"], name="case_team_status"),
+            models.Index(fields=["priority", "status"], name="case_priority_status"),
+            models.Index(fields=["customer", "-created_at"], name="case_customer_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("web:case", args=[self.reference])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class EventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    MESSAGE_ADDED = "message_added", "Message added"
+    FIRST_RESPONSE = "first_response", "First response"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    ASSIGNED = "assigned", "Assigned"
+    TEAM_CHANGED = "team_changed", "Team changed"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    CATEGORY_CHANGED = "category_changed", "Category changed"
+    TAGS_CHANGED = "tags_changed", "Tags changed"
+    ESCALATED = "escalated", "Escalated"
+    DE_ESCALATED = "de_escalated", "De-escalated"
+    MERGED = "merged", "Merged"
+    MERGED_INTO = "merged_into", "Merged into another case"
+    REOPENED = "reopened", "Reopened"
+    FOLLOW_UP_OPENED = "follow_up_opened", "Follow-up case opened"
+    TASK_ADDED = "task_added", "Task added"
+    TASK_COMPLETED = "task_completed", "Task completed"
+    ATTACHMENT_ADDED = "attachment_added", "Attachment added"
+    CALL_LOGGED = "call_logged", "Phone call logged"
+    SENTIMENT_CHANGED = "sentiment_changed", "Sentiment changed"
+    FIELD_CHANGED = "field_changed", "Field changed"
+    RULE_APPLIED = "rule_applied", "Rule applied"
+    SLA = "sla", "SLA"
+    NOTE = "note", "System note"
+
+
+class CaseEvent(models.Model):
+    """One row per change: the audit trail, the timeline and the source for reports and notifications.
+
+    Append-only: never updated or deleted by the application (retention jobs aside)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who or what acted when it was not a user: "system", "rule:Outage", "customer:ann@example.com", "api".
+    actor_label = models.CharField(max_length=200, blank=True)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    # Machine-readable explanation of an automated decision (which rule/signal/score), shown on the timeline.
+    data = models.JSONField(default=dict, blank=True)
+    message = models.ForeignKey("Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["case", "created_at"], name="event_case_created"),
+            models.Index(fields=["kind", "created_at"], name="event_kind_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_display(self) -> str:
+        if self.actor_id:
+            return self.actor.get_full_name() or self.actor.username
+        return self.actor_label or "system"
+
+
+class MessageKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer message"
+    REPLY = "reply", "Public reply"
+    NOTE = "note", "Internal note"
+    CALL = "call", "Phone call"
+    SYSTEM = "system", "Automatic message"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class Message(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    body_html = models.TextField(blank=True)
+    # Email threading: stored for every inbound and outbound mail so replies can find their case.
+    message_id = models.CharField(max_length=500, null=True, blank=True, unique=True)
+    in_reply_to = models.CharField(max_length=500, blank=True)
+    # Why this message landed on this case (threading signal, evidence) and channel specifics (call
+    # direction and duration, chat session) live here so new channels need no schema change.
+    meta = models.JSONField(default=dict, blank=True)
+    sentiment = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"], name="message_case_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.case_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind != MessageKind.NOTE
+
+    @property
+    def author_display(self) -> str:
+        if self.author_user_id:
+            return self.author_user.get_full_name() or self.author_user.username
+        if self.author_customer_id:
+            return self.author_customer.display_name
+        return self.meta.get("author_label", "casework")
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.case_id}/{secrets.token_hex(8)}/{filename}"
+
+
+class Attachment(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=500)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=200, default="application/octet-stream")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    inline = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Task(TimeStampedModel):
+    """An internal investigation task on a case (check logs, ask engineering, call back)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="case_tasks"
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["done", "due_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title

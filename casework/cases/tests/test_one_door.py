@@ -1,0 +1,58 @@
+"""The one-door rule, checked on the source: only cases/services.py assigns Case.status or creates
+CaseEvent rows (tests, migrations and demo data that goes through services excepted)."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _offences(path: Path) -> list[str]:
+    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Attribute) and target.attr == "status":
+                    found.append(f"{name}:{node.lineno} assigns .status")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            func = node.func
+            if (
+                func.attr in ("create", "bulk_create", "update")
+                and isinstance(func.value, ast.Attribute)
+                and func.value.attr == "objects"
+                and isinstance(func.value.value, ast.Name)
+                and func.value.value.id == "CaseEvent"
+            ):
+                found.append(f"{name}:{node.lineno} writes CaseEvent")
+            if func.attr == "update" and any(kw.arg == "status" for kw in node.keywords):
+                value = func.value
+                while isinstance(value, ast.Call | ast.Attribute):
+                    value = value.func if isinstance(value, ast.Call) else value.value
+                if isinstance(value, ast.Name) and value.id == "Case":
+                    found.append(f"{name}:{node.lineno} bulk-updates Case.status")
+    return found
+
+
+def test_only_case_services_write_status_and_events():
+    allowed = {ROOT / "cases" / "services.py"}
+    offences = []
+    for path in ROOT.rglob("*.py"):
+        parts = set(path.relative_to(ROOT).parts)
+        if path in allowed or "tests" in parts or "migrations" in parts or "testing" in parts:
+            continue
+        offences += _offences(path)
+    # Task results have a status too; only Case.status and CaseEvent are guarded.
+    offences = [o for o in offences if "core/scheduler.py" not in o]
+    assert offences == []
+
+
+def test_the_checker_catches_an_offence(tmp_path):
+    bad = tmp_path / "offender.py"
+    bad.write_text(
+        "def f(case):\n    case.status = 'closed'\n    CaseEvent.objects.create(case=case)\n"
+        "    Case.objects.filter(pk=1).update(status='new')\n"
+    )
+    assert len(_offences(bad)) == 3

@@ -1,0 +1,354 @@
+"""Service tests: each service writes its change and its event, in one transaction."""
+
+import itertools
+
+import pytest
+from django.db import IntegrityError
+
+from casework.cases import hooks, services
+from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
+from casework.cases.status import Status, transition_for
+from casework.core.errors import InvalidTransition, ValidationFailed
+from casework.testing.factories import CustomerFactory, open_case
+
+pytestmark = pytest.mark.django_db
+
+# The shortest path from New to each status, through legal transitions.
+PATH_TO = {
+    "new": [],
+    "triaged": ["triaged"],
+    "in_progress": ["in_progress"],
+    "awaiting_client": ["in_progress", "awaiting_client"],
+    "resolved": ["in_progress", "resolved"],
+    "closed": ["in_progress", "resolved", "closed"],
+}
+
+
+def kinds(case):
+    return list(CaseEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True))
+
+
+def test_open_creates_reference_message_and_event(customer):
+    case = services.case_open(
+        subject="  Export   crashes ", description="Error 500", customer=customer, channel="web"
+    )
+    assert case.reference == f"CW-{case.number:06d}"
+    assert case.subject == "Export crashes"
+    assert case.organisation == customer.organisation
+    assert case.status == Status.NEW and case.priority == "medium" and case.tier == 1
+    assert len(case.public_token) >= 30
+    message = case.messages.get()
+    assert message.kind == MessageKind.CUSTOMER and message.author_customer == customer
+    event = CaseEvent.objects.get(case=case)
+    assert event.kind == EventKind.OPENED and event.new["channel"] == "web"
+    assert "Nora North" in event.actor_display
+
+
+def test_references_are_sequential_and_never_reused(customer):
+    first = open_case(customer=customer)
+    second = open_case(customer=customer)
+    assert second.number == first.number + 1
+    Case.objects.filter(pk=second.pk).delete()
+    third = open_case(customer=customer)
+    assert third.number == second.number + 1
+
+
+@pytest.mark.parametrize("source,target", list(itertools.product(Status.values, Status.values)))
+def test_every_status_pair(customer, alice, source, target):
+    case = open_case(customer=customer)
+    for step in PATH_TO[source]:
+        services.case_transition(case=case, to=step, actor=alice)
+    assert case.status == source
+    before = CaseEvent.objects.filter(case=case).count()
+    rule = transition_for(source, target)
+    if rule is None:
+        with pytest.raises(InvalidTransition) as exc:
+            services.case_transition(case=case, to=target, actor=alice, reason="trying")
+        assert exc.value.code == "invalid_transition"
+        case.refresh_from_db()
+        assert case.status == source
+        assert CaseEvent.objects.filter(case=case).count() == before
+    else:
+        services.case_transition(case=case, to=target, actor=alice, reason="because")
+        case.refresh_from_db()
+        assert case.status == target
+        event = CaseEvent.objects.filter(case=case, kind=EventKind.STATUS_CHANGED).latest("id")
+        assert (event.old, event.new, event.reason, event.actor) == (source, target, "because", alice)
+
+
+def test_resolve_and_close_stamp_times_reopen_clears(case, alice):
+    services.case_transition(case=case, to="in_progress", actor=alice)
+    services.case_transition(case=case, to="resolved", actor=alice)
+    assert case.resolved_at is not None
+    services.case_transition(case=case, to="in_progress", actor=alice, reason="not fixed")
+    assert case.resolved_at is None and case.reopen_count == 1
+    assert EventKind.REOPENED in kinds(case)
+
+
+def test_close_without_resolution_requires_reason(case, alice):
+    with pytest.raises(ValidationFailed) as exc:
+        services.case_transition(case=case, to="closed", actor=alice)
+    assert exc.value.code == "reason_required"
+    services.case_transition(case=case, to="closed", actor=alice, reason="spam")
+    assert case.status == "closed" and case.closed_at
+
+
+def test_unknown_status_is_a_validation_error(case, alice):
+    with pytest.raises(ValidationFailed):
+        services.case_transition(case=case, to="paused", actor=alice)
+
+
+def test_first_public_reply_sets_first_response_once(case, alice):
+    services.case_add_message(case=case, kind=MessageKind.NOTE, body="looking", actor=alice)
+    assert case.first_response_at is None
+    services.case_add_message(case=case, kind=MessageKind.REPLY, body="On it", actor=alice)
+    first = case.first_response_at
+    assert first is not None
+    services.case_add_message(case=case, kind=MessageKind.REPLY, body="Update", actor=alice)
+    case.refresh_from_db()
+    assert case.first_response_at == first
+    assert kinds(case).count(EventKind.FIRST_RESPONSE) == 1
+
+
+def test_customer_reply_resumes_awaiting_client(case, alice):
+    services.case_transition(case=case, to="in_progress", actor=alice)
+    services.case_transition(case=case, to="awaiting_client", actor=alice)
+    services.case_add_message(case=case, kind=MessageKind.CUSTOMER, body="Here are the logs")
+    case.refresh_from_db()
+    assert case.status == "in_progress"
+    event = CaseEvent.objects.filter(case=case, kind=EventKind.STATUS_CHANGED).latest("id")
+    assert event.reason == "Customer replied"
+
+
+def test_customer_reply_reopens_resolved(case, alice):
+    services.case_transition(case=case, to="in_progress", actor=alice)
+    services.case_transition(case=case, to="resolved", actor=alice)
+    services.case_add_message(case=case, kind=MessageKind.CUSTOMER, body="Still broken")
+    case.refresh_from_db()
+    assert case.status == "in_progress" and case.reopen_count == 1
+
+
+def test_customer_message_on_closed_case_opens_linked_follow_up(case, alice):
+    for step in ("in_progress", "resolved", "closed"):
+        services.case_transition(case=case, to=step, actor=alice)
+    message = services.case_add_message(case=case, kind=MessageKind.CUSTOMER, body="It's back")
+    follow_up = message.case
+    assert follow_up.pk != case.pk and follow_up.follow_up_of == case
+    assert follow_up.status == "new"
+    case.refresh_from_db()
+    assert case.status == "closed"
+    assert EventKind.FOLLOW_UP_OPENED in kinds(case)
+
+
+def test_reply_and_set_status_in_one_call(case, alice):
+    services.case_transition(case=case, to="in_progress", actor=alice)
+    services.case_add_message(
+        case=case,
+        kind=MessageKind.REPLY,
+        body="Can you send logs?",
+        actor=alice,
+        set_status="awaiting_client",
+    )
+    assert case.status == "awaiting_client"
+
+
+def test_illegal_set_status_rolls_back_the_message(case, alice):
+    with pytest.raises(InvalidTransition):
+        services.case_add_message(
+            case=case, kind=MessageKind.REPLY, body="Done", actor=alice, set_status="resolved"
+        )
+    assert not Message.objects.filter(case=case, kind=MessageKind.REPLY).exists()
+    case.refresh_from_db()
+    assert case.first_response_at is None
+
+
+def test_assign_team_priority_category_tags_each_write_an_event(case, alice, bob, teams):
+    services.case_assign(case=case, assignee=bob, actor=alice, reason="specialist")
+    services.case_set_team(case=case, team=teams[2], actor=alice)
+    services.case_set_priority(case=case, priority="critical", actor=alice, reason="outage")
+    services.case_set_category(case=case, category="bug", actor=alice)
+    services.case_set_tags(case=case, add=["Export", "csv"], actor=alice)
+    services.case_set_tags(case=case, remove=["csv"], actor=alice)
+    case.refresh_from_db()
+    assert (case.assignee, case.team, case.priority, case.category.slug) == (bob, teams[2], "critical", "bug")
+    assert list(case.tags.values_list("name", flat=True)) == ["export"]
+    assert kinds(case)[1:] == [
+        "assigned",
+        "team_changed",
+        "priority_changed",
+        "category_changed",
+        "tags_changed",
+        "tags_changed",
+    ]
+    priority_event = CaseEvent.objects.get(case=case, kind="priority_changed")
+    assert (priority_event.old, priority_event.new, priority_event.reason) == ("medium", "critical", "outage")
+
+
+def test_no_op_changes_write_no_event(case, alice):
+    services.case_set_priority(case=case, priority="medium", actor=alice)
+    services.case_assign(case=case, assignee=None, actor=alice)
+    assert kinds(case) == ["opened"]
+
+
+def test_assigning_a_non_agent_is_refused(case, mallory, alice):
+    with pytest.raises(ValidationFailed) as exc:
+        services.case_assign(case=case, assignee=mallory, actor=alice)
+    assert exc.value.code == "invalid_assignee"
+
+
+def test_unknown_category_lists_the_allowed_ones(case, alice):
+    with pytest.raises(ValidationFailed) as exc:
+        services.case_set_category(case=case, category="gardening", actor=alice)
+    assert "bug" in exc.value.details["allowed"]
+
+
+def test_case_update_is_all_or_nothing(case, alice):
+    with pytest.raises(ValidationFailed):
+        services.case_update(case=case, actor=alice, priority="high", category="nope")
+    case.refresh_from_db()
+    assert case.priority == "medium"
+    assert kinds(case) == ["opened"]
+
+
+def test_escalate_moves_ownership_and_keeps_handoff(case, alice, bob, teams):
+    services.case_assign(case=case, assignee=alice, actor=alice)
+    services.case_escalate(case=case, to_tier=2, actor=alice, reason="needs L2", handoff_note="Tried X and Y")
+    case.refresh_from_db()
+    assert (case.tier, case.team, case.assignee) == (2, teams[2], None)
+    event = CaseEvent.objects.get(case=case, kind=EventKind.ESCALATED)
+    assert event.old == {"tier": 1, "team": None, "assignee": "alice"}
+    assert event.data["handoff_note"] == "Tried X and Y"
+    assert Message.objects.get(case=case, kind=MessageKind.NOTE).body == "Tried X and Y"
+    services.case_escalate(case=case, to_tier=1, actor=bob, handoff_note="Back to you: config issue")
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.DE_ESCALATED).exists()
+
+
+def test_agent_escalation_needs_a_handoff_note(case, alice):
+    with pytest.raises(ValidationFailed) as exc:
+        services.case_escalate(case=case, to_tier=2, actor=alice, handoff_note="  ")
+    assert exc.value.code == "handoff_note_required"
+
+
+def test_merge_moves_messages_and_closes_the_duplicate(customer, alice):
+    keep = open_case(subject="Export broken", customer=customer)
+    dup = open_case(subject="Export broken again", customer=customer)
+    services.case_add_task(case=dup, title="check logs", actor=alice)
+    services.case_merge(source=dup, target=keep, actor=alice, reason="duplicate")
+    dup.refresh_from_db()
+    assert dup.status == "closed" and dup.merged_into == keep
+    assert keep.messages.count() == 2 and keep.tasks.count() == 1
+    assert EventKind.MERGED in kinds(keep) and EventKind.MERGED_INTO in kinds(dup)
+    # A customer writing to the merged case lands on the survivor.
+    message = services.case_add_message(case=dup, kind=MessageKind.CUSTOMER, body="any news?")
+    assert message.case == keep
+    with pytest.raises(ValidationFailed):
+        services.case_merge(source=keep, target=keep, actor=alice)
+
+
+def test_tasks_and_attachments(case, alice):
+    task = services.case_add_task(case=case, title="Check logs", actor=alice, owner=alice)
+    services.task_complete(task=task, actor=alice)
+    task.refresh_from_db()
+    assert task.done and task.done_at
+    attachment = services.case_add_attachment(
+        case=case, filename="../../etc/passwd log.txt", content=b"hello", actor=alice
+    )
+    assert attachment.filename == "passwd_log.txt" and attachment.size == 5
+    assert attachment.file.read() == b"hello"
+    assert kinds(case)[-3:] == ["task_added", "task_completed", "attachment_added"]
+
+
+def test_oversize_attachment_is_refused_and_nothing_written(case, alice, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "MAX_ATTACHMENT_BYTES": 1024}
+    with pytest.raises(ValidationFailed) as exc:
+        services.case_add_attachment(case=case, filename="big.bin", content=b"x" * 2048, actor=alice)
+    assert exc.value.code == "too_large"
+    assert not case.attachments.exists()
+
+
+def test_log_call_opens_phone_case_or_adds_to_existing(customer, alice, case):
+    message = services.case_log_call(
+        customer=customer,
+        summary="Customer can't export.\nWalked through steps.",
+        direction="inbound",
+        duration_seconds=420,
+        actor=alice,
+    )
+    assert message.case.channel == "phone" and message.kind == MessageKind.CALL
+    assert message.meta["call"] == {"direction": "inbound", "duration_seconds": 420}
+    assert message.case.subject == "Customer can't export."
+    services.case_log_call(
+        customer=customer,
+        case=case,
+        summary="Called back",
+        direction="outbound",
+        duration_seconds=60,
+        actor=alice,
+    )
+    case.refresh_from_db()
+    assert case.first_response_at is not None
+    assert EventKind.CALL_LOGGED in kinds(case)
+    with pytest.raises(ValidationFailed):
+        services.case_log_call(
+            customer=customer, summary="x", direction="sideways", duration_seconds=1, actor=alice
+        )
+
+
+def test_oversize_description_is_refused_before_anything_is_written(customer, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "MAX_MESSAGE_BYTES": 2048}
+    count = Case.objects.count()
+    with pytest.raises(ValidationFailed) as exc:
+        open_case(customer=customer, description="x" * 4096)
+    assert exc.value.code == "too_large"
+    assert Case.objects.count() == count
+
+
+def test_crash_mid_open_leaves_no_half_written_case(customer, monkeypatch):
+    """If anything fails after the case row is inserted, the transaction leaves no case, message or event."""
+    counts = (Case.objects.count(), Message.objects.count(), CaseEvent.objects.count())
+
+    def explode(*args, **kwargs):
+        raise IntegrityError("disk full")
+
+    monkeypatch.setattr(CaseEvent.objects, "create", explode)
+    with pytest.raises(IntegrityError):
+        open_case(customer=customer)
+    assert (Case.objects.count(), Message.objects.count(), CaseEvent.objects.count()) == counts
+
+
+def test_hooks_run_after_commit_and_a_failing_hook_changes_nothing(
+    customer, django_capture_on_commit_callbacks
+):
+    seen = []
+
+    def good(event):
+        seen.append(event.kind)
+
+    def bad(event):
+        raise RuntimeError("broken rule")
+
+    hooks.subscribe("opened", bad)
+    hooks.subscribe("opened", good)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            case = open_case(customer=CustomerFactory())
+        assert seen == ["opened"]
+        assert Case.objects.filter(pk=case.pk).exists()
+    finally:
+        hooks._handlers["opened"].remove(bad)
+        hooks._handlers["opened"].remove(good)
+
+
+def test_sentiment_correction_is_recorded(case, alice):
+    services.case_set_sentiment(case=case, frustrated=True, actor=alice, reason="angry call")
+    event = CaseEvent.objects.get(case=case, kind=EventKind.SENTIMENT_CHANGED)
+    assert event.new["frustrated"] is True and event.reason == "angry call"
+
+
+def test_reopen_closed_case_opens_follow_up(case, alice):
+    for step in ("in_progress", "resolved", "closed"):
+        services.case_transition(case=case, to=step, actor=alice)
+    follow_up = services.case_reopen(case=case, actor=alice, reason="same problem")
+    assert follow_up.follow_up_of == case and follow_up.pk != case.pk
+    with pytest.raises(InvalidTransition):
+        services.case_reopen(case=follow_up, actor=alice)

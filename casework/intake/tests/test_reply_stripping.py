@@ -1,0 +1,94 @@
+"""Score reply stripping against ../shared/data/email/replies/expected.jsonl, as that file defines each check.
+
+Checks map onto casework's functions like this:
+- visible_text_*: ``extract_reply`` (quotes and signature removed), i.e. ``ParsedMessage.reply_text``.
+- first_fragment_*: ``extract_reply`` too: the upstream parsers split the signature into its own fragment,
+  so the top fragment is the visible reply. casework's reply has trailing whitespace removed, so
+  ``first_fragment_equals`` ignores trailing newlines on both sides; the byte-exact figure is printed too.
+- reply_body_* / reply_signatures_*: ``split_thread`` (mail-parser-reply's per-reply segmentation).
+- plain_part_visible_text_equals: ``parse_message`` on the .eml, first text/plain part, ``strip_quoted``.
+- html_visible_text_equals_ignoring_whitespace: quotes stripped from HTML (``html_to_text`` with
+  ``drop_quotes``), then ``strip_quoted``, all whitespace removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from casework.intake.parsing import (
+    extract_reply,
+    html_to_text,
+    parse_message,
+    split_thread,
+    strip_quoted,
+)
+
+REPLIES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "email" / "replies"
+ALL_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "da", "sv", "pl", "cs")
+pytestmark = pytest.mark.skipif(not REPLIES.is_dir(), reason="shared reply fixtures not present")
+
+
+def _read(fixture: str) -> str:
+    return (REPLIES / fixture).read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def evaluate(row: dict) -> tuple[bool, bool]:
+    """(passed, passed_strictly) for one expectation."""
+    check, expected = row["check"], row["expected"]
+    if check == "plain_part_visible_text_equals":
+        parsed = parse_message((REPLIES / row["fixture"]).read_bytes())
+        ok = strip_quoted(parsed.text_body).strip() == expected
+        return ok, ok
+    if check == "html_visible_text_equals_ignoring_whitespace":
+        text = strip_quoted(html_to_text(_read(row["fixture"]), drop_quotes=True))
+        ok = re.sub(r"\s", "", text) == re.sub(r"\s", "", expected)
+        return ok, ok
+    text = _read(row["fixture"])
+    if check.startswith("reply_"):
+        segments = split_thread(text, row.get("languages") or ALL_LANGUAGES)
+        index = row.get("reply_index", 0)
+        if index >= len(segments):
+            return False, False
+        value = segments[index].body if check.startswith("reply_body") else segments[index].signatures
+        ok = value == expected if check.endswith("_equals") else expected in value
+        return ok, ok
+    if check.startswith("first_fragment"):
+        fragment = extract_reply(text, ALL_LANGUAGES)
+        if check == "first_fragment_matches_regex":
+            ok = re.search(expected, fragment) is not None
+            return ok, ok
+        if check == "first_fragment_trimmed_equals":
+            ok = fragment.strip() == expected.strip()
+            return ok, ok
+        return fragment.rstrip("\n") == expected.rstrip("\n"), fragment == expected
+    visible = extract_reply(text, ALL_LANGUAGES)
+    if check == "visible_text_equals":
+        return visible == expected, visible == expected
+    if check == "visible_text_trimmed_equals":
+        ok = visible.strip() == expected.strip()
+        return ok, ok
+    if check == "visible_text_contains":
+        return expected in visible, expected in visible
+    if check == "visible_text_not_contains":
+        return expected not in visible, expected not in visible
+    raise AssertionError(f"unknown check {check}")
+
+
+def test_reply_stripping_score(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = (REPLIES / "expected.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    results = [(row, *evaluate(row)) for row in rows]
+    passed = sum(ok for _, ok, _ in results)
+    strict = sum(ok for _, _, ok in results)
+    failures = [f"  {row['check']:<45} {row['fixture']}" for row, ok, _ in results if not ok]
+    with capsys.disabled():
+        print(
+            f"\nreply stripping: {passed}/{len(rows)} = {passed / len(rows):.1%} "
+            f"(byte-exact fragments: {strict}/{len(rows)} = {strict / len(rows):.1%})"
+        )
+        print("\n".join(failures))
+    assert passed / len(rows) >= 0.95, "\n".join(failures)

@@ -1,0 +1,189 @@
+"""Customers, their organisations, and the agents and teams who serve them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from casework.core.models import TimeStampedModel
+
+
+class OrganisationTier(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    BUSINESS = "business", "Business"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class Organisation(TimeStampedModel):
+    name = models.CharField(max_length=200, unique=True)
+    tier = models.CharField(
+        max_length=20, choices=OrganisationTier.choices, default=OrganisationTier.STANDARD
+    )
+    vip = models.BooleanField("VIP", default=False)
+    notes = models.TextField(blank=True)
+    external_id = models.CharField("CRM id", max_length=100, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tier__in=OrganisationTier.values), name="organisation_tier_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def domain_list(self) -> list[str]:
+        return [d.domain for d in self.domains.all()]
+
+
+class OrganisationDomain(models.Model):
+    """An email domain that identifies an organisation (customers are matched to it on first contact)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs) -> None:
+        self.domain = self.domain.strip().lower().lstrip("@")
+        super().save(*args, **kwargs)
+
+
+class Customer(TimeStampedModel):
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=50, blank=True)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
+    )
+    external_id = models.CharField("CRM id", max_length=100, blank=True, db_index=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name", "email"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class Skill(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AssignmentMode(models.TextChoices):
+    SKILLS_LOAD = "skills_load", "Skills and workload"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    MANUAL = "manual", "Manual"
+
+
+class Team(TimeStampedModel):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    tier_level = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="1, 2 or 3 for the L1/L2/L3 support tiers; empty for other teams."
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="led_teams"
+    )
+    email = models.EmailField(blank=True, help_text="Where team alerts go when no lead is set.")
+    assignment_mode = models.CharField(
+        max_length=20, choices=AssignmentMode.choices, default=AssignmentMode.SKILLS_LOAD
+    )
+
+    class Meta:
+        ordering = ["tier_level", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tier_level__isnull=True) | models.Q(tier_level__in=[1, 2, 3]),
+                name="team_tier_level_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Availability(models.TextChoices):
+    ACTIVE = "active", "Active"
+    AWAY = "away", "Away"
+    OUT_OF_OFFICE = "out_of_office", "Out of office"
+
+
+class AgentProfile(TimeStampedModel):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    teams = models.ManyToManyField(Team, blank=True, related_name="agents")
+    skills = models.ManyToManyField(Skill, through="AgentSkill", blank=True, related_name="agents")
+    tier_level = models.PositiveSmallIntegerField(default=1)
+    max_open_cases = models.PositiveIntegerField(default=20)
+    availability = models.CharField(max_length=20, choices=Availability.choices, default=Availability.ACTIVE)
+    away_until = models.DateTimeField(null=True, blank=True)
+    cover = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="covering_for",
+        help_text="Who takes this agent's cases while they are out of office.",
+    )
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tier_level__in=[1, 2, 3]), name="agent_tier_level_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.user.get_full_name() or self.user.username
+
+    def is_available(self, at=None) -> bool:
+        at = at or timezone.now()
+        if not self.user.is_active:
+            return False
+        if self.availability == Availability.ACTIVE:
+            return True
+        # An away/out-of-office agent with an end time in the past is available again.
+        return self.away_until is not None and self.away_until <= at
+
+
+class AgentSkill(models.Model):
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE)
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE)
+    level = models.FloatField(default=1.0, help_text="0.1 (basic) to 1.0 (expert).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "skill"], name="agent_skill_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} · {self.skill} {self.level:g}"

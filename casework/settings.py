@@ -1,0 +1,163 @@
+"""casework settings. Every operator-facing value comes from CASEWORK_* / DATABASE_URL (see .env.example)."""
+
+from pathlib import Path
+
+import dj_database_url
+
+from casework.core.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CASEWORK_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("CASEWORK_DEBUG", False)
+SECRET_KEY = env_str("CASEWORK_SECRET_KEY", "")
+if not SECRET_KEY:
+    if DEBUG or env_bool("CASEWORK_INSECURE_DEV_KEY", True):
+        # Development/demo only; production sets CASEWORK_SECRET_KEY (or _FILE) and
+        # CASEWORK_INSECURE_DEV_KEY=false so a missing key fails at start-up.
+        SECRET_KEY = "casework-insecure-development-key-change-me"
+    else:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("CASEWORK_SECRET_KEY (or CASEWORK_SECRET_KEY_FILE) must be set")
+
+ALLOWED_HOSTS = env_list("CASEWORK_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CASEWORK_CSRF_TRUSTED_ORIGINS", [])
+BASE_URL = env_str("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "ninja",
+    "django_tasks",
+    "django_tasks_db",
+    "casework.core",
+    "casework.people",
+    "casework.cases",
+    "casework.api",
+    "casework.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "casework.urls"
+WSGI_APPLICATION = "casework.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------------
+# SQLite by default (zero-service demo), tuned for a web + worker pair: WAL so readers never block the
+# writer, IMMEDIATE transactions so a write transaction takes the lock up front instead of failing with
+# "database is locked" on upgrade, and a busy timeout so concurrent writers queue instead of erroring.
+_sqlite_path = VAR_DIR / "casework.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{_sqlite_path}")
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CASEWORK_DB_CONN_MAX_AGE", 60))
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("CASEWORK_SQLITE_TIMEOUT", 20, minimum=1),
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA busy_timeout=20000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=134217728;"
+        ),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": env_str("CASEWORK_TEST_SQLITE", "") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:queue"
+LOGOUT_REDIRECT_URL = "web:login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("CASEWORK_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = Path(env_str("CASEWORK_MEDIA_DIR", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+
+# Request size limits: bad input gets a clear error, not a crash.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CASEWORK_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- tasks ----------------------------------------------------------------------------------------
+TASKS = {
+    "default": {
+        "BACKEND": env_str("CASEWORK_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "ENQUEUE_ON_COMMIT": True,
+    }
+}
+
+# --- email ----------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("CASEWORK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("CASEWORK_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("CASEWORK_SMTP_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("CASEWORK_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("CASEWORK_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("CASEWORK_SMTP_STARTTLS", False)
+EMAIL_TIMEOUT = env_int("CASEWORK_SMTP_TIMEOUT", 20, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("CASEWORK_SUPPORT_ADDRESS", "support@casework.localhost")
+
+# --- casework domain settings ---------------------------------------------------------------------
+CASEWORK = {
+    "REFERENCE_PREFIX": env_str("CASEWORK_REFERENCE_PREFIX", "CW"),
+    "REOPEN_WINDOW_DAYS": env_int("CASEWORK_REOPEN_WINDOW_DAYS", 14, minimum=0),
+    "MAX_MESSAGE_BYTES": env_int("CASEWORK_MAX_MESSAGE_BYTES", 256 * 1024, minimum=1024),
+    "MAX_ATTACHMENT_BYTES": env_int("CASEWORK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024),
+    "QUEUE_PAGE_SIZE": env_int("CASEWORK_QUEUE_PAGE_SIZE", 50, minimum=5, maximum=500),
+    "API_MAX_LIMIT": env_int("CASEWORK_API_MAX_LIMIT", 200, minimum=10, maximum=1000),
+    "SENTIMENT_FRUSTRATED_BELOW": env_float("CASEWORK_SENTIMENT_FRUSTRATED_BELOW", -0.5),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("CASEWORK_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,112 @@
+"""Forms for the agent workspace: they parse and validate input; the views hand clean data to services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from casework.cases.models import Category
+from casework.cases.status import Channel, Priority, Tier
+from casework.people.models import Team
+
+
+def agent_choices() -> list[tuple[str, str]]:
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, agent__isnull=False)
+        .order_by("first_name", "username")
+    )
+    return [("", "— unassigned —")] + [(u.username, u.get_full_name() or u.username) for u in users]
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=200_000)
+    internal = forms.BooleanField(required=False)
+    set_status = forms.CharField(required=False)
+    seen_message_id = forms.IntegerField(required=False, min_value=0)
+    confirm_collision = forms.BooleanField(required=False)
+
+
+class TransitionForm(forms.Form):
+    to = forms.CharField(max_length=30)
+    reason = forms.CharField(required=False, max_length=2000)
+
+
+class CaseFieldsForm(forms.Form):
+    priority = forms.ChoiceField(choices=Priority.choices)
+    category = forms.ChoiceField(required=False)
+    team = forms.ChoiceField(required=False)
+    assignee = forms.ChoiceField(required=False)
+    reason = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "— none —")] + [
+            (c.slug, c.name) for c in Category.objects.filter(active=True)
+        ]
+        self.fields["team"].choices = [("", "— no team —")] + [
+            (str(t.pk), t.name) for t in Team.objects.all()
+        ]
+        self.fields["assignee"].choices = agent_choices()
+
+
+class EscalateForm(forms.Form):
+    to_tier = forms.TypedChoiceField(choices=Tier.choices, coerce=int)
+    handoff_note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(max_length=300)
+    owner = forms.ChoiceField(required=False)
+    due_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = agent_choices()
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField()
+
+
+class MergeForm(forms.Form):
+    target = forms.CharField(max_length=20, help_text="Reference of the case that carries on, e.g. CW-000123")
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class TagsForm(forms.Form):
+    add = forms.CharField(required=False, max_length=200)
+    remove = forms.CharField(required=False, max_length=50)
+
+
+class NewCaseForm(forms.Form):
+    customer_email = forms.EmailField()
+    customer_name = forms.CharField(required=False, max_length=200)
+    subject = forms.CharField(max_length=300)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=200_000)
+    channel = forms.ChoiceField(choices=[(c, lbl) for c, lbl in Channel.choices if c != Channel.PHONE])
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
+    category = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "— let triage decide —")] + [
+            (c.slug, c.name) for c in Category.objects.filter(active=True)
+        ]
+
+
+class CallForm(forms.Form):
+    customer_email = forms.EmailField()
+    customer_name = forms.CharField(required=False, max_length=200)
+    customer_phone = forms.CharField(required=False, max_length=50)
+    direction = forms.ChoiceField(
+        choices=[("inbound", "Inbound (customer called us)"), ("outbound", "Outbound")]
+    )
+    duration_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=5)
+    case_reference = forms.CharField(
+        required=False, max_length=20, help_text="Leave empty to open a new case for this call."
+    )
+    subject = forms.CharField(required=False, max_length=300)
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=100_000)
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)

@@ -1,0 +1,37 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("", views.queue, name="queue"),
+    path("cases/new/", views.case_new, name="case_new"),
+    path("calls/new/", views.call_new, name="call_new"),
+    path("cases/<str:reference>/", views.case_detail, name="case"),
+    path("cases/<str:reference>/reply", views.case_reply, name="case_reply"),
+    path("cases/<str:reference>/transition", views.case_transition, name="case_transition"),
+    path("cases/<str:reference>/reopen", views.case_reopen, name="case_reopen"),
+    path("cases/<str:reference>/fields", views.case_fields, name="case_fields"),
+    path("cases/<str:reference>/take", views.case_take, name="case_take"),
+    path("cases/<str:reference>/escalate", views.case_escalate, name="case_escalate"),
+    path("cases/<str:reference>/tags", views.case_tags, name="case_tags"),
+    path("cases/<str:reference>/sentiment", views.case_sentiment, name="case_sentiment"),
+    path("cases/<str:reference>/merge", views.case_merge, name="case_merge"),
+    path("cases/<str:reference>/tasks", views.case_add_task, name="case_add_task"),
+    path("cases/<str:reference>/tasks/<int:task_id>/toggle", views.task_toggle, name="task_toggle"),
+    path("cases/<str:reference>/attachments", views.case_upload, name="case_upload"),
+    path(
+        "cases/<str:reference>/attachments/<int:attachment_id>",
+        views.attachment_download,
+        name="attachment_download",
+    ),
+    path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
+]

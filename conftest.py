@@ -1,0 +1,110 @@
+"""Shared fixtures: personas (alice L1, bob L2, carol admin; mallory is not an agent), a customer, an
+opened case and an authenticated API client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from casework.testing.factories import (
+    CustomerFactory,
+    OrganisationFactory,
+    TeamFactory,
+    make_agent,
+    open_case,
+)
+
+pytest_plugins = ["casework.testing.pytest_plugin"]
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def teams(db):
+    return {
+        1: TeamFactory(name="L1 Support", tier_level=1),
+        2: TeamFactory(name="L2 Support", tier_level=2),
+        3: TeamFactory(name="L3 Engineering", tier_level=3),
+    }
+
+
+@pytest.fixture
+def alice(db, teams):
+    return make_agent("alice", tier=1, teams=[teams[1]])
+
+
+@pytest.fixture
+def bob(db, teams):
+    return make_agent("bob", tier=2, teams=[teams[2]])
+
+
+@pytest.fixture
+def carol(db, teams):
+    return make_agent("carol", tier=3, teams=[teams[3]], staff=True)
+
+
+@pytest.fixture
+def mallory(db):
+    from casework.testing.factories import UserFactory
+
+    return UserFactory(username="mallory")
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(name="Northwind", tier="enterprise", vip=True, domains=["northwind.test"])
+
+
+@pytest.fixture
+def customer(db, organisation):
+    return CustomerFactory(name="Nora North", email="nora@northwind.test", organisation=organisation)
+
+
+@pytest.fixture
+def case(db, customer):
+    return open_case(
+        subject="Export crashes", description="The CSV export fails with error 500.", customer=customer
+    )
+
+
+class ApiClient:
+    """Django test client speaking JSON with a bearer token."""
+
+    def __init__(self, client, token: str | None) -> None:
+        self.client = client
+        self.token = token
+
+    def _headers(self) -> dict:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path: str, params: dict | None = None):
+        return self.client.get(path, params or {}, **self._headers())
+
+    def _send(self, method: str, path: str, body) -> object:
+        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return getattr(self.client, method)(
+            path, data=data, content_type="application/json", **self._headers()
+        )
+
+    def post(self, path: str, body=None):
+        return self._send("post", path, body if body is not None else {})
+
+    def patch(self, path: str, body=None):
+        return self._send("patch", path, body if body is not None else {})
+
+
+@pytest.fixture
+def api(client, alice):
+    from casework.api.models import ApiToken
+
+    _, raw = ApiToken.issue(alice, name="tests")
+    return ApiClient(client, raw)
+
+
+@pytest.fixture
+def anon_api(client):
+    return ApiClient(client, None)
