@@ -41,6 +41,11 @@ INSTALLED_APPS = [
     "casework.core",
     "casework.people",
     "casework.cases",
+    "casework.intake",
+    "casework.triage",
+    "casework.sla",
+    "casework.routing",
+    "casework.notify",
     "casework.api",
     "casework.web",
 ]

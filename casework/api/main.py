@@ -23,3 +23,4 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/", cases_router)
 api.add_router("/", people_router)
+# Each app with an API adds its router here (routers/<app>.py), one line each.

@@ -41,6 +41,7 @@ from .forms import (
     TaskForm,
     TransitionForm,
 )
+from .panels import render_panels
 
 QUEUE_VIEWS = [
     ("open", "All open"),
@@ -167,6 +168,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         .count(),
         "tags": list(case.tags.values_list("name", flat=True)),
         "statuses": dict(Status.choices),
+        "panels": render_panels(request, case),
         **extra,
     }
 
