@@ -1,0 +1,16 @@
+"""Periodic triage work, run by `casework worker`'s scheduler."""
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from casework.core import scheduler
+
+from . import services
+
+scheduler.register("triage-untriaged-alerts", timedelta(minutes=1), services.alert_untriaged)
+scheduler.register(
+    "triage-scheduled-rules",
+    timedelta(seconds=settings.CASEWORK["SCHEDULED_RULES_SECONDS"]),
+    services.run_scheduled_rules,
+)

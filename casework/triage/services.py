@@ -1,0 +1,582 @@
+"""Triage on real cases: build facts, run the pure engine, apply the outcome through the case services.
+
+Every change a rule makes is a normal case service call, so it is locked, validated and recorded; on top
+of that each matched rule writes a `rule_applied` event with the engine's explanation ("rule 'Outage'
+matched: subject contains 'system down' → priority critical"). A rule that errors is disabled with its
+error kept on the rule, and triage carries on with the others: a broken rule never breaks intake.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from casework.cases import services as case_services
+from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
+from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK, Status
+from casework.core.errors import ApplicationError
+from casework.people.models import Team
+
+from . import sentiment
+from .conditions import RuleDefinitionError
+from .default_rules import DEFAULT_RULES
+from .engine import RuleOutcome, RuleSpec, apply_to_facts, simulate
+from .models import CannedReply, Rule, RuleFiring, TriageShift
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------------------
+# loading rules (compiled once per rule version)
+# --------------------------------------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+_compiled: dict[tuple[int, datetime], RuleSpec] = {}
+
+
+def _spec_for(rule: Rule) -> RuleSpec:
+    key = (rule.pk, rule.updated_at)
+    spec = _compiled.get(key)
+    if spec is None:
+        spec = rule.spec()
+        with _cache_lock:
+            for old in [k for k in _compiled if k[0] == rule.pk]:
+                del _compiled[old]
+            _compiled[key] = spec
+    return spec
+
+
+def active_rules(trigger: str) -> list[tuple[Rule, RuleSpec]]:
+    rules = Rule.objects.filter(enabled=True, trigger=trigger).order_by("order", "id")
+    return [(rule, _spec_for(rule)) for rule in rules]
+
+
+# --------------------------------------------------------------------------------------------------
+# facts
+# --------------------------------------------------------------------------------------------------
+
+
+def category_fact(case: Case) -> str | None:
+    # Category slugs use hyphens ("feature-request"); the rule language uses the names ("feature request").
+    return case.category.slug.replace("-", " ") if case.category_id else None
+
+
+def case_facts(case: Case, *, message: Message | None = None) -> dict[str, Any]:
+    org = case.organisation
+    body = message.body if message is not None else case.description
+    age = (timezone.now() - case.created_at).total_seconds() / 60 if case.created_at else 0
+    return {
+        "subject": case.subject,
+        "body": body or "",
+        "text": f"{case.subject}\n{body or ''}",
+        "channel": case.channel,
+        "customer_tier": org.tier if org else "standard",
+        "vip": bool(org and org.vip),
+        "organisation": org.name if org else "",
+        "priority": case.priority,
+        "category": category_fact(case),
+        "status": case.status,
+        "age_minutes": age,
+        "sentiment": case.sentiment if case.sentiment is not None else 0.0,
+        "frustrated": case.frustrated,
+        "tags": sorted(case.tags.values_list("name", flat=True)),
+        "tier": case.tier,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# running rules on a case
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TriageResult:
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _rule_actor(outcome: RuleOutcome) -> str:
+    return f"rule:{outcome.rule_name}"
+
+
+def _last_setting(outcomes: list[RuleOutcome], *types: str) -> RuleOutcome | None:
+    found = None
+    for outcome in outcomes:
+        if outcome.matched and any(a.get("type") in types for a in outcome.actions):
+            found = outcome
+    return found
+
+
+def _team_named(value: str) -> Team | None:
+    team = Team.objects.filter(name__iexact=value).first()
+    if team is None and len(value) == 2 and value[0] in "lL" and value[1] in "123":
+        # "L2" in the playbook means "the tier-2 team", whatever the team is called here.
+        team = Team.objects.filter(tier_level=int(value[1])).order_by("name").first()
+    return team
+
+
+def disable_rule(rule_id: Any, error: str) -> None:
+    Rule.objects.filter(pk=rule_id).update(
+        enabled=False, last_error=error[:2000], errored_at=timezone.now(), updated_at=timezone.now()
+    )
+    logger.error("triage rule %s disabled: %s", rule_id, error)
+
+
+def run_rules(
+    *, case: Case, trigger: str, message: Message | None = None, explicit: frozenset[str] = frozenset()
+) -> TriageResult:
+    """Evaluate the enabled rules for `trigger` on `case` and apply what matched.
+
+    `explicit` names fields a person or API client chose when opening the case ("priority", "category"):
+    rules do not overwrite those (they may still raise priority), and the explanation says so.
+    """
+    result = TriageResult()
+    case = Case.objects.select_related("organisation", "category", "customer").get(pk=case.pk)
+    loaded = active_rules(trigger)
+    if not loaded:
+        return result
+    facts = case_facts(case, message=message)
+    final, outcomes = simulate([spec for _, spec in loaded], trigger, facts)
+    by_id = {str(rule.pk): rule for rule, _ in loaded}
+    for outcome in outcomes:
+        if outcome.error:
+            disable_rule(by_id[outcome.rule_id].pk, outcome.error)
+            result.errors.append(f"{outcome.rule_name}: {outcome.error}")
+    matched = [o for o in outcomes if o.matched]
+    result.outcomes = matched
+    if not matched:
+        return result
+    now = timezone.now()
+    for outcome in matched:
+        Rule.objects.filter(pk=by_id[outcome.rule_id].pk).update(
+            matched_count=F("matched_count") + 1, last_matched_at=now
+        )
+        case_services.case_record_system_event(
+            case=case,
+            kind=EventKind.RULE_APPLIED,
+            actor=_rule_actor(outcome),
+            new={"rule": outcome.rule_name, "trigger": trigger},
+            data={
+                "rule_id": by_id[outcome.rule_id].pk,
+                "rule": outcome.rule_name,
+                "reasons": outcome.reasons,
+                "actions": outcome.actions,
+                "explanation": outcome.explanation,
+            },
+        )
+    _apply(case, matched, facts, final, explicit, result, by_id)
+    return result
+
+
+def _apply(
+    case: Case,
+    matched: list[RuleOutcome],
+    before: dict,
+    final: dict,
+    explicit: frozenset[str],
+    result: TriageResult,
+    by_id: dict[str, Rule],
+) -> None:
+    def run(outcome: RuleOutcome, label: str, fn) -> None:
+        try:
+            fn()
+            result.changed.append(label)
+        except ApplicationError as exc:
+            # An action that cannot apply (unknown team, agent at capacity…) disables the rule so an admin
+            # looks at it, and is explained on the case; the case itself is untouched by that action.
+            error = f"action {label} failed: {exc.message}"
+            disable_rule(by_id[outcome.rule_id].pk, error)
+            result.errors.append(f"{outcome.rule_name}: {error}")
+            case_services.case_record_system_event(
+                case=case,
+                kind=EventKind.NOTE,
+                actor=_rule_actor(outcome),
+                reason=error,
+                data={"rule": outcome.rule_name, "error": exc.code},
+            )
+
+    def data_for(outcome: RuleOutcome) -> dict:
+        return {
+            "rule": outcome.rule_name,
+            "rule_id": by_id[outcome.rule_id].pk,
+            "explanation": outcome.explanation,
+        }
+
+    # Priority: the engine already resolved overrides and raise-only actions into final["priority"].
+    who = _last_setting(matched, "set_priority", "raise_priority_to")
+    if who and final.get("priority") and final["priority"] != before["priority"]:
+        target = final["priority"]
+        lowering = PRIORITY_RANK[target] > PRIORITY_RANK[before["priority"]]
+        if "priority" in explicit and lowering:
+            pass  # a person chose this priority; a rule may raise it but never lower it
+        else:
+            run(
+                who,
+                "priority",
+                lambda: case_services.case_set_priority(
+                    case=case,
+                    priority=target,
+                    actor=_rule_actor(who),
+                    reason=who.explanation,
+                    data=data_for(who),
+                ),
+            )
+    who = _last_setting(matched, "set_category")
+    if (
+        who
+        and final.get("category")
+        and final["category"] != before["category"]
+        and "category" not in explicit
+    ):
+        run(
+            who,
+            "category",
+            lambda: case_services.case_set_category(
+                case=case,
+                category=final["category"],
+                actor=_rule_actor(who),
+                reason=who.explanation,
+                data=data_for(who),
+            ),
+        )
+    new_tags = sorted(set(final.get("tags") or []) - set(before.get("tags") or []))
+    who = _last_setting(matched, "add_tag")
+    if who and new_tags:
+        run(
+            who,
+            "tags",
+            lambda: case_services.case_set_tags(
+                case=case, add=new_tags, actor=_rule_actor(who), reason=who.explanation, data=data_for(who)
+            ),
+        )
+    who = _last_setting(matched, "set_frustrated")
+    if who and final.get("frustrated") and not before.get("frustrated"):
+        run(
+            who,
+            "frustrated",
+            lambda: case_services.case_set_sentiment(
+                case=case, frustrated=True, actor=_rule_actor(who), reason=who.explanation
+            ),
+        )
+    who = _last_setting(matched, "escalate_to_tier")
+    if who and final.get("tier") and final["tier"] > before["tier"]:
+        run(
+            who,
+            "tier",
+            lambda: case_services.case_escalate(
+                case=case,
+                to_tier=final["tier"],
+                actor=_rule_actor(who),
+                reason=who.explanation,
+                handoff_note=f"Escalated automatically: {who.explanation}",
+                data=data_for(who),
+            ),
+        )
+    who = _last_setting(matched, "assign_team")
+    if who and final.get("team"):
+        team = _team_named(str(final["team"]))
+        if team is None:
+            run(who, "team", lambda: _raise_unknown("team", final["team"]))
+        else:
+            run(
+                who,
+                "team",
+                lambda: case_services.case_set_team(
+                    case=case, team=team, actor=_rule_actor(who), reason=who.explanation, data=data_for(who)
+                ),
+            )
+    who = _last_setting(matched, "assign_agent")
+    if who and final.get("assignee"):
+        user = get_user_model().objects.filter(username=final["assignee"], is_active=True).first()
+        if user is None:
+            run(who, "assignee", lambda: _raise_unknown("agent", final["assignee"]))
+        else:
+            run(
+                who,
+                "assignee",
+                lambda: case_services.case_assign(
+                    case=case,
+                    assignee=user,
+                    actor=_rule_actor(who),
+                    reason=who.explanation,
+                    data=data_for(who),
+                ),
+            )
+    for outcome in matched:
+        for action in outcome.actions:
+            if action["type"] == "notify":
+                run(outcome, "notify", lambda o=outcome, a=action: _notify(case, o, a["value"]))
+            elif action["type"] == "send_canned_reply":
+                run(outcome, "canned reply", lambda o=outcome, a=action: _send_canned(case, o, a["value"]))
+
+
+def _raise_unknown(what: str, value: Any) -> None:
+    raise ApplicationError(f"no {what} named {value!r}", code=f"unknown_{what}")
+
+
+def _notify(case: Case, outcome: RuleOutcome, value: dict) -> None:
+    """Record who must be told and why. The notifications app subscribes to these `note` events with
+    `data.notify` to deliver them by email/Slack/in-app."""
+    recipient = value.get("to")
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor=_rule_actor(outcome),
+        reason=value.get("message") or outcome.explanation,
+        data={"notify": recipient, "rule": outcome.rule_name, "explanation": outcome.explanation},
+    )
+    logger.info("rule %s: notify %s about %s", outcome.rule_name, recipient, case.reference)
+
+
+def _send_canned(case: Case, outcome: RuleOutcome, name: str) -> None:
+    canned = CannedReply.objects.filter(name=name, active=True).first()
+    if canned is None:
+        raise ApplicationError(f"no active canned reply named {name!r}", code="unknown_canned_reply")
+    case_services.case_add_message(
+        case=case,
+        kind=MessageKind.REPLY,
+        body=canned.render(case),
+        actor=_rule_actor(outcome),
+        # Automatic: it reaches the customer but does not count as the first human response.
+        meta={"automatic": True, "canned": name, "rule": outcome.rule_name},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# sentiment
+# --------------------------------------------------------------------------------------------------
+
+
+def frustrated_threshold() -> float:
+    return settings.CASEWORK["SENTIMENT_FRUSTRATED_BELOW"]
+
+
+def score_customer_message(*, message: Message) -> float:
+    """Score a customer message, store it, and keep the case's mood flag in step with the latest one."""
+    value = sentiment.score(message.body or "")
+    Message.objects.filter(pk=message.pk).update(sentiment=value)
+    frustrated = sentiment.is_frustrated(value, threshold=frustrated_threshold())
+    case = message.case
+    case.refresh_from_db(fields=["frustrated", "sentiment"])
+    if case.frustrated != frustrated or case.sentiment != value:
+        reason = (
+            f"latest customer message scored {value:+.2f} (frustrated below {frustrated_threshold():+.2f})"
+        )
+        case_services.case_set_sentiment(
+            case=case, frustrated=frustrated, sentiment=value, actor="sentiment", reason=reason
+        )
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# dry run
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DryRunRow:
+    reference: str
+    subject: str
+    matched: bool
+    reasons: list[str]
+    changes: dict[str, tuple[Any, Any]]
+    error: str | None = None
+
+
+def dry_run(*, spec: RuleSpec, last: int = 100) -> list[DryRunRow]:
+    """What `spec` would do to the last `last` cases, without changing anything."""
+    spec.validate()
+    rows = []
+    cases = Case.objects.select_related("organisation", "category", "customer").prefetch_related("tags")
+    for case in cases.order_by("-created_at")[: max(1, min(last, 1000))]:
+        facts = case_facts(case)
+        facts["tags"] = sorted(t.name for t in case.tags.all())
+        final, outcomes = simulate([spec], spec.trigger, facts)
+        outcome = outcomes[0] if outcomes else None
+        changes = {
+            k: (facts.get(k), v) for k, v in final.items() if facts.get(k) != v and k not in ("text", "body")
+        }
+        rows.append(
+            DryRunRow(
+                reference=case.reference,
+                subject=case.subject,
+                matched=bool(outcome and outcome.matched),
+                reasons=outcome.reasons if outcome else [],
+                changes=changes,
+                error=outcome.error if outcome else None,
+            )
+        )
+    return rows
+
+
+def spec_from_draft(*, name: str, trigger: str, conditions: Any, actions: Any, order: int = 100) -> RuleSpec:
+    spec = RuleSpec(
+        id="draft", name=name or "draft", trigger=trigger, conditions=conditions, actions=actions, order=order
+    )
+    spec.validate()
+    return spec
+
+
+# --------------------------------------------------------------------------------------------------
+# default rules
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def install_default_rules(*, update: bool = False) -> dict[str, int]:
+    """Install the playbook rules. Existing rules (matched by key) are left alone unless `update`, so an
+    admin's edits survive upgrades."""
+    created = updated = 0
+    for definition in DEFAULT_RULES:
+        fields = {
+            "name": definition["name"],
+            "trigger": definition["trigger"],
+            "conditions": definition.get("conditions") or {},
+            "actions": definition.get("actions", []),
+            "order": definition.get("order", 100),
+            "stop_processing": definition.get("stop_processing", False),
+            "description": definition.get("description", ""),
+        }
+        rule = Rule.objects.filter(key=definition["key"]).first()
+        if rule is None:
+            Rule.objects.create(key=definition["key"], **fields)
+            created += 1
+        elif update:
+            for name, value in fields.items():
+                setattr(rule, name, value)
+            rule.save()
+            updated += 1
+    return {"created": created, "updated": updated}
+
+
+# --------------------------------------------------------------------------------------------------
+# triager on shift and untriaged alerts
+# --------------------------------------------------------------------------------------------------
+
+
+def triagers_on_shift(at: datetime | None = None) -> list:
+    at = at or timezone.now()
+    shifts = TriageShift.objects.select_related("agent").filter(agent__is_active=True)
+    seen, result = set(), []
+    for shift in shifts:
+        if shift.covers(at) and shift.agent_id not in seen:
+            seen.add(shift.agent_id)
+            result.append(shift.agent)
+    return result
+
+
+def untriaged_alert_minutes() -> int:
+    return settings.CASEWORK["UNTRIAGED_ALERT_MINUTES"]
+
+
+def alert_untriaged(now: datetime | None = None) -> int:
+    """Tell the triager on shift about cases waiting in New longer than the threshold, once per case."""
+    now = now or timezone.now()
+    threshold = now - timedelta(minutes=untriaged_alert_minutes())
+    already = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.NOTE, data__alert="untriaged")
+    waiting = (
+        Case.objects.filter(status=Status.NEW, created_at__lte=threshold)
+        .annotate(alerted=Exists(already))
+        .filter(alerted=False)
+        .order_by("created_at")[:200]
+    )
+    triagers = triagers_on_shift(now)
+    names = ", ".join(t.get_full_name() or t.username for t in triagers) or "nobody (no triager on shift)"
+    count = 0
+    for case in waiting:
+        minutes = int((now - case.created_at).total_seconds() // 60)
+        case_services.case_record_system_event(
+            case=case,
+            kind=EventKind.NOTE,
+            actor="triage",
+            reason=f"Waiting untriaged for {minutes} min; notified the triager on shift: {names}",
+            data={
+                "alert": "untriaged",
+                "notify": [t.username for t in triagers] or "team_lead",
+                "minutes": minutes,
+            },
+        )
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------------
+# scheduled rules
+# --------------------------------------------------------------------------------------------------
+
+
+def run_scheduled_rules(now: datetime | None = None, *, batch: int = 500) -> int:
+    """Evaluate `scheduled` rules on open cases (oldest activity first), firing each rule once per case."""
+    loaded = active_rules("scheduled")
+    if not loaded:
+        return 0
+    now = now or timezone.now()
+    fired = 0
+    cases = Case.objects.filter(status__in=OPEN_STATUSES).select_related(
+        "organisation", "category", "customer"
+    )
+    for case in cases.order_by("updated_at")[:batch]:
+        facts = case_facts(case)
+        for rule, spec in loaded:
+            if RuleFiring.objects.filter(rule=rule, case=case).exists():
+                continue
+            _, outcomes = simulate([spec], "scheduled", facts)
+            if outcomes and outcomes[0].error:
+                disable_rule(rule.pk, outcomes[0].error)
+                continue
+            if outcomes and outcomes[0].matched:
+                RuleFiring.objects.create(rule=rule, case=case, fired_at=now)
+                run_rules_single(case=case, rule=rule, spec=spec)
+                fired += 1
+    return fired
+
+
+def run_rules_single(*, case: Case, rule: Rule, spec: RuleSpec) -> None:
+    facts = case_facts(case)
+    final, outcomes = simulate([spec], spec.trigger, facts)
+    matched = [o for o in outcomes if o.matched]
+    if not matched:
+        return
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.RULE_APPLIED,
+        actor=_rule_actor(matched[0]),
+        new={"rule": rule.name, "trigger": spec.trigger},
+        data={
+            "rule_id": rule.pk,
+            "rule": rule.name,
+            "reasons": matched[0].reasons,
+            "actions": matched[0].actions,
+            "explanation": matched[0].explanation,
+        },
+    )
+    _apply(case, matched, facts, final, frozenset(), TriageResult(), {str(rule.pk): rule})
+
+
+def validate_definition(*, trigger: str, conditions: Any, actions: Any) -> None:
+    """For forms and the API: raise RuleDefinitionError with a path for anything wrong."""
+    RuleSpec(
+        id="check", name="check", trigger=trigger, conditions=conditions, actions=actions, order=0
+    ).validate()
+
+
+__all__ = [
+    "RuleDefinitionError",
+    "alert_untriaged",
+    "apply_to_facts",
+    "dry_run",
+    "install_default_rules",
+    "run_rules",
+    "run_scheduled_rules",
+    "score_customer_message",
+    "triagers_on_shift",
+]
