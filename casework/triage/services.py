@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from casework.cases import services as case_services
@@ -54,9 +56,32 @@ def _spec_for(rule: Rule) -> RuleSpec:
     return spec
 
 
+# Active rules per trigger, kept for a few seconds: SLA sweeps and mail imports fire many events, and
+# re-reading the rule table for each one dominated their cost. Saves in this process clear the cache at
+# once (signals below); other processes see an edit within RULE_CACHE_SECONDS.
+RULE_CACHE_SECONDS = 10.0
+_active: dict[str, tuple[float, list[tuple[Rule, RuleSpec]]]] = {}
+
+
+def clear_rule_cache(**_: Any) -> None:
+    with _cache_lock:
+        _active.clear()
+
+
 def active_rules(trigger: str) -> list[tuple[Rule, RuleSpec]]:
+    cached = _active.get(trigger)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < RULE_CACHE_SECONDS:
+        return cached[1]
     rules = Rule.objects.filter(enabled=True, trigger=trigger).order_by("order", "id")
-    return [(rule, _spec_for(rule)) for rule in rules]
+    loaded = [(rule, _spec_for(rule)) for rule in rules]
+    with _cache_lock:
+        _active[trigger] = (now, loaded)
+    return loaded
+
+
+post_save.connect(clear_rule_cache, sender=Rule, dispatch_uid="triage-rule-cache-save")
+post_delete.connect(clear_rule_cache, sender=Rule, dispatch_uid="triage-rule-cache-delete")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -128,6 +153,7 @@ def disable_rule(rule_id: Any, error: str) -> None:
     Rule.objects.filter(pk=rule_id).update(
         enabled=False, last_error=error[:2000], errored_at=timezone.now(), updated_at=timezone.now()
     )
+    clear_rule_cache()
     logger.error("triage rule %s disabled: %s", rule_id, error)
 
 
@@ -140,10 +166,10 @@ def run_rules(
     rules do not overwrite those (they may still raise priority), and the explanation says so.
     """
     result = TriageResult()
-    case = Case.objects.select_related("organisation", "category", "customer").get(pk=case.pk)
     loaded = active_rules(trigger)
     if not loaded:
         return result
+    case = Case.objects.select_related("organisation", "category", "customer").get(pk=case.pk)
     facts = case_facts(case, message=message)
     final, outcomes = simulate([spec for _, spec in loaded], trigger, facts)
     by_id = {str(rule.pk): rule for rule, _ in loaded}
