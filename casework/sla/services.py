@@ -1,0 +1,534 @@
+"""The one door for SLA clock rows: start, pause, resume, recalculate and stop a case's clocks.
+
+Each function is one transaction that locks the case's clock rows (`select_for_update`, clocks before the
+case row, the same order as the sweep, so the two never deadlock), writes a ledger entry per clock change
+and one `sla` event on the case timeline through `cases.services.case_record_system_event`. They are called
+by hooks after the case change committed, with the event's timestamp as the instant, so a hook that runs a
+moment late still pauses the clock when the status actually changed. All are idempotent: a clock is only
+moved out of a state it is in, so a repeated event changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from casework.cases import hooks
+from casework.cases.models import Case, CaseEvent, EventKind
+from casework.cases.services import case_record_system_event
+from casework.cases.status import OPEN_STATUSES, Status
+
+from . import clock as maths
+from .calendars import business_calendar
+from .models import Breach, CaseClock, ClockLedgerEntry, ClockState, LedgerKind, Metric
+from .policies import Match, PolicyBook, deadlines, format_duration
+
+logger = logging.getLogger(__name__)
+
+SLA_ACTOR = "SLA"
+TRIGGER_AT_RISK = "sla_at_risk"
+TRIGGER_BREACHED = "sla_breached"
+_UTC_FALLBACK = maths.BusinessCalendar.twenty_four_seven("UTC")
+
+
+def pause_statuses() -> frozenset[str]:
+    return frozenset(settings.CASEWORK["SLA_PAUSE_STATUSES"])
+
+
+# --------------------------------------------------------------------------------------------------
+# shared helpers (also used by sweep.py and selectors.py)
+# --------------------------------------------------------------------------------------------------
+
+
+def calendar_of(clock: CaseClock) -> maths.BusinessCalendar:
+    # A deleted calendar leaves the clock on real time rather than failing the case.
+    return business_calendar(clock.calendar) if clock.calendar_id else _UTC_FALLBACK
+
+
+def used_at(clock: CaseClock, at: datetime) -> timedelta:
+    """Business time used by `at` (consumed so far plus the running segment)."""
+    if clock.running_since is None or at <= clock.running_since:
+        return clock.consumed
+    return clock.consumed + maths.business_time_between(clock.running_since, at, calendar_of(clock))
+
+
+def local_time(value: datetime | None, clock: CaseClock, *, reference: datetime | None = None) -> str:
+    """ "10:15" on the same local day as `reference`, else "Mon 09 Mar 10:15", in the calendar's zone."""
+    if value is None:
+        return "—"
+    tz = calendar_of(clock)._tz
+    local = value.astimezone(tz)
+    if reference is not None and reference.astimezone(tz).date() == local.date():
+        return f"{local:%H:%M}"
+    return f"{local:%a %d %b %H:%M}"
+
+
+def metric_label(metric: str) -> str:
+    return Metric(metric).label
+
+
+def clock_data(clock: CaseClock) -> dict[str, Any]:
+    """The data contract of `sla` events: {"metric", "state", "due_at", "policy"} per clock."""
+    return {
+        "metric": clock.metric,
+        "state": clock.state,
+        "due_at": clock.due_at.isoformat() if clock.due_at else None,
+        "policy": clock.policy_name,
+    }
+
+
+def ledger(
+    clock: CaseClock,
+    kind: str,
+    at: datetime,
+    *,
+    due_before: datetime | None,
+    reason: str,
+    actor_label: str,
+    data: dict | None = None,
+) -> ClockLedgerEntry:
+    return ClockLedgerEntry(
+        clock=clock,
+        kind=kind,
+        at=at,
+        due_before=due_before,
+        due_after=clock.due_at,
+        consumed=clock.consumed if clock.running_since is None else used_at(clock, at),
+        reason=reason,
+        actor_label=actor_label[:200],
+        data=data or {},
+    )
+
+
+def fire_trigger(trigger: str, event: CaseEvent) -> None:
+    """After commit, hand an `sla` event to handlers subscribed to `sla_at_risk` / `sla_breached` (triage
+    rules with those triggers). Handlers of every kind ("*") already saw the event as kind `sla`."""
+    catch_all = hooks.handlers_for("")
+    specific = [h for h in hooks.handlers_for(trigger) if h not in catch_all]
+
+    def run() -> None:
+        for handler in specific:
+            try:
+                handler(event)
+            except Exception:
+                logger.exception("SLA trigger %s handler %s failed for event %s", trigger, handler, event.pk)
+
+    if specific:
+        transaction.on_commit(run, robust=True)
+
+
+def record_breach(clock: CaseClock, *, detected_at: datetime) -> Breach:
+    return Breach(
+        clock=clock,
+        case_id=clock.case_id,
+        metric=clock.metric,
+        policy_name=clock.policy_name,
+        priority=clock.priority,
+        customer_tier=clock.customer_tier,
+        target=clock.target,
+        due_at=clock.due_at or detected_at,
+        breached_at=clock.due_at or detected_at,
+        detected_at=detected_at,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# internals
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Changes:
+    """What one service call did, for the ledger (bulk insert) and the one timeline event."""
+
+    entries: list[ClockLedgerEntry] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    clocks: list[CaseClock] = field(default_factory=list)
+    breaches: list[CaseClock] = field(default_factory=list)
+    breach_rows: dict[int, Breach] = field(default_factory=dict)
+
+    def add(self, clock: CaseClock, entry: ClockLedgerEntry, line: str) -> None:
+        self.entries.append(entry)
+        self.lines.append(line)
+        if clock not in self.clocks:
+            self.clocks.append(clock)
+
+
+def _facts(case: Case) -> dict[str, Any]:
+    return {
+        "priority": case.priority,
+        "customer_tier": case.organisation.tier if case.organisation_id else "",
+        "team_id": case.team_id,
+    }
+
+
+def _lock_clocks(case_id: int) -> list[CaseClock]:
+    return list(
+        CaseClock.objects.select_for_update(of=("self",))
+        .filter(case_id=case_id)
+        .select_related("calendar", "policy")
+        .order_by("id")
+    )
+
+
+def _load_case(case_id: int) -> Case:
+    return Case.objects.select_related("organisation", "assignee", "team", "team__lead").get(pk=case_id)
+
+
+def _set_deadlines(clock: CaseClock, at: datetime) -> None:
+    due, at_risk = deadlines(
+        since=at,
+        remaining=clock.target - clock.consumed,
+        lead=clock.at_risk_lead,
+        calendar=calendar_of(clock),
+    )
+    # Already alerted and still inside the at-risk window: do not alert again after a pause or change.
+    clock.at_risk_notified = clock.at_risk_notified and at_risk <= at
+    clock.due_at, clock.at_risk_at = due, at_risk
+
+
+def _catch_up_breach(clock: CaseClock, at: datetime, changes: _Changes, actor_label: str) -> None:
+    """A running clock whose due time passed before the sweep saw it is breached first, under the terms
+    that were in force, so a change a few seconds after the deadline cannot hide the breach."""
+    if clock.state != ClockState.RUNNING or clock.due_at is None or at <= clock.due_at:
+        return
+    clock.state = ClockState.BREACHED
+    clock.breached_at = clock.due_at
+    clock.at_risk_notified = True
+    line = f"{metric_label(clock.metric)} breached: was due {local_time(clock.due_at, clock)}"
+    changes.add(
+        clock,
+        ledger(clock, LedgerKind.BREACHED, at, due_before=clock.due_at, reason=line, actor_label=actor_label),
+        line,
+    )
+    changes.breaches.append(clock)
+    changes.breach_rows[clock.pk] = record_breach(clock, detected_at=at)
+
+
+def _apply_match(clock: CaseClock, match: Match) -> None:
+    clock.policy = match.policy
+    clock.policy_name = match.policy.name
+    clock.calendar = match.calendar
+    clock.target = match.target
+    clock.at_risk_lead = match.at_risk_lead
+    clock.priority = match.priority
+    clock.customer_tier = match.customer_tier
+    clock.team_id_matched = match.team_id
+
+
+def _save(case: Case, changes: _Changes, *, change: str, actor: Any, detected_at: datetime) -> None:
+    if not changes.entries:
+        return
+    for clock in changes.clocks:
+        clock.save()
+    ClockLedgerEntry.objects.bulk_create(changes.entries)
+    if changes.breaches:
+        Breach.objects.bulk_create(list(changes.breach_rows.values()))
+    case_record_system_event(
+        case=case,
+        kind=EventKind.SLA,
+        actor=SLA_ACTOR,
+        reason="; ".join(changes.lines),
+        data={"change": change, "clocks": [clock_data(c) for c in changes.clocks], "by": str(actor)},
+    )
+    if changes.breaches:
+        from . import notifications
+
+        for clock in changes.breaches:
+            clock.case = case
+            event = notifications.notify_breach(clock=clock, now=detected_at)
+            fire_trigger(TRIGGER_BREACHED, event)
+
+
+# --------------------------------------------------------------------------------------------------
+# the services
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clocks_start(*, case_id: int, at: datetime, actor_label: str = "system") -> list[CaseClock]:
+    """Start the first-response and resolution clocks of a new case under the matching policy."""
+    existing = {c.metric for c in _lock_clocks(case_id)}
+    case = _load_case(case_id)
+    book = PolicyBook.load()
+    changes = _Changes()
+    missing = []
+    for metric in Metric.values:
+        if metric in existing:
+            continue
+        match = book.match(metric=metric, **_facts(case))
+        if match is None:
+            missing.append(metric_label(metric))
+            continue
+        clock = CaseClock(case=case, metric=metric, started_at=at, running_since=at, consumed=timedelta(0))
+        _apply_match(clock, match)
+        _set_deadlines(clock, at)
+        clock.save()
+        line = (
+            f"{metric_label(metric)} clock started: {match.explanation} → due "
+            f"{local_time(clock.due_at, clock, reference=at)}"
+        )
+        changes.add(
+            clock,
+            ledger(clock, LedgerKind.START, at, due_before=None, reason=line, actor_label=actor_label),
+            line,
+        )
+    if missing and not existing:
+        changes.lines.append(f"No SLA policy matches this case for {', '.join(missing).lower()}")
+    if missing and not changes.entries and not existing:
+        # Nothing started: still say why on the timeline, once.
+        case_record_system_event(
+            case=case, kind=EventKind.SLA, actor=SLA_ACTOR, reason=changes.lines[-1], data={"change": "start"}
+        )
+    _save(case, changes, change="start", actor=actor_label, detected_at=at)
+    return changes.clocks
+
+
+@transaction.atomic
+def clocks_pause(*, case_id: int, at: datetime, reason: str, actor_label: str = "system") -> list[CaseClock]:
+    changes = _Changes()
+    for clock in _lock_clocks(case_id):
+        if not clock.counting:
+            continue
+        _catch_up_breach(clock, at, changes, actor_label)
+        before = clock.due_at
+        clock.consumed = used_at(clock, at)
+        clock.running_since = None
+        clock.paused_since = at
+        if clock.state == ClockState.RUNNING:
+            clock.state = ClockState.PAUSED
+            clock.due_at = clock.at_risk_at = None
+        left = format_duration(clock.target - clock.consumed)
+        of = format_duration(clock.target)
+        line = f"{metric_label(clock.metric)} clock paused ({reason}) with {left} of {of} left"
+        changes.add(
+            clock,
+            ledger(clock, LedgerKind.PAUSE, at, due_before=before, reason=line, actor_label=actor_label),
+            line,
+        )
+    if changes.entries:
+        _save(_load_case(case_id), changes, change="pause", actor=actor_label, detected_at=at)
+    return changes.clocks
+
+
+@transaction.atomic
+def clocks_resume(
+    *, case_id: int, at: datetime, reason: str, actor_label: str = "system", reopen: bool = False
+) -> list[CaseClock]:
+    """Resume paused clocks; with `reopen`, also the resolution clock a resolution stopped, keeping the
+    business time it had already used."""
+    changes = _Changes()
+    for clock in _lock_clocks(case_id):
+        was = clock.paused_since
+        if clock.is_paused:
+            clock.paused_since = None
+        elif (
+            reopen
+            and clock.metric == Metric.RESOLUTION
+            and clock.state in (ClockState.MET, ClockState.BREACHED)
+        ):
+            was = clock.stopped_at
+            clock.stopped_at = None
+            if clock.state == ClockState.BREACHED:
+                Breach.objects.filter(clock=clock).update(stopped_at=None, duration=None)
+        else:
+            continue
+        before = clock.due_at
+        clock.running_since = at
+        if clock.state in (ClockState.PAUSED, ClockState.MET):
+            clock.state = ClockState.RUNNING
+            _set_deadlines(clock, at)
+            left = format_duration(clock.target - clock.consumed)
+            tail = f"{left} left → due {local_time(clock.due_at, clock, reference=at)}"
+        else:
+            tail = f"already breached, {format_duration(clock.consumed - clock.target)} over the target"
+        waited = format_duration(at - was) if was else ""
+        stopped = f", stopped {waited}" if waited else ""
+        line = f"{metric_label(clock.metric)} clock resumed ({reason}{stopped}): {tail}"
+        changes.add(
+            clock,
+            ledger(clock, LedgerKind.RESUME, at, due_before=before, reason=line, actor_label=actor_label),
+            line,
+        )
+    if changes.entries:
+        _save(_load_case(case_id), changes, change="resume", actor=actor_label, detected_at=at)
+    return changes.clocks
+
+
+@transaction.atomic
+def clocks_stop(
+    *,
+    case_id: int,
+    at: datetime,
+    metrics: tuple[str, ...],
+    met: bool,
+    reason: str,
+    actor_label: str = "system",
+) -> list[CaseClock]:
+    """Stop clocks: `met=True` when the metric happened (first reply, resolution); otherwise the case
+    ended without it (closed unresolved) and the clock is marked stopped."""
+    changes = _Changes()
+    for clock in _lock_clocks(case_id):
+        if clock.metric not in metrics or clock.stopped_at is not None:
+            continue
+        _catch_up_breach(clock, at, changes, actor_label)
+        before = clock.due_at
+        clock.consumed = used_at(clock, at)
+        clock.running_since = clock.paused_since = None
+        clock.stopped_at = at
+        used = f"{format_duration(clock.consumed)} of {format_duration(clock.target)} used"
+        if clock.state == ClockState.BREACHED:
+            over = max(clock.consumed - clock.target, timedelta(0))
+            if clock.pk in changes.breach_rows:  # breached in this very call, row not written yet
+                changes.breach_rows[clock.pk].stopped_at = at
+                changes.breach_rows[clock.pk].duration = over
+            else:
+                Breach.objects.filter(clock=clock).update(stopped_at=at, duration=over)
+            kind = LedgerKind.STOPPED
+            line = (
+                f"{metric_label(clock.metric)} clock stopped ({reason}): "
+                f"{format_duration(over)} past the target"
+            )
+        elif met:
+            clock.state = ClockState.MET
+            kind = LedgerKind.MET
+            line = f"{metric_label(clock.metric)} target met ({reason}): {used}"
+        else:
+            clock.state = ClockState.STOPPED
+            clock.due_at = clock.at_risk_at = None
+            kind = LedgerKind.STOPPED
+            line = f"{metric_label(clock.metric)} clock stopped ({reason}): {used}"
+        changes.add(
+            clock, ledger(clock, kind, at, due_before=before, reason=line, actor_label=actor_label), line
+        )
+    if changes.entries:
+        _save(_load_case(case_id), changes, change="stop", actor=actor_label, detected_at=at)
+    return changes.clocks
+
+
+@transaction.atomic
+def clocks_recalculate(
+    *, case_id: int, at: datetime, reason: str, actor_label: str = "system"
+) -> list[CaseClock]:
+    """Re-match the policy after a priority, tier or team change. Time already used is kept; the new
+    target and calendar apply from `at` on. A clock whose terms do not change is left alone."""
+    clocks = _lock_clocks(case_id)
+    case = _load_case(case_id)
+    facts = _facts(case)
+    book = PolicyBook.load()
+    changes = _Changes()
+    for clock in clocks:
+        if clock.stopped_at is not None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
+            continue
+        _catch_up_breach(clock, at, changes, actor_label)
+        if clock.state == ClockState.BREACHED:
+            continue  # the promise was already missed under the old terms
+        match = book.match(metric=clock.metric, **facts)
+        if match is None:
+            continue
+        same = (clock.policy_id, clock.calendar_id, clock.target) == (
+            match.policy.pk,
+            match.calendar.pk,
+            match.target,
+        )
+        if same:
+            if (clock.priority, clock.customer_tier, clock.team_id_matched) != (
+                facts["priority"],
+                facts["customer_tier"],
+                facts["team_id"],
+            ):
+                _apply_match(clock, match)
+                clock.save()
+            continue
+        before = clock.due_at
+        if clock.running_since is not None:
+            clock.consumed = used_at(clock, at)
+            clock.running_since = at
+        _apply_match(clock, match)
+        if clock.state == ClockState.RUNNING:
+            _set_deadlines(clock, at)
+            was = local_time(before, clock, reference=at)
+            tail = f"due {local_time(clock.due_at, clock, reference=at)} (was {was})"
+        else:
+            tail = "still paused"
+        line = (
+            f"{metric_label(clock.metric)} clock recalculated ({reason}): {match.explanation}; "
+            f"{format_duration(clock.consumed)} already used, {tail}"
+        )
+        changes.add(
+            clock,
+            ledger(
+                clock, LedgerKind.RECALCULATE, at, due_before=before, reason=line, actor_label=actor_label
+            ),
+            line,
+        )
+    _save(case, changes, change="recalculate", actor=actor_label, detected_at=at)
+    return changes.clocks
+
+
+def clocks_on_status(
+    *, case_id: int, old: str, new: str, at: datetime, actor_label: str, reason: str
+) -> None:
+    """Map a status change to clock moves (each its own transaction)."""
+    pause = pause_statuses()
+    why = reason or f"{Status(old).label} → {Status(new).label}"
+    if new == Status.RESOLVED:
+        clocks_stop(
+            case_id=case_id,
+            at=at,
+            metrics=(Metric.RESOLUTION,),
+            met=True,
+            reason="Resolved",
+            actor_label=actor_label,
+        )
+        clocks_stop(
+            case_id=case_id,
+            at=at,
+            metrics=(Metric.FIRST_RESPONSE,),
+            met=False,
+            reason="resolved without a public reply",
+            actor_label=actor_label,
+        )
+    elif new == Status.CLOSED:
+        clocks_stop(
+            case_id=case_id,
+            at=at,
+            metrics=tuple(Metric.values),
+            met=False,
+            reason=f"closed without resolution: {why}",
+            actor_label=actor_label,
+        )
+    elif old == Status.RESOLVED and new in OPEN_STATUSES:
+        clocks_resume(case_id=case_id, at=at, reason=f"reopened: {why}", actor_label=actor_label, reopen=True)
+    elif new in pause and old not in pause:
+        clocks_pause(case_id=case_id, at=at, reason=f"case is {Status(new).label}", actor_label=actor_label)
+    elif old in pause and new not in pause:
+        clocks_resume(case_id=case_id, at=at, reason=why, actor_label=actor_label)
+
+
+def clocks_recalculate_for_organisation(*, organisation_id: int, at: datetime, actor_label: str) -> int:
+    """An organisation's tier changed: recalculate its cases whose clocks were matched on another tier.
+    Set-based: only cases with a live clock on a stale tier are touched."""
+    from casework.people.models import Organisation
+
+    tier = Organisation.objects.filter(pk=organisation_id).values_list("tier", flat=True).first()
+    if tier is None:
+        return 0
+    case_ids = (
+        CaseClock.objects.filter(case__organisation_id=organisation_id, stopped_at__isnull=True)
+        .exclude(customer_tier=tier)
+        .values_list("case_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for case_id in list(case_ids):
+        clocks_recalculate(
+            case_id=case_id, at=at, reason=f"organisation tier is now {tier}", actor_label=actor_label
+        )
+        count += 1
+    return count

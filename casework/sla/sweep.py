@@ -1,0 +1,147 @@
+"""The periodic sweep: fire at-risk alerts and breaches whose time has come.
+
+Set-based, never a loop over open cases. Each pass asks the partial indexes for at most `batch` clocks
+whose `due_at` (running clocks) or `at_risk_at` (running, not yet alerted) has passed, then claims them
+with ONE conditional UPDATE that repeats those conditions (compare-and-swap) and stamps a fresh claim
+token; only the rows that UPDATE changed are read back and acted on. A second worker, an overlapping run or
+a hook that paused or recalculated the clock in between simply finds the condition false, so nothing fires
+twice. On PostgreSQL the candidate SELECT also takes `FOR UPDATE SKIP LOCKED`, so concurrent sweeps split
+the work instead of queueing; on SQLite writers are serialised by the database lock.
+
+Each batch is one transaction: claim, Breach rows, ledger entries and the timeline events commit together,
+so a crash leaves the clocks unclaimed and the next pass fires them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+
+from casework.core import clock as core_clock
+
+from . import notifications
+from .models import Breach, CaseClock, ClockLedgerEntry, ClockState, LedgerKind
+from .services import (
+    TRIGGER_AT_RISK,
+    TRIGGER_BREACHED,
+    fire_trigger,
+    ledger,
+    local_time,
+    metric_label,
+    record_breach,
+)
+
+logger = logging.getLogger(__name__)
+
+SWEEP_ACTOR = "SLA sweep"
+DEFAULT_BATCH = 500
+# One pass handles at most this many batches per kind; the rest waits for the next tick (30 s), so a
+# backlog after downtime drains steadily instead of holding the scheduler for minutes.
+MAX_BATCHES = 20
+
+
+@dataclass
+class SweepResult:
+    breached: int = 0
+    at_risk: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"breached": self.breached, "at_risk": self.at_risk}
+
+
+def _candidates(filters: dict, batch: int, order: str) -> list[int]:
+    return list(
+        CaseClock.objects.filter(**filters)
+        .order_by(order)
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:batch]
+    )
+
+
+def _claim_ids(ids: list[int], filters: dict, updates: dict, order: str) -> list[CaseClock]:
+    """The compare-and-swap: the UPDATE repeats the selection's conditions, so rows another worker (or a
+    hook) changed since the SELECT are left out; the token tells which rows this call won."""
+    token = uuid.uuid4()
+    CaseClock.objects.filter(id__in=ids, **filters).update(sweep_claim=token, **updates)
+    return list(
+        CaseClock.objects.filter(id__in=ids, sweep_claim=token)
+        .select_related("case", "case__assignee", "case__team", "case__team__lead", "calendar")
+        .order_by(order, "id")
+    )
+
+
+def _claim(filters: dict, updates: dict, batch: int, order: str) -> list[CaseClock]:
+    ids = _candidates(filters, batch, order)
+    return _claim_ids(ids, filters, updates, order) if ids else []
+
+
+def breach_claim(now: datetime) -> tuple[dict, dict]:
+    # Strictly after the due time: a reply at exactly the due instant meets the target (see services).
+    filters = {"state": ClockState.RUNNING, "due_at__lt": now}
+    return filters, {"state": ClockState.BREACHED, "breached_at": F("due_at"), "at_risk_notified": True}
+
+
+@transaction.atomic
+def _breach_batch(now: datetime, batch: int) -> int:
+    filters, updates = breach_claim(now)
+    clocks = _claim(filters, updates, batch, "due_at")
+    if not clocks:
+        return 0
+    Breach.objects.bulk_create([record_breach(c, detected_at=now) for c in clocks])
+    entries = []
+    for c in clocks:
+        reason = f"{metric_label(c.metric)} breached: was due {local_time(c.due_at, c)}"
+        entries.append(
+            ledger(c, LedgerKind.BREACHED, now, due_before=c.due_at, reason=reason, actor_label=SWEEP_ACTOR)
+        )
+    ClockLedgerEntry.objects.bulk_create(entries)
+    for event in notifications.notify_breach_many(clocks=clocks, now=now):
+        fire_trigger(TRIGGER_BREACHED, event)
+    return len(clocks)
+
+
+@transaction.atomic
+def _at_risk_batch(now: datetime, batch: int) -> int:
+    filters = {
+        "state": ClockState.RUNNING,
+        "at_risk_notified": False,
+        "at_risk_at__lte": now,
+        "due_at__gte": now,
+    }
+    clocks = _claim(filters, {"at_risk_notified": True}, batch, "at_risk_at")
+    if not clocks:
+        return 0
+    entries = []
+    for c in clocks:
+        reason = f"{metric_label(c.metric)} at risk: due {local_time(c.due_at, c, reference=now)}"
+        entries.append(
+            ledger(c, LedgerKind.AT_RISK, now, due_before=c.due_at, reason=reason, actor_label=SWEEP_ACTOR)
+        )
+    ClockLedgerEntry.objects.bulk_create(entries)
+    for event in notifications.notify_at_risk_many(clocks=clocks, now=now):
+        fire_trigger(TRIGGER_AT_RISK, event)
+    return len(clocks)
+
+
+def sweep(*, now: datetime | None = None, batch: int = DEFAULT_BATCH) -> SweepResult:
+    """One pass. Breaches first, so a clock found both at risk and overdue is reported once, as breached."""
+    now = now or core_clock.now()
+    result = SweepResult()
+    for _ in range(MAX_BATCHES):
+        done = _breach_batch(now, batch)
+        result.breached += done
+        if done < batch:
+            break
+    for _ in range(MAX_BATCHES):
+        done = _at_risk_batch(now, batch)
+        result.at_risk += done
+        if done < batch:
+            break
+    if result.breached or result.at_risk:
+        logger.info("SLA sweep: %s breached, %s at risk", result.breached, result.at_risk)
+    return result

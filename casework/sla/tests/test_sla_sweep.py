@@ -1,0 +1,144 @@
+"""The sweep: at risk, then breached, each exactly once per clock, with Breach rows and triggers."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from casework.cases import hooks
+from casework.cases import services as cases
+from casework.cases.models import CaseEvent, EventKind
+from casework.sla import notifications
+from casework.sla.models import Breach, CaseClock, ClockState
+from casework.sla.sweep import _candidates, _claim_ids, breach_claim, sweep
+from casework.testing.factories import CustomerFactory
+
+from .conftest import utc
+
+pytestmark = pytest.mark.django_db
+MONDAY_10 = utc(2026, 3, 2, 10)
+
+
+def sla_events(case, state):
+    return list(CaseEvent.objects.filter(case=case, kind=EventKind.SLA, data__state=state).order_by("id"))
+
+
+def run_sweep(when, capture):
+    with time_machine.travel(when, tick=False), capture(execute=True):
+        return sweep().as_dict()
+
+
+@pytest.fixture
+def high_case(at, alice, teams):
+    teams[1].lead = alice
+    teams[1].save()
+    case = at(
+        MONDAY_10,
+        cases.case_open,
+        subject="Reports page is slow",
+        description="Takes a minute to load.",
+        customer=CustomerFactory(),
+        priority="high",
+        team=teams[1],
+    )
+    at(MONDAY_10, cases.case_assign, case=case, assignee=alice, actor=alice)
+    return case
+
+
+def test_at_risk_then_breach_once_each(high_case, django_capture_on_commit_callbacks, alice):
+    capture = django_capture_on_commit_callbacks
+    received = []
+    notifications.register_sender(received.append)
+    triggered = []
+    handler = hooks.subscribe("sla_breached", triggered.append)
+    try:
+        # First response: high → 1 h, at risk 15 min before (25 % of 1 h).
+        assert run_sweep(utc(2026, 3, 2, 10, 44), capture) == {"breached": 0, "at_risk": 0}
+        assert run_sweep(utc(2026, 3, 2, 10, 45), capture) == {"breached": 0, "at_risk": 1}
+        assert run_sweep(utc(2026, 3, 2, 10, 50), capture) == {"breached": 0, "at_risk": 0}
+        [risk] = sla_events(high_case, "at_risk")
+        assert risk.reason.startswith("First response at risk: due 11:00, 15 min left — notified alice")
+        assert risk.data["metric"] == "first_response" and risk.data["policy"] == "Standard"
+        assert risk.data["due_at"] == "2026-03-02T11:00:00+00:00"
+        assert run_sweep(utc(2026, 3, 2, 11), capture) == {"breached": 0, "at_risk": 0}  # due, not past
+        assert run_sweep(utc(2026, 3, 2, 11, 0, 30), capture) == {"breached": 1, "at_risk": 0}
+        assert run_sweep(utc(2026, 3, 2, 11, 1), capture) == {"breached": 0, "at_risk": 0}
+    finally:
+        notifications.unregister_sender(received.append)
+        hooks._handlers["sla_breached"].remove(handler)
+    fr = CaseClock.objects.get(case=high_case, metric="first_response")
+    assert fr.state == ClockState.BREACHED and fr.breached_at == utc(2026, 3, 2, 11)
+    assert [e.kind for e in fr.ledger.order_by("id")] == ["start", "at_risk", "breached"]
+    [breach] = Breach.objects.filter(case=high_case)
+    assert (breach.metric, breach.policy_name, breach.target, breach.duration) == (
+        "first_response",
+        "Standard",
+        timedelta(hours=1),
+        None,
+    )
+    [event] = sla_events(high_case, "breached")
+    assert "First response breached: was due 11:00 (policy 'Standard', high: 1 h)" in event.reason
+    assert [n.kind for n in received] == ["at_risk", "breached"]
+    assert [u.username for u in received[0].recipients] == ["alice"]
+    assert [e.pk for e in triggered] == [event.pk]
+    # The reply finally comes: the breach gets its duration in business time.
+    with time_machine.travel(utc(2026, 3, 2, 11, 40), tick=False), capture(execute=True):
+        cases.case_add_message(case=high_case, kind="reply", body="Sorry for the wait", actor=alice)
+    breach.refresh_from_db()
+    assert breach.duration == timedelta(minutes=40) and breach.stopped_at == utc(2026, 3, 2, 11, 40)
+
+
+def test_paused_clock_never_fires(high_case, at, alice, django_capture_on_commit_callbacks):
+    at(utc(2026, 3, 2, 10, 5), cases.case_add_message, case=high_case, kind="reply", body="Hi", actor=alice)
+    at(utc(2026, 3, 2, 10, 6), cases.case_transition, case=high_case, to="in_progress", actor=alice)
+    at(utc(2026, 3, 2, 10, 10), cases.case_transition, case=high_case, to="awaiting_client", actor=alice)
+    assert run_sweep(utc(2026, 3, 9, 10), django_capture_on_commit_callbacks) == {"breached": 0, "at_risk": 0}
+    assert CaseClock.objects.get(case=high_case, metric="resolution").state == ClockState.PAUSED
+
+
+def test_breach_of_an_overdue_clock_skips_the_at_risk_alert(high_case, django_capture_on_commit_callbacks):
+    # Nobody swept for hours (worker down): each clock is reported once, as breached.
+    result = run_sweep(utc(2026, 3, 3, 12), django_capture_on_commit_callbacks)
+    assert result == {"breached": 2, "at_risk": 0}
+    assert not sla_events(high_case, "at_risk")
+    assert Breach.objects.filter(case=high_case).count() == 2
+
+
+def test_concurrent_sweeps_fire_once(high_case, transactional_db):
+    """Two sweeps racing (separate threads and connections) never double-fire a clock."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:memorydb"):
+        pytest.skip("in-memory SQLite test DB is per-connection")  # pragma: no cover
+    results = []
+
+    def worker():
+        from django.db import connections
+
+        try:
+            results.append(sweep(now=utc(2026, 3, 3, 12)).as_dict())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r["breached"] for r in results) == 2
+    assert Breach.objects.filter(case=high_case).count() == 2
+    assert len(sla_events(high_case, "breached")) == 2
+
+
+def test_a_stale_candidate_list_cannot_claim_twice(high_case):
+    """The race without threads: two workers selected the same candidates before either updated."""
+    now = utc(2026, 3, 3, 12)
+    filters, updates = breach_claim(now)
+    seen_by_a = _candidates(filters, 100, "due_at")
+    seen_by_b = _candidates(filters, 100, "due_at")
+    assert len(seen_by_a) == 2 and seen_by_a == seen_by_b
+    assert len(_claim_ids(seen_by_a, filters, updates, "due_at")) == 2
+    assert _claim_ids(seen_by_b, filters, updates, "due_at") == []
+    assert Breach.objects.count() == 0  # the Breach rows are the caller's, written only for won rows
+    assert set(CaseClock.objects.values_list("state", flat=True)) == {ClockState.BREACHED}
