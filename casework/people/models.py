@@ -101,6 +101,11 @@ class AssignmentMode(models.TextChoices):
     MANUAL = "manual", "Manual"
 
 
+class CoverPolicy(models.TextChoices):
+    OFFER = "offer", "Offer cases to the cover agent (note on each case)"
+    REASSIGN = "reassign", "Reassign cases to the cover agent"
+
+
 class Team(TimeStampedModel):
     name = models.CharField(max_length=100, unique=True)
     description = models.CharField(max_length=300, blank=True)
@@ -114,6 +119,8 @@ class Team(TimeStampedModel):
     assignment_mode = models.CharField(
         max_length=20, choices=AssignmentMode.choices, default=AssignmentMode.SKILLS_LOAD
     )
+    # What happens to an agent's open cases when they go out of office (see casework/routing).
+    cover_policy = models.CharField(max_length=20, choices=CoverPolicy.choices, default=CoverPolicy.OFFER)
 
     class Meta:
         ordering = ["tier_level", "name"]

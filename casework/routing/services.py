@@ -1,0 +1,413 @@
+"""Assignment: gather candidates with a constant number of queries, rank them with the pure scoring
+engine, and give the case to the best one through cases.services.case_assign, so the timeline explains
+the choice and the runners-up.
+
+Capacity is guarded under concurrency: the chosen agent's AgentProfile row is locked
+(`select_for_update`) and their open cases recounted inside the transaction, so two workers assigning at
+once can never push an agent past `max_open_cases` (the second waits for the first, then sees its case).
+Each candidate is tried inside its own savepoint, so a full agent's lock is released before the next
+one is taken and two workers can never hold one profile each while waiting for the other's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+
+from casework.cases import services as case_services
+from casework.cases.models import Case, EventKind
+from casework.cases.status import OPEN_STATUSES
+from casework.core import clock
+from casework.core.errors import InvalidTransition, NotFound, ValidationFailed
+from casework.people.models import (
+    AgentProfile,
+    AgentSkill,
+    AssignmentMode,
+    Availability,
+    OrganisationTier,
+    Team,
+)
+
+from . import scoring
+from .models import OutOfOffice
+
+logger = logging.getLogger(__name__)
+
+ROUTING_ACTOR = "routing"
+# Case tags and a "product" custom field also ask for skills, at half the weight of the category.
+CATEGORY_SKILL_WEIGHT = 1.0
+TAG_SKILL_WEIGHT = 0.5
+RUNNERS_UP_IN_EVENT = 3
+
+
+def _key(name: str) -> str:
+    return " ".join(str(name).replace("-", " ").replace("_", " ").lower().split())
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs for the scoring engine
+# --------------------------------------------------------------------------------------------------
+
+
+def case_needs(case: Case, tag_names: list[str] | None = None) -> scoring.CaseNeeds:
+    """What the case asks of its owner: skills from category, tags and product; VIP/enterprise; tier."""
+    wanted: dict[str, float] = {}
+    if case.category_id:
+        wanted[_key(case.category.slug)] = CATEGORY_SKILL_WEIGHT
+    if tag_names is None:
+        tag_names = list(case.tags.values_list("name", flat=True))
+    product = (case.custom_fields or {}).get("product")
+    for name in [*tag_names, *([product] if isinstance(product, str) and product else [])]:
+        wanted.setdefault(_key(name), TAG_SKILL_WEIGHT)
+    org = case.organisation
+    return scoring.CaseNeeds(
+        skills=wanted,
+        priority=case.priority,
+        vip=bool(org and org.vip),
+        enterprise=bool(org and org.tier == OrganisationTier.ENTERPRISE),
+        tier=case.tier,
+    )
+
+
+def _seniority(tier: int, date_joined: datetime, now: datetime) -> float:
+    """0..1: three quarters the agent's tier (L1 0, L3 1), one quarter tenure (two years = full)."""
+    tenure_days = max(0.0, (now - date_joined).total_seconds() / 86400)
+    return round(0.75 * (tier - 1) / 2 + 0.25 * min(tenure_days / 730, 1.0), 4)
+
+
+def _profile_reason(profile: AgentProfile, now: datetime) -> str:
+    absent = (
+        OutOfOffice.objects.filter(agent=profile, cancelled=False, starts_at__lte=now, ends_at__gt=now)
+        .order_by("-ends_at")
+        .values_list("ends_at", flat=True)
+        .first()
+    )
+    return _reason(profile.user.is_active, profile.availability, profile.away_until, absent, now)
+
+
+def gather_candidates(*, team: Team, now: datetime | None = None) -> list[scoring.Candidate]:
+    """Every member of the team as a scoring Candidate, in four queries whatever the team size:
+    profiles+users, open-case load (one GROUP BY), skills, and out-of-office ranges in force.
+
+    Plain value rows, not model instances: building 200 AgentProfile+User objects cost more than the
+    queries themselves (bench/bench_assign.py)."""
+    now = now or clock.now()
+    profiles = list(
+        AgentProfile.objects.filter(teams=team)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "user_id",
+            "tier_level",
+            "max_open_cases",
+            "availability",
+            "away_until",
+            "last_assigned_at",
+            "user__is_active",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "user__date_joined",
+        )
+    )
+    if not profiles:
+        return []
+    # One row per agent (not per agent and priority): a quarter of the rows to turn into Python.
+    per_priority = {p: Count("id", filter=Q(priority=p)) for p in scoring.PRIORITY_LOAD}
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Case.objects.filter(assignee__agent__teams=team, status__in=OPEN_STATUSES)
+        .order_by()
+        .values("assignee_id")
+        .annotate(**per_priority)
+        .values_list("assignee_id", *per_priority)
+    )
+    for user_id, *numbers in rows:
+        counts[user_id] = {p: n for p, n in zip(per_priority, numbers, strict=True) if n}
+    skills: dict[int, dict[str, float]] = defaultdict(dict)
+    for agent_id, name, level in AgentSkill.objects.filter(agent__teams=team).values_list(
+        "agent_id", "skill__name", "level"
+    ):
+        skills[agent_id][_key(name)] = level
+    absences = dict(
+        OutOfOffice.objects.filter(agent__teams=team, cancelled=False, starts_at__lte=now, ends_at__gt=now)
+        .order_by("-ends_at")
+        .values_list("agent_id", "ends_at")
+    )
+    candidates = []
+    for (
+        pk,
+        user_id,
+        tier,
+        capacity,
+        avail,
+        away_until,
+        last,
+        active,
+        first,
+        last_name,
+        username,
+        joined,
+    ) in profiles:
+        by_priority = counts.get(user_id, {})
+        reason = _reason(active, avail, away_until, absences.get(pk), now)
+        name = f"{first} {last_name}".strip() or username
+        candidates.append(
+            scoring.Candidate(
+                id=pk,
+                name=name,
+                skills=skills.get(pk, {}),
+                open_cases=sum(by_priority.values()),
+                load=scoring.weighted_load(by_priority),
+                capacity=capacity,
+                last_assigned_at=last,
+                tier=tier,
+                seniority=_seniority(tier, joined, now),
+                available=not reason,
+                unavailable_reason=reason,
+            )
+        )
+    return candidates
+
+
+def _reason(active: bool, availability: str, away_until, absence_ends, now: datetime) -> str:
+    """Why an agent cannot take a case now ('' when they can); mirrors AgentProfile.is_available."""
+    if not active:
+        return "is deactivated"
+    if absence_ends is not None:
+        return f"is out of office until {absence_ends:%d %b %H:%M}"
+    if availability == Availability.ACTIVE or (away_until is not None and away_until <= now):
+        return ""
+    label = Availability(availability).label.lower()
+    return f"is {label}" + (f" until {away_until:%d %b %H:%M}" if away_until else "")
+
+
+def team_for_tier(tier: int) -> Team | None:
+    return Team.objects.filter(tier_level=tier).order_by("name").first()
+
+
+# --------------------------------------------------------------------------------------------------
+# assignment
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssignOutcome:
+    case: Case
+    team: Team | None
+    assignee: Any = None
+    explanation: str = ""
+    ranking: scoring.Ranking | None = None
+    skipped: list[dict] = field(default_factory=list)
+
+    @property
+    def assigned(self) -> bool:
+        return self.assignee is not None
+
+
+class CannotTake(Exception):
+    """Raised inside a candidate's savepoint to roll it back (and release the profile lock)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _open_count(user_id: int) -> int:
+    return Case.objects.filter(assignee_id=user_id, status__in=OPEN_STATUSES).count()
+
+
+def claim(*, case: Case, profile_id: int, now: datetime, actor: Any, reason: str, data: dict) -> Any:
+    """Lock the agent's profile, re-check availability and capacity, then assign. Raises CannotTake."""
+    with transaction.atomic():
+        profile = AgentProfile.objects.select_for_update().select_related("user").get(pk=profile_id)
+        why = _profile_reason(profile, now)
+        if why:
+            raise CannotTake(why)
+        open_now = _open_count(profile.user_id)
+        if open_now >= profile.max_open_cases:
+            raise CannotTake(f"filled up meanwhile ({open_now}/{profile.max_open_cases})")
+        case_services.case_assign(case=case, assignee=profile.user, actor=actor, reason=reason, data=data)
+        AgentProfile.objects.filter(pk=profile.pk).update(last_assigned_at=now)
+        return profile.user
+
+
+@transaction.atomic
+def auto_assign(
+    *,
+    case: Case,
+    actor: Any = ROUTING_ACTOR,
+    reason: str = "Automatic assignment",
+    replace_assignee: bool = False,
+    exclude_user_ids: tuple[int, ...] = (),
+) -> AssignOutcome:
+    """Pick the best available agent in the case's team (the tier's team when it has none) and assign.
+
+    Manual teams and cases nobody can take stay in the team queue, with a note on the timeline and the
+    team lead notified. A case that already has an owner is left alone unless `replace_assignee`."""
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    if locked.status not in OPEN_STATUSES:
+        raise InvalidTransition(f"{locked.reference} is not open; only open cases are assigned")
+    if locked.assignee_id and not replace_assignee:
+        return AssignOutcome(case=locked, team=locked.team, assignee=locked.assignee, explanation="")
+    team = locked.team
+    if team is None:
+        team = team_for_tier(locked.tier)
+        if team is None:
+            return _leave_in_queue(locked, None, f"no team serves L{locked.tier}", actor=actor)
+        case_services.case_set_team(
+            case=locked, team=team, actor=actor, reason=f"L{locked.tier} cases go to {team.name}"
+        )
+    now = clock.now()
+    case_obj = Case.objects.select_related("category", "organisation").get(pk=locked.pk)
+    needs = case_needs(case_obj)
+    mode = team.assignment_mode
+    if mode == AssignmentMode.MANUAL:
+        return _leave_in_queue(locked, team, f"{team.name} assigns cases by hand", actor=actor, notify=False)
+    excluded_ids = _profile_ids_for(
+        (*exclude_user_ids, *([locked.assignee_id] if locked.assignee_id else []))
+    )
+    candidates = [c for c in gather_candidates(team=team, now=now) if c.id not in excluded_ids]
+    ranking = scoring.rank(candidates, needs, now=now, mode=mode)
+    skipped: list[dict] = []
+    for position, scored in enumerate(ranking.ranked):
+        explanation = ranking.explain(scored)
+        others = [s for s in ranking.ranked[position + 1 :]][: RUNNERS_UP_IN_EVENT - 1]
+        data = {
+            "routing": "auto_assign",
+            "explanation": explanation,
+            "mode": mode,
+            "team": team.name,
+            "candidates": [scored.as_dict(), *(s.as_dict() for s in others)],
+            "excluded": [e.as_dict() for e in ranking.excluded][:20],
+            "skipped": list(skipped),
+        }
+        try:
+            user = claim(
+                case=locked, profile_id=scored.candidate.id, now=now, actor=actor, reason=reason, data=data
+            )
+        except CannotTake as exc:
+            skipped.append({"agent": scored.candidate.name, "reason": exc.reason})
+            continue
+        case.refresh_from_db()
+        return AssignOutcome(
+            case=case, team=team, assignee=user, explanation=explanation, ranking=ranking, skipped=skipped
+        )
+    why = ranking.explain(None)
+    if skipped:
+        why += "; " + "; ".join(f"{s['agent']} {s['reason']}" for s in skipped)
+    return _leave_in_queue(locked, team, why, actor=actor, ranking=ranking)
+
+
+def _profile_ids_for(user_ids: tuple[int, ...]) -> set[int]:
+    if not user_ids:
+        return set()
+    return set(AgentProfile.objects.filter(user_id__in=user_ids).values_list("pk", flat=True))
+
+
+def _leave_in_queue(
+    case: Case,
+    team: Team | None,
+    why: str,
+    *,
+    actor: Any,
+    ranking: scoring.Ranking | None = None,
+    notify: bool = True,
+) -> AssignOutcome:
+    where = f"the {team.name} queue" if team else "the unassigned queue"
+    lead = notify_team_lead(case=case, team=team, reason=why) if notify else None
+    text = f"Left in {where}: {why}" + (f"; {lead} notified" if lead else "")
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor=actor,
+        reason=text,
+        data={
+            "routing": "no_candidate" if notify else "manual_team",
+            "explanation": text,
+            "team": team.name if team else None,
+            "notified": lead,
+            "excluded": [e.as_dict() for e in ranking.excluded][:20] if ranking else [],
+        },
+    )
+    logger.info("routing: %s %s", case.reference, text)
+    return AssignOutcome(case=case, team=team, explanation=text, ranking=ranking)
+
+
+def notify_team_lead(*, case: Case, team: Team | None, reason: str) -> str | None:
+    """Tell the team lead (or the team address) that a case is waiting with nobody to take it.
+
+    Returns who was told. Today this logs a warning and the caller writes the timeline note; the notify
+    app replaces the body of this function (or subscribes to `note` events whose data.routing is
+    "no_candidate") to send the mail/Slack message."""
+    if team is None:
+        logger.warning("routing: %s has no team and nobody to take it (%s)", case.reference, reason)
+        return None
+    who = None
+    if team.lead_id:
+        lead = team.lead
+        who = lead.get_full_name() or lead.username
+    elif team.email:
+        who = team.email
+    logger.warning(
+        "routing: %s waits in %s with nobody available (%s); notify %s",
+        case.reference,
+        team.name,
+        reason,
+        who or "nobody (team has no lead or address)",
+    )
+    return who
+
+
+def assign_to(*, case: Case, user: Any, actor: Any, reason: str = "") -> Case:
+    """A person chose the owner: assign through the door and count it for round-robin fairness. People
+    may overrule capacity (a lead knows best); the event says so when they do."""
+    profile = getattr(user, "agent", None)
+    if profile is None or not user.is_active:
+        raise ValidationFailed(f"{user} is not an active agent", code="invalid_assignee")
+    with transaction.atomic():
+        open_now = _open_count(user.pk)
+        data = {}
+        if open_now >= profile.max_open_cases:
+            data["explanation"] = f"over capacity by choice: {open_now}/{profile.max_open_cases} open"
+        result = case_services.case_assign(case=case, assignee=user, actor=actor, reason=reason, data=data)
+        AgentProfile.objects.filter(pk=profile.pk).update(last_assigned_at=clock.now())
+    return result
+
+
+@transaction.atomic
+def team_update(*, team: Team, assignment_mode: str | None = None, cover_policy: str | None = None) -> Team:
+    """Change how a team routes: skills_load / round_robin / manual, and offer / reassign on holiday."""
+    from casework.people.models import CoverPolicy
+
+    changed = []
+    if assignment_mode is not None:
+        if assignment_mode not in AssignmentMode.values:
+            raise ValidationFailed(f"Unknown assignment mode {assignment_mode!r}", code="invalid_mode")
+        team.assignment_mode = assignment_mode
+        changed.append("assignment_mode")
+    if cover_policy is not None:
+        if cover_policy not in CoverPolicy.values:
+            raise ValidationFailed(f"Unknown cover policy {cover_policy!r}", code="invalid_cover_policy")
+        team.cover_policy = cover_policy
+        changed.append("cover_policy")
+    if changed:
+        team.save(update_fields=[*changed, "updated_at"])
+    return team
+
+
+def agent_profile(username: str) -> AgentProfile:
+    profile = AgentProfile.objects.select_related("user").filter(user__username=username).first()
+    if profile is None:
+        raise NotFound(f"No agent {username!r}", code="agent_not_found")
+    return profile
+
+
+def open_cases_of(user_id: int):
+    return Case.objects.filter(Q(assignee_id=user_id) & Q(status__in=OPEN_STATUSES)).select_related("team")
