@@ -11,11 +11,11 @@ from casework.intake.parsing import (
     MAX_TEXT_CHARS,
     UnparseableMessage,
     check_acceptable,
-    extract_reply,
     html_to_text,
     parse_message,
     safe_filename,
 )
+from casework.intake.replies import extract_reply
 from casework.intake.tests.mailbuilder import build_bounce, build_mail, raw_mail
 
 

@@ -19,13 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from casework.intake.parsing import (
-    extract_reply,
-    html_to_text,
-    parse_message,
-    split_thread,
-    strip_quoted,
-)
+from casework.intake.parsing import html_to_text, parse_message
+from casework.intake.replies import extract_reply, split_thread, strip_quoted
 
 REPLIES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "email" / "replies"
 ALL_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "da", "sv", "pl", "cs")

@@ -1,0 +1,84 @@
+"""`casework import-mbox FILE [--mailbox NAME]`: migrate an old shared inbox (mbox file or Maildir folder).
+
+Resumable: every mail goes through `ingest_raw`, which is idempotent by Message-ID (or content hash), so
+after a crash the same command simply runs again and skips what is already in.
+"""
+
+import json
+import mailbox as stdlib_mailbox
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from casework.intake.models import Mailbox
+from casework.intake.services import ingest_raw
+
+
+def _messages(path: Path) -> tuple[int, Iterator[bytes]]:
+    if path.is_dir():
+        box = stdlib_mailbox.Maildir(str(path), factory=None, create=False)
+    else:
+        box = stdlib_mailbox.mbox(str(path), factory=None, create=False)
+    keys = sorted(box.keys()) if path.is_dir() else list(box.keys())
+
+    def generate() -> Iterator[bytes]:
+        for key in keys:
+            yield box.get_bytes(key)
+
+    return len(keys), generate()
+
+
+class Command(BaseCommand):
+    help = "Import every mail of an mbox file or Maildir folder; prints a summary. Safe to run again."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", help="mbox file or Maildir directory")
+        parser.add_argument("--mailbox", default=None, help="record the mails as coming from this Mailbox")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--now", action="store_true", help="stamp cases with the import time instead of each mail's Date"
+        )
+
+    def handle(self, *args, **options) -> None:
+        path = Path(options["path"])
+        if not path.exists():
+            raise CommandError(f"{path} does not exist")
+        box = None
+        if options["mailbox"]:
+            box = Mailbox.objects.filter(name=options["mailbox"]).first()
+            if box is None:
+                raise CommandError(f"No mailbox named '{options['mailbox']}'")
+        total, raws = _messages(path)
+        counts: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        progress = tqdm(raws, total=total, unit="mail", disable=options["no_progress"], file=self.stderr)
+        for raw in progress:
+            result = ingest_raw(
+                raw, source="mbox", mailbox=box, bypass_rate_limit=True, replay_date=not options["now"]
+            )
+            counts["duplicates" if result.duplicate else _bucket(result.outcome)] += 1
+            if result.quarantined:
+                reasons[result.reason.split(":", 1)[0]] += 1
+        summary = {
+            "total": total,
+            "created": counts["created"],
+            "threaded": counts["threaded"],
+            "duplicates": counts["duplicates"],
+            "quarantined": counts["quarantined"],
+            "ignored": counts["ignored"],
+            "bounces": counts["bounces"],
+            "quarantine_reasons": dict(reasons),
+        }
+        self.stdout.write(json.dumps(summary))
+
+
+def _bucket(outcome: str) -> str:
+    return {
+        "ingested": "created",
+        "threaded": "threaded",
+        "quarantined": "quarantined",
+        "bounce": "bounces",
+    }.get(outcome, "ignored")

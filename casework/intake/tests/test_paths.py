@@ -1,0 +1,106 @@
+"""The intake paths that need no external server: pipe command, mbox/Maildir import, HTTP push."""
+
+from __future__ import annotations
+
+import io
+import json
+import mailbox
+import sys
+
+import pytest
+from django.core.management import call_command
+
+from casework.cases.models import Case, Message
+from casework.intake.models import InboundMail
+from casework.intake.tests.mailbuilder import build_mail
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args, stdin: bytes | None = None, monkeypatch=None) -> str:
+    out = io.StringIO()
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_ingest_email_from_file_prints_one_json_line(tmp_path):
+    path = tmp_path / "mail.eml"
+    path.write_bytes(build_mail())
+    line = json.loads(_run("ingest-email", str(path)))
+    case = Case.objects.get()
+    assert line["case"] == case.reference and line["created"] is True
+    assert line["matched_by"] == "new_case" and line["quarantined"] is False
+    again = json.loads(_run("ingest-email", str(path)))
+    assert again["duplicate"] is True and again["case"] == case.reference
+
+
+def test_ingest_email_from_stdin_and_quarantine_is_not_an_error(monkeypatch):
+    line = json.loads(
+        _run("ingest-email", "-", stdin=b"Subject: no sender\r\n\r\nhi\r\n", monkeypatch=monkeypatch)
+    )
+    assert line["quarantined"] is True and line["case"] is None
+    assert InboundMail.objects.get().source == "pipe"
+
+
+def _mails(count: int) -> list[bytes]:
+    mails = []
+    for i in range(count):
+        headers = {"In-Reply-To": f"<m{i - 1}@example.com>"} if i % 3 == 2 else {}
+        mails.append(build_mail(subject=f"Problem {i}", message_id=f"<m{i}@example.com>", headers=headers))
+    return mails
+
+
+def test_import_mbox_summary_and_rerun_imports_nothing_twice(tmp_path):
+    path = tmp_path / "old.mbox"
+    box = mailbox.mbox(str(path))
+    for raw in _mails(9):
+        box.add(raw)
+    box.add(b"From: nobody\r\n\r\n")  # no subject, no body: quarantine
+    box.flush()
+    summary = json.loads(_run("import-mbox", str(path), "--no-progress"))
+    assert summary == {
+        "total": 10,
+        "created": 6,
+        "threaded": 3,
+        "duplicates": 0,
+        "quarantined": 1,
+        "ignored": 0,
+        "bounces": 0,
+        "quarantine_reasons": {"not_acceptable": 1},
+    }
+    # Imported history keeps its dates.
+    assert Case.objects.order_by("created_at").first().created_at.year == 2025
+    again = json.loads(_run("import-mbox", str(path), "--no-progress"))
+    assert again["duplicates"] == 10 and again["created"] == 0
+    assert Message.objects.count() == 9
+
+
+def test_import_maildir(tmp_path):
+    box = mailbox.Maildir(str(tmp_path / "Maildir"))
+    for raw in _mails(4):
+        box.add(raw)
+    summary = json.loads(_run("import-mbox", str(tmp_path / "Maildir"), "--no-progress"))
+    assert (summary["created"], summary["threaded"]) == (3, 1)
+
+
+def test_http_inbound_endpoint_needs_a_token_and_returns_the_result(api, anon_api):
+    raw = build_mail()
+    refused = anon_api.client.post("/api/v1/inbound/email", data=raw, content_type="message/rfc822")
+    assert refused.status_code == 401 and Case.objects.count() == 0
+    response = api.client.post(
+        "/api/v1/inbound/email", data=raw, content_type="message/rfc822", **api._headers()
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] is True and body["case"] == Case.objects.get().reference
+    assert body["matched_by"] == "new_case" and body["quarantined"] is False
+    again = api.client.post(
+        "/api/v1/inbound/email", data=raw, content_type="message/rfc822", **api._headers()
+    )
+    assert again.json()["duplicate"] is True
+    empty = api.client.post(
+        "/api/v1/inbound/email", data=b"", content_type="message/rfc822", **api._headers()
+    )
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "empty_body"
