@@ -23,6 +23,34 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+# Reference data that data migrations install (categories, default triage rules, SLA calendars and
+# policies). A transactional test flushes every table afterwards, so the next transactional test would
+# run without it; `serialized_rollback` does not restore it reliably with the browser fixtures.
+SEED_MIGRATIONS = [
+    ("casework.cases.migrations.0002_seed_categories", "seed"),
+    ("casework.triage.migrations.0002_default_rules", "install"),
+    ("casework.sla.migrations.0002_seed_defaults", "seed"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from django.apps import apps
+
+    from casework.cases.models import Category
+
+    if Category.objects.exists():
+        return
+    for module, function in SEED_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
 @pytest.fixture
 def teams(db):
     return {

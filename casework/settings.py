@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "casework.api.middleware.ApiErrorShapeMiddleware",
 ]
 
 ROOT_URLCONF = "casework.urls"
@@ -156,7 +157,40 @@ CASEWORK = {
     "QUEUE_PAGE_SIZE": env_int("CASEWORK_QUEUE_PAGE_SIZE", 50, minimum=5, maximum=500),
     "API_MAX_LIMIT": env_int("CASEWORK_API_MAX_LIMIT", 200, minimum=10, maximum=1000),
     "SENTIMENT_FRUSTRATED_BELOW": env_float("CASEWORK_SENTIMENT_FRUSTRATED_BELOW", -0.5),
+    # SLA engine (casework/sla/README.md): how often the sweep fires at-risk alerts and breaches, which
+    # open statuses pause the clocks (waiting on the customer), and the zone/holidays given to the seeded
+    # "Office hours" calendar on first migrate (edit the calendar in the admin afterwards).
+    "SLA_SWEEP_SECONDS": env_int("CASEWORK_SLA_SWEEP_SECONDS", 30, minimum=5, maximum=3600),
+    "SLA_PAUSE_STATUSES": env_list("CASEWORK_SLA_PAUSE_STATUSES", ["awaiting_client"]),
+    "SLA_TIMEZONE": env_str("CASEWORK_SLA_TIMEZONE", "UTC"),
+    "SLA_HOLIDAY_COUNTRY": env_str("CASEWORK_SLA_HOLIDAY_COUNTRY", ""),
+    "SLA_HOLIDAY_SUBDIVISION": env_str("CASEWORK_SLA_HOLIDAY_SUBDIVISION", ""),
+    # Email intake (casework/intake/README.md): raw mails above this size go to quarantine; more than
+    # RATE_LIMIT mails from one sender within RATE_WINDOW_SECONDS are quarantined as a mail storm.
+    "INTAKE_MAX_BYTES": env_int("CASEWORK_INTAKE_MAX_BYTES", 40 * 1024 * 1024, minimum=1024),
+    "INTAKE_RATE_LIMIT": env_int("CASEWORK_INTAKE_RATE_LIMIT", 30, minimum=1),
+    "INTAKE_RATE_WINDOW_SECONDS": env_int("CASEWORK_INTAKE_RATE_WINDOW_SECONDS", 600, minimum=1),
+    # Mail from these addresses (plus the support address and every mailbox login) is ignored: loops.
+    "INTAKE_OWN_ADDRESSES": [a.lower() for a in env_list("CASEWORK_INTAKE_OWN_ADDRESSES", [])],
+    "INTAKE_REPLY_LANGUAGES": env_list(
+        "CASEWORK_INTAKE_REPLY_LANGUAGES", ["en", "de", "fr", "es", "it", "nl"]
+    ),
+    "IMAP_POLL_SECONDS": env_int("CASEWORK_IMAP_POLL_SECONDS", 60, minimum=5),
+    "IMAP_BATCH": env_int("CASEWORK_IMAP_BATCH", 200, minimum=1),
+    # Outbox (casework/notify): transient SMTP failures retry after BACKOFF * 2^(attempt-1) seconds,
+    # capped at an hour, until MAX_ATTEMPTS; 5xx answers fail at once.
+    "OUTBOX_MAX_ATTEMPTS": env_int("CASEWORK_OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
+    "OUTBOX_BACKOFF_SECONDS": env_int("CASEWORK_OUTBOX_BACKOFF_SECONDS", 30, minimum=1),
+    "OUTBOX_DRAIN_SECONDS": env_int("CASEWORK_OUTBOX_DRAIN_SECONDS", 10, minimum=1),
+    # Triage: move New → Triaged when rules classified the case; alert the triager after N minutes.
+    "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
+    "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),
+    "SCHEDULED_RULES_SECONDS": env_int("CASEWORK_SCHEDULED_RULES_SECONDS", 300, minimum=10),
 }
+if set(CASEWORK["SLA_PAUSE_STATUSES"]) - {"new", "triaged", "in_progress", "awaiting_client"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("CASEWORK_SLA_PAUSE_STATUSES must list open statuses only")
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ from . import errors
 from .auth import TokenAuth
 from .routers.cases import router as cases_router
 from .routers.people import router as people_router
+from .routers.triage import router as triage_router
 
 api = NinjaAPI(
     title="casework API",
@@ -24,3 +25,7 @@ errors.install(api)
 api.add_router("/", cases_router)
 api.add_router("/", people_router)
 # Each app with an API adds its router here (routers/<app>.py), one line each.
+api.add_router("/", triage_router)
+api.add_router("/", "casework.api.routers.routing.router")
+api.add_router("/", "casework.api.routers.sla.router")
+api.add_router("/", "casework.api.routers.intake.router")

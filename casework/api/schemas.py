@@ -58,10 +58,17 @@ class CaseOut(Schema):
     url: str
 
 
+class AppliedRuleOut(Schema):
+    rule: str | None
+    explanation: str | None
+    at: datetime
+
+
 class CaseDetailOut(CaseOut):
     description: str
     custom_fields: dict
     allowed_transitions: list[str]
+    applied_rules: list[AppliedRuleOut]
 
 
 class CaseListOut(Schema):

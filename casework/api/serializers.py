@@ -60,6 +60,10 @@ def case_detail_dict(case: Case) -> dict:
         "description": case.description,
         "custom_fields": case.custom_fields,
         "allowed_transitions": [t.target for t in allowed_targets(case.status)],
+        "applied_rules": [
+            {"rule": e.data.get("rule"), "explanation": e.data.get("explanation"), "at": e.created_at}
+            for e in case.events.filter(kind="rule_applied").order_by("id")
+        ],
     }
 
 

@@ -104,7 +104,8 @@ class Case(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="case_status_created"),
-            models.Index(fields=["assignee", "status"], name="case_assignee_status"),
+            # Also covers routing's workload aggregate (open cases per assignee and priority).
+            models.Index(fields=["assignee", "status", "priority"], name="case_assignee_load"),
             models.Index(fields=["team", "status"], name="case_team_status"),
             models.Index(fields=["priority", "status"], name="case_priority_status"),
             models.Index(fields=["customer", "-created_at"], name="case_customer_created"),

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from casework.core.errors import NotFound
 
@@ -20,6 +21,8 @@ ORDERINGS: dict[str, list[str]] = {
     "updated": ["-updated_at", "-id"],
     "priority": ["priority_rank", "created_at", "id"],
     "reference": ["number"],
+    # Next SLA due time first (cases without a live clock last); see _sla_next_due.
+    "due": ["sla_next_due", "created_at", "id"],
 }
 
 
@@ -68,6 +71,10 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
         qs = qs.filter(status__in=[Status.RESOLVED, Status.CLOSED])
     elif view == "frustrated":
         qs = qs.filter(status__in=OPEN_STATUSES, frustrated=True)
+    elif view == "at_risk":
+        qs = qs.filter(_sla_at_risk_q(), status__in=OPEN_STATUSES)
+    elif view == "breached":
+        qs = qs.filter(_sla_breached_q(), status__in=OPEN_STATUSES)
     if filters.status:
         qs = qs.filter(status__in=filters.status)
     if filters.priority:
@@ -104,7 +111,53 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     ordering = ORDERINGS.get(filters.ordering, ORDERINGS["newest"])
     if "priority_rank" in ordering:
         qs = qs.annotate(priority_rank=_priority_rank_annotation())
+    if "sla_next_due" in ordering:
+        qs = qs.annotate(sla_next_due=_sla_next_due())
+        ordering = [F("sla_next_due").asc(nulls_last=True), *ordering[1:]]
     return qs.order_by(*ordering)
+
+
+# SLA views read the sla app's CaseClock through the reverse relation `sla_clocks`; the model is looked up
+# lazily so `cases` keeps no import of the apps that react to it. Exists() keeps one row per case.
+def _clock_model():
+    from django.apps import apps
+
+    return apps.get_model("sla", "CaseClock")
+
+
+def _sla_at_risk_q(now: datetime | None = None) -> Exists:
+    """A running clock inside its at-risk window (before its due time)."""
+    now = now or timezone.now()
+    return Exists(
+        _clock_model().objects.filter(
+            case=OuterRef("pk"), state="running", at_risk_at__lte=now, due_at__gte=now
+        )
+    )
+
+
+def _sla_breached_q(now: datetime | None = None) -> Exists:
+    """A breached clock still counting, or a running one past due that the sweep has not reached yet."""
+    now = now or timezone.now()
+    return Exists(
+        _clock_model().objects.filter(
+            Q(state="breached", stopped_at__isnull=True) | Q(state="running", due_at__lt=now),
+            case=OuterRef("pk"),
+        )
+    )
+
+
+def _sla_next_due() -> Subquery:
+    return Subquery(
+        _clock_model()
+        .objects.filter(
+            case=OuterRef("pk"),
+            state__in=["running", "breached"],
+            stopped_at__isnull=True,
+            paused_since__isnull=True,
+        )
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
 
 
 def search_q(text: str) -> Q:
@@ -209,5 +262,7 @@ def queue_counts(user: Any) -> dict[str, int]:
         untriaged=Count("id", filter=Q(status=Status.NEW)),
         frustrated=Count("id", filter=open_q & Q(frustrated=True)),
         critical=Count("id", filter=open_q & Q(priority="critical")),
+        sla_at_risk=Count("id", filter=open_q & Q(_sla_at_risk_q())),
+        sla_breached=Count("id", filter=open_q & Q(_sla_breached_q())),
     )
     return agg

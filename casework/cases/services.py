@@ -260,7 +260,11 @@ def case_open(
             "channel": channel,
             "category": case.category.slug if case.category else None,
         },
-        data={"follow_up_of": follow_up_of.reference} if follow_up_of else {},
+        data={
+            # Fields a person or client chose; automation may raise priority but not overwrite these.
+            "explicit": [name for name, value in (("priority", priority), ("category", category)) if value],
+            **({"follow_up_of": follow_up_of.reference} if follow_up_of else {}),
+        },
         message=message,
     )
     return case
@@ -975,3 +979,183 @@ def case_record_system_event(
     _check_choice(kind, EventKind, field="kind")
     locked = _lock(case)
     return _record(locked, kind, Actor.of(actor), old=old, new=new, reason=reason, data=data)
+
+
+@dataclass(frozen=True)
+class SystemEvent:
+    """One entry for `case_record_system_events`."""
+
+    case: Case
+    kind: str
+    reason: str = ""
+    data: dict | None = None
+    old: Any = None
+    new: Any = None
+
+
+@transaction.atomic
+def case_record_system_events(*, events: list[SystemEvent], actor: Any = None) -> list[CaseEvent]:
+    """Bulk form of `case_record_system_event` for engines that explain many cases at once (the SLA
+    sweep): the cases are locked in id order with one query, the events written with one INSERT, and
+    each is dispatched to hooks after commit like any other event."""
+    if not events:
+        return []
+    for entry in events:
+        _check_choice(entry.kind, EventKind, field="kind")
+    actor = Actor.of(actor)
+    ids = sorted({entry.case.pk for entry in events})
+    locked = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    missing = [pk for pk in ids if pk not in locked]
+    if missing:
+        raise NotFound("Case does not exist", code="case_not_found", details={"ids": missing})
+    now = clock.now()
+    rows = CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(
+                case=locked[entry.case.pk],
+                kind=entry.kind,
+                actor=actor.user,
+                actor_label="" if actor.user is not None else actor.label,
+                old=entry.old,
+                new=entry.new,
+                reason=entry.reason or "",
+                data=entry.data or {},
+                created_at=now,
+            )
+            for entry in events
+        ]
+    )
+    for event in rows:
+        hooks.dispatch_on_commit(event)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# email bookkeeping and message re-homing (email channel, issue 4)
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def message_record_email(
+    *,
+    message: Message,
+    message_id: str | None = None,
+    delivery: str | None = None,
+    detail: str = "",
+    actor: Any = None,
+    data: dict | None = None,
+) -> Message:
+    """Outbound mail bookkeeping on a message: the Message-ID it was sent with (so replies thread) and
+    its delivery state (queued/sent/failed). A failure is written to the timeline so agents see it."""
+    actor = Actor.of(actor or "email")
+    locked = _lock(message.case)
+    row = Message.objects.select_for_update().get(pk=message.pk)
+    fields = []
+    if message_id and row.message_id != message_id:
+        row.message_id = message_id
+        fields.append("message_id")
+    if delivery:
+        state = {"state": delivery, "detail": detail[:500], "at": clock.now().isoformat()}
+        row.meta = {**row.meta, "delivery": state}
+        fields.append("meta")
+    if fields:
+        row.save(update_fields=fields)
+    if delivery == "failed":
+        _record(
+            locked,
+            EventKind.NOTE,
+            actor,
+            reason=f"Email could not be delivered: {detail}"[:1000],
+            data={"delivery_failure": {"message": row.pk, **(data or {})}},
+            message=row,
+        )
+    message.message_id, message.meta = row.message_id, row.meta
+    return row
+
+
+def _rehome_message(message: Message, target: Case, meta: dict) -> None:
+    Message.objects.filter(pk=message.pk).update(case=target, meta={**message.meta, **meta})
+    Attachment.objects.filter(message=message).update(case=target)
+
+
+@transaction.atomic
+def message_split_to_new_case(
+    *, message: Message, actor: Any = None, subject: str = "", reason: str = ""
+) -> Case:
+    """Take a message that started a different topic out of its case and open a new case with it, for the
+    same customer. Both timelines say where it went and who decided."""
+    actor = Actor.of(actor)
+    source = _lock(message.case)
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.kind != MessageKind.CUSTOMER:
+        raise ValidationFailed("Only customer messages can be split into a new case", code="split_kind")
+    if not Message.objects.filter(case=source).exclude(pk=message.pk).exists():
+        raise ValidationFailed(f"This is the only message on {source.reference}", code="split_only_message")
+    new_case = case_open(
+        subject=subject or message.subject or source.subject,
+        description="",
+        customer=message.author_customer or source.customer,
+        channel=message.channel,
+        actor=actor,
+    )
+    _rehome_message(
+        message,
+        new_case,
+        {"matched_by": "manual", "evidence": f"split from {source.reference} by {actor.display}"},
+    )
+    new_case.last_customer_message_at = message.created_at
+    new_case.save(update_fields=["last_customer_message_at", "updated_at"])
+    _record(
+        source,
+        EventKind.NOTE,
+        actor,
+        reason=f"Message split into new case {new_case.reference}" + (f": {reason}" if reason else ""),
+        data={"split_to": new_case.reference, "message": message.pk},
+    )
+    _record(
+        new_case,
+        EventKind.NOTE,
+        actor,
+        reason=f"Split from {source.reference}" + (f": {reason}" if reason else ""),
+        data={"split_from": source.reference, "message": message.pk},
+        message=message,
+    )
+    return new_case
+
+
+@transaction.atomic
+def message_move(*, message: Message, target: Case, actor: Any = None, reason: str = "") -> Message:
+    """Move a message (and its attachments) that threading put on the wrong case to the right one."""
+    actor = Actor.of(actor)
+    if message.case_id == target.pk:
+        raise ValidationFailed(f"The message is already on {target.reference}", code="move_same_case")
+    first, second = sorted([message.case, target], key=lambda c: c.pk)
+    locked = {c.pk: _lock(c) for c in (first, second)}
+    source, dest = locked[message.case_id], locked[target.pk]
+    if dest.merged_into_id or dest.status == Status.CLOSED:
+        raise InvalidTransition(f"{dest.reference} is closed and cannot receive messages", code="move_closed")
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    _rehome_message(
+        message,
+        dest,
+        {"matched_by": "manual", "evidence": f"moved from {source.reference} by {actor.display}"},
+    )
+    suffix = f": {reason}" if reason else ""
+    _record(
+        source,
+        EventKind.NOTE,
+        actor,
+        reason=f"Message moved to {dest.reference}{suffix}",
+        data={"moved_to": dest.reference, "message": message.pk},
+    )
+    _record(
+        dest,
+        EventKind.NOTE,
+        actor,
+        reason=f"Message moved here from {source.reference}{suffix}",
+        data={"moved_from": source.reference, "message": message.pk},
+        message=message,
+    )
+    dest.save(update_fields=["updated_at"])
+    message.refresh_from_db()
+    return message

@@ -86,7 +86,11 @@ class NewCaseForm(forms.Form):
     subject = forms.CharField(max_length=300)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=200_000)
     channel = forms.ChoiceField(choices=[(c, lbl) for c, lbl in Channel.choices if c != Channel.PHONE])
-    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
+    priority = forms.ChoiceField(
+        choices=[("", "— let triage decide —"), *Priority.choices],
+        required=False,
+        help_text="Leave empty and the triage rules choose from the playbook criteria.",
+    )
     category = forms.ChoiceField(required=False)
 
     def __init__(self, *args, **kwargs) -> None:

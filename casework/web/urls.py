@@ -33,5 +33,7 @@ urlpatterns = [
         views.attachment_download,
         name="attachment_download",
     ),
+    path("cases/<str:reference>/messages/<int:message_id>/split", views.message_split, name="message_split"),
+    path("cases/<str:reference>/messages/<int:message_id>/move", views.message_move, name="message_move"),
     path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
 ]

@@ -49,6 +49,8 @@ QUEUE_VIEWS = [
     ("unassigned", "Unassigned"),
     ("untriaged", "Untriaged"),
     ("frustrated", "Frustrated"),
+    ("at_risk", "SLA at risk"),
+    ("breached", "SLA breached"),
     ("closed", "Resolved & closed"),
     ("all", "Everything"),
 ]
@@ -451,7 +453,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 subject=data["subject"],
                 description=data["description"],
                 channel=data["channel"],
-                priority=data["priority"],
+                priority=data["priority"] or None,
                 category=data["category"] or None,
                 actor=request.user,
             )
@@ -525,3 +527,47 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "new_call_url": reverse("web:call_new") + "?" + urlencode({"email": customer.email}),
         },
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# re-homing a message that threading put on the wrong case
+# --------------------------------------------------------------------------------------------------
+
+
+def _message_or_404(case, message_id: int):
+    from casework.cases.models import Message
+
+    return get_object_or_404(Message, pk=message_id, case=case)
+
+
+@login_required
+@require_POST
+def message_split(request: HttpRequest, reference: str, message_id: int) -> HttpResponse:
+    case = _case_or_404(reference)
+    message = _message_or_404(case, message_id)
+    try:
+        new_case = services.message_split_to_new_case(
+            message=message, actor=request.user, reason=request.POST.get("reason", "")[:500]
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return _back_to_case(case)
+    messages.success(request, f"Message split into the new case {new_case.reference}.")
+    return _back_to_case(new_case)
+
+
+@login_required
+@require_POST
+def message_move(request: HttpRequest, reference: str, message_id: int) -> HttpResponse:
+    case = _case_or_404(reference)
+    message = _message_or_404(case, message_id)
+    try:
+        target = selectors.case_get(request.POST.get("target", "").strip())
+        services.message_move(
+            message=message, target=target, actor=request.user, reason=request.POST.get("reason", "")[:500]
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return _back_to_case(case)
+    messages.success(request, f"Message moved to {target.reference}.")
+    return _back_to_case(target)

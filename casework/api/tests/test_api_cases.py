@@ -232,3 +232,10 @@ def test_list_runs_a_constant_number_of_queries(api, customer, django_assert_max
         services.case_set_team(case=c, team=teams[1], actor=bob)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert len(api.get("/api/v1/cases", {"limit": 50}).json()["items"]) == 33
+
+
+def test_unknown_endpoint_and_wrong_method_are_json(api, case):
+    response = api.get("/api/v1/nothing-here")
+    assert response.status_code == 404 and error_code(response) == "not_found"
+    response = api.client.delete(f"/api/v1/cases/{case.reference}", **api._headers())
+    assert response.status_code == 405 and error_code(response) == "method_not_allowed"

@@ -27,7 +27,8 @@ def test_agent_logs_in_opens_case_replies_and_starts_work(page, live_server, ali
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/cases/{case.reference}/$"))
-    expect(page.get_by_test_id("case-status")).to_have_text("New")
+    # The triage rules classified it on arrival ("error" → bug), so it is already Triaged.
+    expect(page.get_by_test_id("case-status")).to_have_text("Triaged")
 
     page.keyboard.press("r")
     page.keyboard.type("Thanks Nora, we're looking at the export now.")
@@ -37,13 +38,16 @@ def test_agent_logs_in_opens_case_replies_and_starts_work(page, live_server, ali
 
     page.get_by_test_id("to-in_progress").click()
     expect(page.get_by_test_id("case-status")).to_have_text("In progress")
-    expect(page.get_by_test_id("timeline")).to_contain_text("New → In progress")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Triaged → In progress")
+    expect(page.get_by_test_id("timeline")).to_contain_text("rule 'Bug report'")
     case.refresh_from_db()
     assert case.status == "in_progress"
 
 
 def test_escalation_with_handoff_note_shows_new_owner_and_history(page, live_server, alice, customer, teams):
-    case = open_case(subject="Data missing after import", customer=customer)
+    case = open_case(
+        subject="Report totals look odd", description="The monthly totals differ.", customer=customer
+    )
     login(page, live_server)
     page.goto(f"{live_server.url}/cases/{case.reference}/")
     form = page.get_by_test_id("escalate-form")
