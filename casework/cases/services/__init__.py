@@ -1,0 +1,62 @@
+"""THE door for writes to cases (split by concept into the modules of this package).
+
+Every change to a case — from the agent UI, the API, email intake, commands, tasks or rules — goes through
+one of these keyword-only functions. Each one runs in a transaction, locks the case row
+(`select_for_update`), validates, writes the change and the CaseEvent(s) that record it, and hands the
+events to hooks after commit (see hooks.py). Nothing else assigns `Case.status` or creates events.
+"""
+
+from ._core import Actor, resolve_category
+from .email import message_move, message_record_email, message_split_to_new_case
+from .lifecycle import case_add_message, case_open, case_open_for_contact, case_reopen, case_transition
+from .ownership import (
+    case_assign,
+    case_escalate,
+    case_merge,
+    case_set_category,
+    case_set_priority,
+    case_set_sentiment,
+    case_set_tags,
+    case_set_team,
+    case_update,
+    priority_is_higher,
+)
+from .work import (
+    SystemEvent,
+    case_add_attachment,
+    case_add_task,
+    case_log_call,
+    case_record_system_event,
+    case_record_system_events,
+    task_complete,
+)
+
+__all__ = [
+    "Actor",
+    "SystemEvent",
+    "case_add_attachment",
+    "case_add_message",
+    "case_add_task",
+    "case_assign",
+    "case_escalate",
+    "case_log_call",
+    "case_merge",
+    "case_open",
+    "case_open_for_contact",
+    "case_record_system_event",
+    "case_record_system_events",
+    "case_reopen",
+    "case_set_category",
+    "case_set_priority",
+    "case_set_sentiment",
+    "case_set_tags",
+    "case_set_team",
+    "case_transition",
+    "case_update",
+    "message_move",
+    "message_record_email",
+    "message_split_to_new_case",
+    "priority_is_higher",
+    "resolve_category",
+    "task_complete",
+]

@@ -1,0 +1,168 @@
+"""Shared plumbing of the case services: who acts, locking, validation and event recording."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils.text import slugify
+
+from casework.core import clock
+from casework.core.errors import NotFound, ValidationFailed
+from casework.core.models import Counter
+from casework.people.models import Customer
+
+from .. import hooks
+from ..models import (
+    Case,
+    CaseEvent,
+    Category,
+    Message,
+    Tag,
+)
+
+# --------------------------------------------------------------------------------------------------
+# shared plumbing
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, or an automated source named by `label` ("rule:Outage", "email", "api")."""
+
+    user: Any = None
+    label: str = ""
+
+    @classmethod
+    def of(cls, actor: Any) -> Actor:
+        if isinstance(actor, Actor):
+            return actor
+        if actor is None:
+            return cls(label="system")
+        if isinstance(actor, str):
+            return cls(label=actor)
+        return cls(user=actor)
+
+    @property
+    def display(self) -> str:
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.username
+        return self.label or "system"
+
+
+def _limits() -> dict[str, int]:
+    return settings.CASEWORK
+
+
+def _lock(case: Case) -> Case:
+    if case.pk is None:
+        raise NotFound("Case does not exist", code="case_not_found")
+    try:
+        return Case.objects.select_for_update().get(pk=case.pk)
+    except Case.DoesNotExist as exc:
+        raise NotFound(f"Case {case.reference} does not exist", code="case_not_found") from exc
+
+
+def _sync(stale: Case, fresh: Case) -> None:
+    """Give the caller's instance the committed values, so `case.status` is right after a service call."""
+    if stale is fresh:
+        return
+    for field in Case._meta.concrete_fields:
+        setattr(stale, field.attname, getattr(fresh, field.attname))
+
+
+def _record(
+    case: Case,
+    kind: str,
+    actor: Actor,
+    *,
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
+    data: dict | None = None,
+    message: Message | None = None,
+) -> CaseEvent:
+    event = CaseEvent.objects.create(
+        case=case,
+        kind=kind,
+        actor=actor.user,
+        actor_label="" if actor.user is not None else actor.label,
+        old=old,
+        new=new,
+        reason=reason or "",
+        data=data or {},
+        message=message,
+        created_at=clock.now(),
+    )
+    hooks.dispatch_on_commit(event)
+    return event
+
+
+def _customer_actor(customer: Customer) -> Actor:
+    return Actor(label=f"{customer.display_name} (customer)")
+
+
+def _check_text(value: str, *, field: str, required: bool = True, max_chars: int | None = None) -> str:
+    value = value if isinstance(value, str) else ""
+    if required and not value.strip():
+        raise ValidationFailed(f"{field} must not be empty", code="required", details={"field": field})
+    limit = max_chars or _limits()["MAX_MESSAGE_BYTES"]
+    if len(value.encode("utf-8", "surrogatepass")) > limit and max_chars is None:
+        raise ValidationFailed(
+            f"{field} is larger than {limit} bytes",
+            code="too_large",
+            details={"field": field, "limit": limit},
+        )
+    if max_chars is not None and len(value) > max_chars:
+        raise ValidationFailed(
+            f"{field} is longer than {max_chars} characters",
+            code="too_large",
+            details={"field": field, "limit": max_chars},
+        )
+    return value
+
+
+def _check_choice(value: str, choices: type, *, field: str) -> str:
+    if value not in choices.values:
+        raise ValidationFailed(
+            f"Unknown {field} '{value}'",
+            code=f"invalid_{field}",
+            details={"field": field, "allowed": list(choices.values)},
+        )
+    return value
+
+
+def resolve_category(category: Category | str | None) -> Category | None:
+    if category is None or category == "":
+        return None
+    if isinstance(category, Category):
+        return category
+    found = (
+        Category.objects.filter(slug=slugify(str(category))).first()
+        or Category.objects.filter(name__iexact=str(category)).first()
+    )
+    if found is None:
+        allowed = list(Category.objects.filter(active=True).values_list("slug", flat=True))
+        raise ValidationFailed(
+            f"Unknown category '{category}'",
+            code="invalid_category",
+            details={"field": "category", "allowed": allowed},
+        )
+    return found
+
+
+def _next_reference() -> tuple[int, str]:
+    number = Counter.next_value("case")
+    return number, f"{_limits()['REFERENCE_PREFIX']}-{number:06d}"
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for raw in names:
+        name = slugify(str(raw), allow_unicode=True)[:50]
+        if not name:
+            raise ValidationFailed(f"'{raw}' is not a usable tag", code="invalid_tag")
+        tags.append(Tag.objects.get_or_create(name=name)[0])
+    return tags

@@ -1,0 +1,339 @@
+"""Opening cases, adding messages and moving cases through the status table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from casework.core import clock
+from casework.core.errors import InvalidTransition, ValidationFailed
+from casework.core.text import normalise_whitespace
+from casework.people.models import Customer, Team
+
+from ..models import (
+    Case,
+    Category,
+    Direction,
+    EventKind,
+    Message,
+    MessageKind,
+)
+from ..status import Channel, Priority, Status, transition_for
+from ._core import (
+    Actor,
+    _check_choice,
+    _check_text,
+    _customer_actor,
+    _lock,
+    _next_reference,
+    _record,
+    _sync,
+    _tags,
+    resolve_category,
+)
+
+# --------------------------------------------------------------------------------------------------
+# opening cases and adding messages
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_open(
+    *,
+    subject: str,
+    description: str,
+    customer: Customer,
+    channel: str = Channel.EMAIL,
+    actor: Any = None,
+    priority: str | None = None,
+    category: Category | str | None = None,
+    team: Team | None = None,
+    tags: Iterable[str] = (),
+    custom_fields: dict | None = None,
+    message_kind: str = MessageKind.CUSTOMER,
+    message_meta: dict | None = None,
+    message_id: str | None = None,
+    body_html: str = "",
+    follow_up_of: Case | None = None,
+) -> Case:
+    """Open a case with its first message. Triage, SLA and acknowledgements react to the `opened` event."""
+    actor = (
+        Actor.of(actor)
+        if actor is not None or message_kind != MessageKind.CUSTOMER
+        else _customer_actor(customer)
+    )
+    subject = normalise_whitespace(_check_text(subject, field="subject", max_chars=300))
+    description = _check_text(description, field="description", required=False)
+    channel = _check_choice(channel, Channel, field="channel")
+    if priority is not None:
+        _check_choice(priority, Priority, field="priority")
+    now = clock.now()
+    number, reference = _next_reference()
+    case = Case.objects.create(
+        number=number,
+        reference=reference,
+        subject=subject,
+        description=description,
+        customer=customer,
+        organisation=customer.organisation,
+        channel=channel,
+        category=resolve_category(category),
+        priority=priority or Priority.MEDIUM,
+        team=team,
+        custom_fields=custom_fields or {},
+        follow_up_of=follow_up_of,
+        created_at=now,
+        last_customer_message_at=now if message_kind == MessageKind.CUSTOMER else None,
+    )
+    if tags:
+        case.tags.set(_tags(tags))
+    message = None
+    if description.strip() or body_html:
+        message = Message.objects.create(
+            case=case,
+            kind=message_kind,
+            channel=channel,
+            direction=Direction.INBOUND if message_kind == MessageKind.CUSTOMER else Direction.OUTBOUND,
+            author_customer=customer if message_kind == MessageKind.CUSTOMER else None,
+            author_user=actor.user if message_kind != MessageKind.CUSTOMER else None,
+            subject=subject,
+            body=description,
+            body_html=body_html,
+            message_id=message_id or None,
+            meta=message_meta or {},
+            created_at=now,
+        )
+    _record(
+        case,
+        EventKind.OPENED,
+        actor,
+        new={
+            "status": case.status,
+            "priority": case.priority,
+            "channel": channel,
+            "category": case.category.slug if case.category else None,
+        },
+        data={
+            # Fields a person or client chose; automation may raise priority but not overwrite these.
+            "explicit": [name for name, value in (("priority", priority), ("category", category)) if value],
+            **({"follow_up_of": follow_up_of.reference} if follow_up_of else {}),
+        },
+        message=message,
+    )
+    return case
+
+
+@transaction.atomic
+def case_open_for_contact(
+    *, customer_email: str, customer_name: str = "", customer_phone: str = "", **kwargs
+) -> Case:
+    """Open a case for an email address, finding or creating the customer in the same transaction, so a
+    refused case never leaves a stray customer behind."""
+    from casework.people.services import customer_get_or_create
+
+    customer, _ = customer_get_or_create(email=customer_email, name=customer_name, phone=customer_phone)
+    return case_open(customer=customer, **kwargs)
+
+
+def _apply_customer_reply_status(case: Case, actor: Actor) -> Case:
+    """A customer writing back restarts work: Awaiting Client resumes, Resolved reopens. Returns the case
+    that should receive the message (a follow-up case when this one is closed)."""
+    if case.status == Status.AWAITING_CLIENT:
+        _transition_locked(case, Status.IN_PROGRESS, actor, reason="Customer replied")
+    elif case.status == Status.RESOLVED:
+        case.reopen_count += 1
+        _transition_locked(case, Status.IN_PROGRESS, actor, reason="Customer replied after resolution")
+        _record(case, EventKind.REOPENED, actor, reason="Customer replied after resolution")
+    return case
+
+
+@transaction.atomic
+def case_add_message(
+    *,
+    case: Case,
+    kind: str,
+    body: str,
+    actor: Any = None,
+    customer: Customer | None = None,
+    channel: str | None = None,
+    body_html: str = "",
+    subject: str = "",
+    message_id: str | None = None,
+    in_reply_to: str = "",
+    meta: dict | None = None,
+    set_status: str | None = None,
+    status_reason: str = "",
+) -> Message:
+    """Add a customer message, public reply, internal note or call note.
+
+    A customer message on a closed case opens a follow-up case linked to it; the returned message's
+    `case` tells the caller where it landed. `set_status` lets the composer "reply and wait for client"
+    in one transaction.
+    """
+    if actor is None and kind == MessageKind.CUSTOMER:
+        actor = _customer_actor(customer or case.customer)
+    actor = Actor.of(actor)
+    _check_choice(kind, MessageKind, field="kind")
+    body = _check_text(body, field="body", required=not body_html)
+    channel = _check_choice(channel or case.channel, Channel, field="channel")
+    locked = _lock(case)
+    if locked.merged_into_id and kind == MessageKind.CUSTOMER:
+        # Mail threading can still point at a merged case; the conversation continues on the survivor.
+        target = Case.objects.get(pk=locked.merged_into_id)
+        message = case_add_message(
+            case=target,
+            kind=kind,
+            body=body,
+            actor=actor,
+            customer=customer,
+            channel=channel,
+            body_html=body_html,
+            subject=subject,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            meta={**(meta or {}), "redirected_from": locked.reference},
+        )
+        return message
+    now = clock.now()
+    if kind == MessageKind.CUSTOMER and locked.status == Status.CLOSED:
+        follow_up = case_open(
+            subject=subject or locked.subject,
+            description=body,
+            customer=customer or locked.customer,
+            channel=channel,
+            actor=actor,
+            category=locked.category,
+            team=locked.team,
+            message_id=message_id,
+            body_html=body_html,
+            message_meta={**(meta or {}), "follow_up_of": locked.reference},
+            follow_up_of=locked,
+        )
+        _record(
+            locked,
+            EventKind.FOLLOW_UP_OPENED,
+            actor,
+            new={"reference": follow_up.reference},
+            reason="Customer wrote after the case was closed",
+        )
+        return follow_up.messages.order_by("id").first()
+    if kind == MessageKind.CUSTOMER:
+        _apply_customer_reply_status(locked, actor)
+    message = Message.objects.create(
+        case=locked,
+        kind=kind,
+        channel=channel,
+        direction=Direction.INBOUND if kind == MessageKind.CUSTOMER else Direction.OUTBOUND,
+        author_user=actor.user if kind != MessageKind.CUSTOMER else None,
+        author_customer=(customer or locked.customer) if kind == MessageKind.CUSTOMER else None,
+        subject=subject,
+        body=body,
+        body_html=body_html,
+        message_id=message_id or None,
+        in_reply_to=in_reply_to,
+        meta=meta or {},
+        created_at=now,
+    )
+    if kind == MessageKind.CUSTOMER:
+        locked.last_customer_message_at = now
+    elif kind == MessageKind.REPLY:
+        locked.last_agent_message_at = now
+    _record(
+        locked,
+        EventKind.MESSAGE_ADDED,
+        actor,
+        new={"kind": kind, "channel": channel},
+        data={k: v for k, v in (meta or {}).items() if k in ("matched_by", "evidence", "call")},
+        message=message,
+    )
+    if kind == MessageKind.REPLY and locked.first_response_at is None and not (meta or {}).get("automatic"):
+        locked.first_response_at = now
+        _record(locked, EventKind.FIRST_RESPONSE, actor, new={"at": now.isoformat()}, message=message)
+    if set_status and set_status != locked.status:
+        _transition_locked(locked, set_status, actor, reason=status_reason)
+    locked.save()
+    _sync(case, locked)
+    return message
+
+
+# --------------------------------------------------------------------------------------------------
+# lifecycle
+# --------------------------------------------------------------------------------------------------
+
+
+def _transition_locked(
+    case: Case, to: str, actor: Actor, *, reason: str = "", data: dict | None = None
+) -> None:
+    source = case.status
+    rule = transition_for(source, to)
+    if rule is None:
+        target = Status(to).label if to in Status.values else repr(to)
+        raise InvalidTransition(
+            f"{case.reference} cannot move from {Status(source).label} to {target}",
+            details={"from": source, "to": to},
+        )
+    reason = (reason or "").strip()
+    if rule.reason_required and not reason:
+        raise ValidationFailed(
+            f"Moving {case.reference} from {Status(source).label} to {Status(to).label} needs a reason",
+            code="reason_required",
+        )
+    now = clock.now()
+    case.status = to
+    if to == Status.RESOLVED:
+        case.resolved_at = now
+    elif to == Status.CLOSED:
+        case.closed_at = now
+    elif rule.is_reopen:
+        case.resolved_at = None
+    _record(case, EventKind.STATUS_CHANGED, actor, old=source, new=to, reason=reason, data=data)
+
+
+@transaction.atomic
+def case_transition(
+    *, case: Case, to: str, actor: Any = None, reason: str = "", data: dict | None = None
+) -> Case:
+    actor = Actor.of(actor)
+    if to not in Status.values:
+        raise ValidationFailed(
+            f"Unknown status '{to}'", code="invalid_status", details={"allowed": list(Status.values)}
+        )
+    locked = _lock(case)
+    if transition_for(locked.status, to) and transition_for(locked.status, to).is_reopen:
+        locked.reopen_count += 1
+        _record(locked, EventKind.REOPENED, actor, reason=reason)
+    _transition_locked(locked, to, actor, reason=reason, data=data)
+    locked.save()
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_reopen(*, case: Case, actor: Any = None, reason: str = "") -> Case:
+    """Reopen a resolved case, or open a follow-up linked to a closed one. Returns the case to work on."""
+    actor = Actor.of(actor)
+    locked = _lock(case)
+    if locked.status == Status.RESOLVED:
+        return case_transition(case=case, to=Status.IN_PROGRESS, actor=actor, reason=reason or "Reopened")
+    if locked.status == Status.CLOSED:
+        follow_up = case_open(
+            subject=locked.subject,
+            description="",
+            customer=locked.customer,
+            channel=locked.channel,
+            actor=actor,
+            category=locked.category,
+            priority=locked.priority,
+            team=locked.team,
+            follow_up_of=locked,
+        )
+        _record(
+            locked, EventKind.FOLLOW_UP_OPENED, actor, new={"reference": follow_up.reference}, reason=reason
+        )
+        return follow_up
+    raise InvalidTransition(
+        f"{locked.reference} is {Status(locked.status).label}; only resolved or closed cases can be reopened",
+        details={"from": locked.status},
+    )

@@ -1,0 +1,336 @@
+"""Ownership and classification: assignee, team, priority, category, tags, mood, tier, merges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from casework.core import clock
+from casework.core.errors import InvalidTransition, ValidationFailed
+from casework.core.text import normalise_whitespace
+from casework.people.models import Team
+
+from ..models import (
+    Attachment,
+    Case,
+    Category,
+    Direction,
+    EventKind,
+    Message,
+    MessageKind,
+    Tag,
+    Task,
+)
+from ..status import PRIORITY_RANK, Priority, Status, Tier
+from ._core import Actor, _check_choice, _check_text, _lock, _record, _sync, _tags, resolve_category
+
+# --------------------------------------------------------------------------------------------------
+# ownership and classification
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_assign(
+    *, case: Case, assignee: Any, actor: Any = None, reason: str = "", data: dict | None = None
+) -> Case:
+    """Give the case to an agent (or None to put it back in the team queue)."""
+    actor = Actor.of(actor)
+    locked = _lock(case)
+    if assignee is not None and (not assignee.is_active or not hasattr(assignee, "agent")):
+        raise ValidationFailed(f"{assignee} is not an active agent", code="invalid_assignee")
+    if locked.assignee_id == (assignee.pk if assignee else None):
+        _sync(case, locked)
+        return locked
+    old = locked.assignee.username if locked.assignee_id else None
+    locked.assignee = assignee
+    locked.save(update_fields=["assignee", "updated_at"])
+    _record(
+        locked,
+        EventKind.ASSIGNED,
+        actor,
+        old=old,
+        new=assignee.username if assignee else None,
+        reason=reason,
+        data=data,
+    )
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_set_team(
+    *, case: Case, team: Team | None, actor: Any = None, reason: str = "", data: dict | None = None
+) -> Case:
+    actor = Actor.of(actor)
+    locked = _lock(case)
+    if locked.team_id == (team.pk if team else None):
+        _sync(case, locked)
+        return locked
+    old = locked.team.name if locked.team_id else None
+    locked.team = team
+    locked.save(update_fields=["team", "updated_at"])
+    _record(
+        locked,
+        EventKind.TEAM_CHANGED,
+        actor,
+        old=old,
+        new=team.name if team else None,
+        reason=reason,
+        data=data,
+    )
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_set_priority(
+    *, case: Case, priority: str, actor: Any = None, reason: str = "", data: dict | None = None
+) -> Case:
+    actor = Actor.of(actor)
+    _check_choice(priority, Priority, field="priority")
+    locked = _lock(case)
+    if locked.priority == priority:
+        _sync(case, locked)
+        return locked
+    old = locked.priority
+    locked.priority = priority
+    locked.save(update_fields=["priority", "updated_at"])
+    _record(locked, EventKind.PRIORITY_CHANGED, actor, old=old, new=priority, reason=reason, data=data)
+    _sync(case, locked)
+    return locked
+
+
+def priority_is_higher(candidate: str, current: str) -> bool:
+    return PRIORITY_RANK[candidate] < PRIORITY_RANK[current]
+
+
+@transaction.atomic
+def case_set_category(
+    *,
+    case: Case,
+    category: Category | str | None,
+    actor: Any = None,
+    reason: str = "",
+    data: dict | None = None,
+) -> Case:
+    actor = Actor.of(actor)
+    category = resolve_category(category)
+    locked = _lock(case)
+    if locked.category_id == (category.pk if category else None):
+        _sync(case, locked)
+        return locked
+    old = locked.category.slug if locked.category_id else None
+    locked.category = category
+    locked.save(update_fields=["category", "updated_at"])
+    _record(
+        locked,
+        EventKind.CATEGORY_CHANGED,
+        actor,
+        old=old,
+        new=category.slug if category else None,
+        reason=reason,
+        data=data,
+    )
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_set_tags(
+    *,
+    case: Case,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    actor: Any = None,
+    reason: str = "",
+    data: dict | None = None,
+) -> Case:
+    actor = Actor.of(actor)
+    locked = _lock(case)
+    before = sorted(locked.tags.values_list("name", flat=True))
+    to_add = _tags(add)
+    to_remove = [slugify(str(n), allow_unicode=True) for n in remove]
+    if to_add:
+        locked.tags.add(*to_add)
+    if to_remove:
+        locked.tags.remove(*Tag.objects.filter(name__in=to_remove))
+    after = sorted(locked.tags.values_list("name", flat=True))
+    if before != after:
+        locked.save(update_fields=["updated_at"])
+        _record(locked, EventKind.TAGS_CHANGED, actor, old=before, new=after, reason=reason, data=data)
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_set_sentiment(
+    *, case: Case, frustrated: bool, sentiment: float | None = None, actor: Any = None, reason: str = ""
+) -> Case:
+    """Record the customer's mood: automatically from a message score, or an agent's correction."""
+    actor = Actor.of(actor)
+    locked = _lock(case)
+    old = {"frustrated": locked.frustrated, "sentiment": locked.sentiment}
+    locked.frustrated = frustrated
+    if sentiment is not None:
+        locked.sentiment = sentiment
+    new = {"frustrated": locked.frustrated, "sentiment": locked.sentiment}
+    if old != new:
+        locked.save(update_fields=["frustrated", "sentiment", "updated_at"])
+        _record(locked, EventKind.SENTIMENT_CHANGED, actor, old=old, new=new, reason=reason)
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: Any) -> Case:
+    """Apply several field changes at once (API PATCH, the case side panel): all or nothing."""
+    allowed = {"priority", "category", "assignee", "team", "subject", "custom_fields"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationFailed(
+            f"Cannot change {', '.join(sorted(unknown))}",
+            code="unknown_field",
+            details={"fields": sorted(unknown)},
+        )
+    actor = Actor.of(actor)
+    if "priority" in changes:
+        case_set_priority(case=case, priority=changes["priority"], actor=actor, reason=reason)
+    if "category" in changes:
+        case_set_category(case=case, category=changes["category"], actor=actor, reason=reason)
+    if "team" in changes:
+        case_set_team(case=case, team=changes["team"], actor=actor, reason=reason)
+    if "assignee" in changes:
+        case_assign(case=case, assignee=changes["assignee"], actor=actor, reason=reason)
+    if "subject" in changes or "custom_fields" in changes:
+        locked = _lock(case)
+        for field in ("subject", "custom_fields"):
+            if field not in changes:
+                continue
+            value = changes[field]
+            if field == "subject":
+                value = normalise_whitespace(_check_text(value, field="subject", max_chars=300))
+            elif not isinstance(value, dict):
+                raise ValidationFailed("custom_fields must be an object", code="invalid_custom_fields")
+            old = getattr(locked, field)
+            if old != value:
+                setattr(locked, field, value)
+                locked.save(update_fields=[field, "updated_at"])
+                _record(
+                    locked,
+                    EventKind.FIELD_CHANGED,
+                    actor,
+                    old={field: old},
+                    new={field: value},
+                    reason=reason,
+                )
+        _sync(case, locked)
+    return case
+
+
+@transaction.atomic
+def case_escalate(
+    *,
+    case: Case,
+    to_tier: int,
+    actor: Any = None,
+    reason: str = "",
+    handoff_note: str = "",
+    team: Team | None = None,
+    data: dict | None = None,
+) -> Case:
+    """Move the case to another support tier: the tier's team takes ownership, the handoff note is kept
+    as an internal note, and the previous owner stays on record in the event. Works both ways."""
+    actor = Actor.of(actor)
+    if to_tier not in Tier.values:
+        raise ValidationFailed(f"Tier must be one of {Tier.values}", code="invalid_tier")
+    locked = _lock(case)
+    if locked.status not in (Status.NEW, Status.TRIAGED, Status.IN_PROGRESS, Status.AWAITING_CLIENT):
+        raise InvalidTransition(
+            f"{locked.reference} is {Status(locked.status).label}; only open cases move tiers"
+        )
+    if to_tier == locked.tier:
+        raise ValidationFailed(f"{locked.reference} is already at L{to_tier}", code="same_tier")
+    if not handoff_note.strip() and actor.user is not None:
+        raise ValidationFailed(
+            "Escalation needs a handoff note for the next tier", code="handoff_note_required"
+        )
+    team = team or Team.objects.filter(tier_level=to_tier).order_by("name").first()
+    previous = {
+        "tier": locked.tier,
+        "team": locked.team.name if locked.team_id else None,
+        "assignee": locked.assignee.username if locked.assignee_id else None,
+    }
+    kind = EventKind.ESCALATED if to_tier > locked.tier else EventKind.DE_ESCALATED
+    note = None
+    if handoff_note.strip():
+        note = Message.objects.create(
+            case=locked,
+            kind=MessageKind.NOTE,
+            channel=locked.channel,
+            direction=Direction.OUTBOUND,
+            author_user=actor.user,
+            body=handoff_note.strip(),
+            meta={"handoff": True, "to_tier": to_tier},
+            created_at=clock.now(),
+        )
+    locked.tier = to_tier
+    locked.team = team
+    locked.assignee = None
+    locked.save(update_fields=["tier", "team", "assignee", "updated_at"])
+    _record(
+        locked,
+        kind,
+        actor,
+        old=previous,
+        new={"tier": to_tier, "team": team.name if team else None, "assignee": None},
+        reason=reason,
+        data={**(data or {}), "handoff_note": handoff_note.strip()},
+        message=note,
+    )
+    _sync(case, locked)
+    return locked
+
+
+@transaction.atomic
+def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "") -> Case:
+    """Fold a duplicate into the case that carries on: its messages, attachments and tasks move over,
+    the duplicate is closed with a pointer, and both timelines say so."""
+    actor = Actor.of(actor)
+    if source.pk == target.pk:
+        raise ValidationFailed("A case cannot be merged into itself", code="merge_self")
+    # Lock in id order so two opposite merges cannot deadlock.
+    first, second = sorted([source, target], key=lambda c: c.pk)
+    locked = {c.pk: _lock(c) for c in (first, second)}
+    src, dst = locked[source.pk], locked[target.pk]
+    if src.merged_into_id:
+        raise InvalidTransition(f"{src.reference} was already merged", code="already_merged")
+    if dst.merged_into_id or dst.status == Status.CLOSED:
+        raise InvalidTransition(
+            f"{dst.reference} is closed and cannot receive a merge", code="merge_target_closed"
+        )
+    moved = Message.objects.filter(case=src).update(case=dst)
+    Attachment.objects.filter(case=src).update(case=dst)
+    Task.objects.filter(case=src).update(case=dst)
+    dst.tags.add(*src.tags.all())
+    src.merged_into = dst
+    old_status = src.status
+    src.status = Status.CLOSED
+    src.closed_at = clock.now()
+    src.save(update_fields=["merged_into", "status", "closed_at", "updated_at"])
+    dst.save(update_fields=["updated_at"])
+    _record(
+        src,
+        EventKind.STATUS_CHANGED,
+        actor,
+        old=old_status,
+        new=Status.CLOSED,
+        reason=f"Merged into {dst.reference}",
+    )
+    _record(src, EventKind.MERGED_INTO, actor, new={"reference": dst.reference}, reason=reason)
+    _record(dst, EventKind.MERGED, actor, new={"reference": src.reference, "messages": moved}, reason=reason)
+    _sync(source, src)
+    _sync(target, dst)
+    return dst
