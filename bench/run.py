@@ -1,0 +1,497 @@
+"""`make bench`: every casework benchmark in one run, optionally beside the peer (django-helpdesk).
+
+    .venv/bin/python bench/run.py                 # N=2000, a few minutes
+    .venv/bin/python bench/run.py --n 10000 --peer
+
+Writes one JSON file, bench/results/results-<date>-<HHMM>.json: the machine, every figure, and — with
+--peer — the peer harness's own JSON from the same invocation plus ratios. Then prints a summary table.
+
+1. Micro-benchmarks: every bench/bench_*.py module with a `run() -> dict` (bench_api.py excepted), each in
+   its own subprocess with a timeout and a fresh empty CASEWORK_VAR_DIR; a failure is recorded, not fatal.
+2. HTTP benchmark: bench/bench_api.py (subprocess) with N cases.
+3. With --peer: ../shared/bench/peer-django-helpdesk/bench.py with the same N, seed, threads and workers,
+   right after ours (its venv is built with its setup.sh first when missing).
+
+Ratios are "how many times better casework is": ours/peer for throughput, peer/ours for latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PEER_DIR = ROOT.parent / "shared" / "bench" / "peer-django-helpdesk"
+PEER_VENV = Path(os.environ.get("PEER_DH_VENV", "/tmp/peer-dh-venv"))
+PEER_SITE = Path(os.environ.get("PEER_DH_SITE", "/tmp/peer-dh-site"))
+MARK = "BENCH-RESULT-JSON:"
+NOT_MICRO = {"bench_api"}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# machine
+# --------------------------------------------------------------------------------------------------
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def machine_info() -> dict:
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as fh:
+            info["mem_total_gb"] = round(int(fh.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    status = _git("status", "--porcelain")
+    info["git_commit"] = _git("rev-parse", "HEAD")
+    info["git_dirty_files"] = len(status.splitlines()) if status is not None else None
+    return info
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# runners
+# --------------------------------------------------------------------------------------------------
+
+MICRO_RUNNER = f"""
+import json, sys
+sys.path[:0] = [{str(ROOT)!r}, sys.argv[2]]
+import importlib
+result = importlib.import_module(sys.argv[1]).run()
+print({MARK!r} + json.dumps(result, default=str))
+"""
+
+
+def run_micro(name: str, timeout: float, directory: Path = BENCH) -> dict:
+    """One bench_*.py module's run() in a subprocess with its own empty var dir (it migrates if it needs
+    a DB)."""
+    with tempfile.TemporaryDirectory(prefix=f"casework-{name}-") as var_dir:
+        env = dict(os.environ, CASEWORK_VAR_DIR=var_dir, DJANGO_SETTINGS_MODULE="casework.settings")
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", MICRO_RUNNER, name, str(directory)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+        wall = round(time.perf_counter() - t0, 1)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
+    if proc.returncode != 0 or not lines:
+        return {"ok": False, "wall_s": wall, "returncode": proc.returncode, "error": proc.stderr[-3000:]}
+    return {"ok": True, "wall_s": wall, "result": json.loads(lines[-1][len(MARK) :])}
+
+
+def stream(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
+    """Run cmd, echo its stderr (progress) live and keep the tail for the record; stop it by PID on timeout.
+
+    Returns (returncode or None on timeout, last lines of stderr)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    fired = threading.Event()
+
+    def stop() -> None:  # SIGTERM first so the child can stop its own gunicorn, then SIGKILL
+        fired.set()
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    timer = threading.Timer(timeout, stop)
+    timer.start()
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            tail.append(line)
+        proc.wait()
+    finally:
+        timer.cancel()
+    return (None if fired.is_set() else proc.returncode), "".join(tail)
+
+
+def run_ours(args: argparse.Namespace) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = Path(fh.name)
+    cmd = [
+        sys.executable,
+        str(BENCH / "bench_api.py"),
+        "--n", str(args.n),
+        "--seed", str(args.seed),
+        "--threads", str(args.threads),
+        "--workers", str(args.workers),
+        "--samples", str(args.samples),
+        "--out", str(out),
+    ]  # fmt: skip
+    if args.src:
+        cmd += ["--src", args.src]
+    try:
+        code, tail = stream(cmd, ROOT, args.timeout)
+        if code != 0 or out.stat().st_size == 0:
+            what = f"timed out after {args.timeout:.0f} s" if code is None else f"exited {code}"
+            return {"ok": False, "error": f"bench_api.py {what}", "stderr_tail": tail}
+        return {"ok": True, **json.loads(out.read_text())}
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def run_peer(args: argparse.Namespace) -> dict:
+    python = PEER_VENV / "bin" / "python"
+    if not (PEER_DIR / "bench.py").exists():
+        return {"ok": False, "error": f"{PEER_DIR} not found"}
+    t_setup = None
+    if not python.exists() or not (PEER_SITE / "pristine.sqlite3").exists():
+        # setup.sh (pinned PyPI installs, ~30 s) rebuilds the site each time, so run it only when needed.
+        log(f"peer: building {PEER_VENV} and {PEER_SITE} with setup.sh")
+        t0 = time.perf_counter()
+        setup = subprocess.run(
+            ["bash", str(PEER_DIR / "setup.sh")], capture_output=True, text=True, timeout=1200
+        )
+        t_setup = round(time.perf_counter() - t0, 1)
+        if setup.returncode != 0:
+            return {"ok": False, "error": "setup.sh failed:\n" + setup.stderr[-3000:]}
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = Path(fh.name)
+    cmd = [
+        str(python),
+        str(PEER_DIR / "bench.py"),
+        "--n", str(args.peer_n or args.n),
+        "--seed", str(args.seed),
+        "--threads", str(args.threads),
+        "--workers", str(args.workers),
+        "--samples", str(args.samples),
+        "--out", str(out),  # never write into ../shared
+    ]  # fmt: skip
+    if args.peer_skip:
+        cmd += ["--skip", args.peer_skip]
+    log("peer: " + " ".join(cmd[1:]))
+    try:
+        code, tail = stream(cmd, PEER_DIR, args.peer_timeout)
+        if code != 0 or out.stat().st_size == 0:
+            what = f"timed out after {args.peer_timeout:.0f} s" if code is None else f"exited {code}"
+            return {"ok": False, "error": f"peer bench.py {what}", "stderr_tail": tail}
+        return {"ok": True, "setup_s": t_setup, **json.loads(out.read_text())}
+    finally:
+        out.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# comparison
+# --------------------------------------------------------------------------------------------------
+
+
+def dig(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def find_key(data: Any, key: str) -> Any:
+    """First value stored under `key` anywhere in nested dicts (depth-first, in insertion order)."""
+    if isinstance(data, dict):
+        if isinstance(data.get(key), int | float):
+            return data[key]
+        for value in data.values():
+            found = find_key(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        return None
+    return round(a / b, 2)
+
+
+def comparison(ours: dict, peer: dict, micro: dict) -> list[dict]:
+    """Rows of (measure, ours, peer, unit, ratio); ratio > 1 means casework is better."""
+    rows: list[dict] = []
+
+    def add(measure: str, mine: Any, theirs: Any, unit: str, higher_is_better: bool, note: str = "") -> None:
+        ratio = _ratio(mine, theirs) if higher_is_better else _ratio(theirs, mine)
+        rows.append(
+            {"measure": measure, "casework": mine, "peer": theirs, "unit": unit, "ratio": ratio, "note": note}
+        )
+
+    add(
+        "API create throughput",
+        dig(ours, "create_api", "cases_per_s"),
+        dig(peer, "create_api", "tickets_per_s"),
+        "items/s",
+        True,
+    )
+    add(
+        "API create latency p95",
+        dig(ours, "create_api", "latency", "p95_ms"),
+        dig(peer, "create_api", "latency", "p95_ms"),
+        "ms",
+        False,
+    )
+    add(
+        "server CPU per created item",
+        dig(ours, "create_api", "server_cpu_ms_per_case"),
+        dig(peer, "create_api", "server_cpu_ms_per_ticket"),
+        "ms",
+        False,
+    )
+    add(
+        "API list first page p95",
+        dig(ours, "list_api_first_page", "p95_ms"),
+        dig(peer, "list_api_first_page", "p95_ms"),
+        "ms",
+        False,
+    )
+    add(
+        "UI list page p95",
+        dig(ours, "list_ui", "p95_ms"),
+        dig(peer, "list_ui", "page_plus_data", "p95_ms"),
+        "ms",
+        False,
+        "peer: HTML shell + DataTables JSON",
+    )
+    add("UI case page p95", dig(ours, "case_page", "p95_ms"), dig(peer, "detail_ui", "p95_ms"), "ms", False)
+    add(
+        "API case detail p95",
+        dig(ours, "detail_api", "p95_ms"),
+        dig(peer, "detail_api_token", "p95_ms"),
+        "ms",
+        False,
+    )
+    for term in ("printer", "zxqvault", "nosuchterm42"):
+        mine = dig(ours, "search_ui", term)
+        theirs = dig(peer, "search_ui", term)
+        hits = f"hits {dig(mine, 'hits_reported')} vs {dig(theirs, 'hits_reported')}"
+        add(
+            f"UI search '{term}' p95",
+            dig(mine, "p95_ms"),
+            dig(theirs, "page_plus_data", "p95_ms"),
+            "ms",
+            False,
+            hits,
+        )
+    intake = dig(micro, "bench_intake", "result")
+    if intake is not None:
+        add(
+            "email intake throughput",
+            find_key(intake, "msgs_per_s"),
+            dig(peer, "email_intake", "msgs_per_s_incl_startup"),
+            "msgs/s",
+            True,
+            "ours: bench_intake; peer: get_email incl. start-up",
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [headers, *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary(res: dict) -> str:
+    m = res["machine"]
+    parts = [
+        f"casework benchmarks — {res['started']}  N={res['params']['n']}"
+        f"  ({m.get('cpus')} × {m.get('cpu_model', '?')}, Python {m['python']}, SQLite {m['sqlite']},"
+        f" commit {(m.get('git_commit') or '?')[:10]}{'+dirty' if m.get('git_dirty_files') else ''})",
+        f"load average (1/5/15 min) at start: {res.get('loadavg_start')}, after each part: "
+        f"{res.get('loadavg_by_part')}",
+    ]
+    ours = res.get("api", {})
+    if ours.get("ok"):
+        c = ours["create_api"]
+        rows = [
+            ["API create", f"{c['cases_per_s']} cases/s", f"p50 {c['latency'].get('p50_ms')} ms",
+             f"p95 {c['latency'].get('p95_ms')} ms", f"{c['server_cpu_ms_per_case']} ms CPU/case",
+             f"{c['status_counts']}"],
+        ]  # fmt: skip
+        for key, label in (
+            ("list_api_first_page", "API list first page"),
+            ("list_ui", "UI queue page"),
+            ("case_page", "UI case page"),
+            ("detail_api", "API case detail"),
+        ):
+            r = ours.get(key, {})
+            extra = f"count {r['count_reported']}" if "count_reported" in r else ""
+            rows.append([label, f"{r.get('count')} samples", f"p50 {r.get('p50_ms')} ms",
+                         f"p95 {r.get('p95_ms')} ms", "", extra])  # fmt: skip
+        for kind in ("search_api", "search_ui"):
+            for term, r in ours.get(kind, {}).items():
+                if isinstance(r, dict):
+                    rows.append([f"{kind.replace('_', ' ')} '{term}'", f"{r.get('count')} samples",
+                                 f"p50 {r.get('p50_ms')} ms", f"p95 {r.get('p95_ms')} ms", "",
+                                 f"hits {r.get('hits_reported')}/{r.get('hits_expected_min')}"])  # fmt: skip
+        parts += [
+            "",
+            "HTTP (4 client threads → gunicorn 2 sync workers, SQLite)",
+            table(["measure", "rate/samples", "p50", "p95", "server CPU", "detail"], rows),
+        ]
+        log_info = ours.get("server_log", {})
+        if log_info.get("tracebacks"):
+            parts.append(
+                f"!! server log: {log_info['tracebacks']} tracebacks, e.g. {log_info.get('top_exceptions')}"
+            )
+    else:
+        parts += ["", f"HTTP benchmark FAILED: {ours.get('error')}", (ours.get("stderr_tail") or "")[-1500:]]
+    micro_rows = []
+    for name, r in res.get("micro", {}).items():
+        if r.get("ok"):
+            flat = json.dumps(r["result"], default=str)
+            micro_rows.append([name, "ok", f"{r['wall_s']} s", flat[:110] + ("…" if len(flat) > 110 else "")])
+        else:
+            micro_rows.append(
+                [name, "FAILED", f"{r.get('wall_s', '-')} s", (r.get("error") or "").strip()[-110:]]
+            )
+    if micro_rows:
+        parts += ["", "Micro-benchmarks", table(["module", "status", "wall", "result"], micro_rows)]
+    if res.get("peer"):
+        if res.get("comparison"):
+            rows = [
+                [r["measure"], r["casework"], r["peer"], r["unit"], r["ratio"], r["note"]]
+                for r in res["comparison"]
+            ]
+            version = dig(res["peer"], "versions", "django-helpdesk")
+            title = f"casework vs django-helpdesk {version}, same run (× better > 1: casework is better)"
+            parts += ["", title, table(["measure", "casework", "peer", "unit", "× better", "note"], rows)]
+        elif res["peer"].get("ok"):
+            parts += ["", "peer ran, but no comparison: our HTTP benchmark failed"]
+        else:
+            parts += ["", f"peer FAILED: {res['peer'].get('error')}"]
+    return "\n".join(parts)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=2000, help="cases created over the API (default 2000)")
+    ap.add_argument("--peer", action="store_true", help="also run the django-helpdesk harness, same N")
+    ap.add_argument("--peer-n", type=int, default=None, help="peer N if it must differ (recorded; no ratios)")
+    ap.add_argument("--peer-skip", default="", help="phases the peer skips, e.g. orm,form (see its --help)")
+    ap.add_argument("--seed", type=int, default=20240501, help="data seed (the peer's default)")
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=50, help="sequential samples per read measure")
+    ap.add_argument(
+        "--src", default=None, help="HTTP-bench another casework checkout (e.g. git archive HEAD)"
+    )
+    ap.add_argument("--only", default="", help="comma list: micro,api (default both)")
+    ap.add_argument("--micro", default="", help="comma list of micro-benchmarks to run (default: all)")
+    ap.add_argument("--micro-timeout", type=float, default=300, help="seconds per micro-benchmark")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds for bench_api.py")
+    ap.add_argument("--peer-timeout", type=float, default=3600, help="seconds for the peer harness")
+    ap.add_argument(
+        "--out", default=None, help="results file (default bench/results/results-<date>-<HHMM>.json)"
+    )
+    args = ap.parse_args()
+    only = {s.strip() for s in args.only.split(",") if s.strip()} or {"micro", "api"}
+
+    started = dt.datetime.now()
+    res: dict[str, Any] = {
+        "harness": "casework bench/run.py",
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "loadavg_start": loadavg(),
+        "params": {"n": args.n, "peer": args.peer, "peer_n": args.peer_n or args.n, "seed": args.seed,
+                   "threads": args.threads, "workers": args.workers, "samples": args.samples},
+    }  # fmt: skip
+
+    res["micro"] = {}
+    if "micro" in only:
+        names = sorted(p.stem for p in BENCH.glob("bench_*.py") if p.stem not in NOT_MICRO)
+        if args.micro:
+            names = [n for n in names if n in {m.strip() for m in args.micro.split(",")}]
+        for name in names:
+            log(f"micro: {name}")
+            res["micro"][name] = run_micro(name, args.micro_timeout)
+            log(f"  -> {'ok' if res['micro'][name]['ok'] else 'FAILED'}")
+    # The load average around each part shows which side ran on a busier machine (other processes count).
+    res["loadavg_by_part"] = {"micro_end": loadavg()}
+    if "api" in only:
+        res["api"] = run_ours(args)
+        res["loadavg_by_part"]["api_end"] = loadavg()
+    if args.peer:
+        # Right after ours, so both see the same machine state as far as a shared VM allows.
+        res["peer"] = run_peer(args)
+        res["loadavg_by_part"]["peer_end"] = loadavg()
+        if res["peer"].get("ok") and res.get("api", {}).get("ok"):
+            same_n = (args.peer_n or args.n) == args.n
+            rows = comparison(res["api"], res["peer"], res["micro"])
+            res["comparison"] = rows if same_n else [dict(r, ratio=None) for r in rows]
+            res["ratios"] = {r["measure"]: r["ratio"] for r in res["comparison"]}
+    res["loadavg_end"] = loadavg()
+    res["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    res["total_runtime_s"] = round((dt.datetime.now() - started).total_seconds(), 1)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out) if args.out else RESULTS / f"results-{started.strftime('%Y-%m-%d-%H%M')}.json"
+    out.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    print(summary(res))
+    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    failed = not res.get("api", {"ok": True}).get("ok") or (args.peer and not res["peer"].get("ok"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
