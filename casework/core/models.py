@@ -1,4 +1,4 @@
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 
 class TimeStampedModel(models.Model):
@@ -22,6 +22,18 @@ class Counter(models.Model):
     @classmethod
     def next_value(cls, name: str) -> int:
         with transaction.atomic():
+            if connection.features.can_return_columns_from_insert:
+                # PostgreSQL and SQLite >= 3.35: increment and read in one statement (this runs for every
+                # case opened; three ORM round trips were a visible share of opening one).
+                table = connection.ops.quote_name(cls._meta.db_table)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value",
+                        [name],
+                    )
+                    row = cursor.fetchone()
+                if row is not None:
+                    return row[0]
             cls.objects.get_or_create(name=name)
             updated = cls.objects.filter(name=name).update(value=models.F("value") + 1)
             assert updated == 1

@@ -8,7 +8,7 @@ _WS = re.compile(r"\s+")
 
 
 def normalise_whitespace(value: str) -> str:
-    return _WS.sub(" ", value or "").strip()
+    return _WS.sub(" ", (value or "").replace("\x00", "")).strip()
 
 
 def truncate(value: str, length: int, ellipsis: str = "…") -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import dataclasses
+import functools
 import hashlib
 import mimetypes
 import re
@@ -20,6 +22,7 @@ from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 
@@ -91,6 +94,30 @@ def _fix_surrogates(value: str) -> str:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             return raw.decode("latin-1")
+
+
+class _CachingPolicy(EmailPolicy):
+    """policy.default, remembering parsed header values.
+
+    policy.default parses a header again on every access, and walking the MIME tree asks each part for
+    its content type, charset and filename several times: that re-parsing was most of the time spent
+    parsing a mail. Header objects are immutable, so the same (name, value) can share one; values come
+    straight from the mail, so the cache only keeps short ones (the structural headers that repeat,
+    within a mail and across mails) and a bounded number of them."""
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name") or len(value) > _HEADER_CACHE_MAX_CHARS:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(name, value)
+
+
+_HEADER_CACHE_MAX_CHARS = 1000
+_POLICY = _CachingPolicy()
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed_header(name: str, value: str):
+    return EmailPolicy.header_fetch_parse(_POLICY, name, value)
 
 
 class _Headers:
@@ -524,12 +551,38 @@ def _bounce_details(
 
 
 def parse_message(raw: bytes, *, reply_languages: Sequence[str] = DEFAULT_REPLY_LANGUAGES) -> ParsedMessage:
+    return _without_nul(_parse_message(raw, reply_languages=reply_languages))
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _without_nul(parsed: ParsedMessage) -> ParsedMessage:
+    """NUL characters decoded out of junk mail cannot be stored in PostgreSQL text or JSON columns; they carry
+    no meaning in mail text, so they become U+FFFD like any other undecodable byte."""
+    changes = {
+        f.name: _scrub(getattr(parsed, f.name)) for f in dataclasses.fields(parsed) if f.name != "attachments"
+    }
+    attachments = [
+        dataclasses.replace(a, filename=_scrub(a.filename), content_type=_scrub(a.content_type),
+                            content_id=_scrub(a.content_id))
+        for a in parsed.attachments
+    ]  # fmt: skip
+    return dataclasses.replace(parsed, attachments=attachments, **changes)
+
+
+def _parse_message(raw: bytes, *, reply_languages: Sequence[str] = DEFAULT_REPLY_LANGUAGES) -> ParsedMessage:
     if not raw or not raw.strip():
         raise UnparseableMessage("empty input")
     defects: list[str] = []
     body = raw.lstrip(b"\r\n\t ")
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(body)
+        msg = BytesParser(policy=_POLICY).parsebytes(body)
     except Exception as exc:  # fall back to the lenient legacy policy
         defects.append(f"policy.default failed ({type(exc).__name__}); parsed with compat32")
         msg = BytesParser(policy=policy.compat32).parsebytes(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 
 from casework.core.errors import Conflict, ValidationFailed
 from casework.core.text import email_domain, normalise_whitespace
@@ -25,7 +26,8 @@ def organisation_for_email(address: str) -> Organisation | None:
     domain = email_domain(address)
     if not domain:
         return None
-    match = OrganisationDomain.objects.select_related("organisation").filter(domain=domain).first()
+    # `domain` is unique: no ordering needed (building the ORDER BY cost more than the lookup).
+    match = next(iter(OrganisationDomain.objects.select_related("organisation").filter(domain=domain)), None)
     return match.organisation if match else None
 
 
@@ -35,7 +37,18 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> tu
     by whatever a mail client put in From."""
     email = normalise_email(email)
     name = normalise_whitespace(name)[:200]
-    existing = Customer.objects.filter(email__iexact=email).select_related("organisation").first()
+    # LOWER(email) = address is what the unique index (customer_email_unique_ci) covers, so this is an
+    # index lookup; email__iexact (LIKE / UPPER) scanned the whole table on every mail and API create.
+    # The index also means at most one row: no ordering needed.
+    existing = next(
+        iter(
+            Customer.objects.alias(email_ci=Lower("email"))
+            .filter(email_ci=email)
+            .select_related("organisation")
+            .order_by()
+        ),
+        None,
+    )
     if existing:
         changed = []
         if name and not existing.name:

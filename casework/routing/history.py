@@ -65,14 +65,16 @@ def record_event(event: CaseEvent) -> TierHistory | None:
         return None
     kind = event.kind
     if kind == EventKind.OPENED:
-        case = Case.objects.select_related("team", "assignee").get(pk=event.case_id)
-        if TierHistory.objects.filter(case_id=case.pk).exists():
+        # Runs for every case opened: read the three columns it needs, not the case joined to its team and
+        # owner (most new cases have neither, and building that query cost more than running it).
+        case = Case.objects.filter(pk=event.case_id).values("pk", "tier", "team_id", "assignee_id").get()
+        if TierHistory.objects.filter(case_id=case["pk"]).exists():
             return None
         # If the case already moved tiers before this hook ran, the first move's "old" side is how it
         # was opened; otherwise the case still is as it was opened.
         first_move = (
             CaseEvent.objects.filter(
-                case_id=case.pk, kind__in=[EventKind.ESCALATED, EventKind.DE_ESCALATED], id__gt=event.pk
+                case_id=case["pk"], kind__in=[EventKind.ESCALATED, EventKind.DE_ESCALATED], id__gt=event.pk
             )
             .order_by("id")
             .first()
@@ -86,7 +88,9 @@ def record_event(event: CaseEvent) -> TierHistory | None:
                 owner=_user(old.get("assignee")),
                 reason="Case opened",
             )
-        return _open(event, tier=case.tier, team=case.team, owner=case.assignee, reason="Case opened")
+        team = Team.objects.get(pk=case["team_id"]) if case["team_id"] else None
+        owner = User.objects.get(pk=case["assignee_id"]) if case["assignee_id"] else None
+        return _open(event, tier=case["tier"], team=team, owner=owner, reason="Case opened")
     if kind in (EventKind.ESCALATED, EventKind.DE_ESCALATED):
         new = event.new or {}
         _close_open(event.case_id, at=event.created_at, left_by=kind)

@@ -221,11 +221,20 @@ def _apply_match(clock: CaseClock, match: Match) -> None:
     clock.team_id_matched = match.team_id
 
 
-def _save(case: Case, changes: _Changes, *, change: str, actor: Any, detected_at: datetime) -> None:
+def _save(
+    case: Case,
+    changes: _Changes,
+    *,
+    change: str,
+    actor: Any,
+    detected_at: datetime,
+    clocks_saved: bool = False,
+) -> None:
     if not changes.entries:
         return
-    for clock in changes.clocks:
-        clock.save()
+    if not clocks_saved:
+        for clock in changes.clocks:
+            clock.save()
     ClockLedgerEntry.objects.bulk_create(changes.entries)
     if changes.breaches:
         Breach.objects.bulk_create(list(changes.breach_rows.values()))
@@ -253,9 +262,14 @@ def _save(case: Case, changes: _Changes, *, change: str, actor: Any, detected_at
 @transaction.atomic
 def clocks_start(*, case_id: int, at: datetime, actor_label: str = "system") -> list[CaseClock]:
     """Start the first-response and resolution clocks of a new case under the matching policy."""
-    existing = {c.metric for c in _lock_clocks(case_id)}
-    case = _load_case(case_id)
-    book = PolicyBook.load()
+    # Runs for every case opened, so it reads only what it needs: the metrics already started (locked,
+    # as _lock_clocks does, without joining their policy and calendar) and the case with its organisation
+    # (the tier); the event below locks the case row itself, and nothing here can breach.
+    existing = set(
+        CaseClock.objects.select_for_update().filter(case_id=case_id).values_list("metric", flat=True)
+    )
+    case = Case.objects.select_related("organisation").get(pk=case_id)
+    book = PolicyBook.current()
     changes = _Changes()
     missing = []
     for metric in Metric.values:
@@ -285,7 +299,8 @@ def clocks_start(*, case_id: int, at: datetime, actor_label: str = "system") -> 
         case_record_system_event(
             case=case, kind=EventKind.SLA, actor=SLA_ACTOR, reason=changes.lines[-1], data={"change": "start"}
         )
-    _save(case, changes, change="start", actor=actor_label, detected_at=at)
+    # The new clocks were inserted above and have not changed since.
+    _save(case, changes, change="start", actor=actor_label, detected_at=at, clocks_saved=True)
     return changes.clocks
 
 
@@ -420,7 +435,7 @@ def clocks_recalculate(
     clocks = _lock_clocks(case_id)
     case = _load_case(case_id)
     facts = _facts(case)
-    book = PolicyBook.load()
+    book = PolicyBook.current()
     changes = _Changes()
     for clock in clocks:
         if clock.stopped_at is not None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):

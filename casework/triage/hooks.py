@@ -20,12 +20,17 @@ logger = logging.getLogger(__name__)
 @hooks.on(EventKind.OPENED)
 def triage_new_case(event) -> None:
     case = event.case
-    first = case.messages.filter(kind=MessageKind.CUSTOMER).order_by("id").first()
+    # The opened event carries the message the case was opened with, created with the case and so its
+    # first; only without one (a split opens an empty case and moves a message in) is there a query.
+    first = event.message if event.message_id else None
+    if first is None or first.kind != MessageKind.CUSTOMER:
+        first = case.messages.filter(kind=MessageKind.CUSTOMER).order_by("id").first()
     if first is not None:
         services.score_customer_message(message=first)
     explicit = frozenset(event.data.get("explicit", []))
     result = services.run_rules(case=case, trigger="case_opened", message=first, explicit=explicit)
-    case.refresh_from_db()
+    # Only the two fields read below; case_transition locks and reloads the whole row itself.
+    case.refresh_from_db(fields=["status", "category"])
     if not settings.CASEWORK["TRIAGE_AUTO_TRIAGED"] or case.status != Status.NEW:
         return
     classified = "category" in result.changed or ("category" in explicit and case.category_id)

@@ -8,7 +8,14 @@ events to hooks after commit (see hooks.py). Nothing else assigns `Case.status` 
 
 from ._core import Actor, resolve_category
 from .email import message_move, message_record_email, message_split_to_new_case
-from .lifecycle import case_add_message, case_open, case_open_for_contact, case_reopen, case_transition
+from .lifecycle import (
+    case_add_message,
+    case_open,
+    case_open_for_contact,
+    case_open_with_message,
+    case_reopen,
+    case_transition,
+)
 from .ownership import (
     case_assign,
     case_escalate,
@@ -43,6 +50,7 @@ __all__ = [
     "case_merge",
     "case_open",
     "case_open_for_contact",
+    "case_open_with_message",
     "case_record_system_event",
     "case_record_system_events",
     "case_reopen",

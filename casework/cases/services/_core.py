@@ -91,7 +91,7 @@ def _record(
         actor_label="" if actor.user is not None else actor.label,
         old=old,
         new=new,
-        reason=reason or "",
+        reason=(reason or "").replace("\x00", ""),
         data=data or {},
         message=message,
         created_at=clock.now(),
@@ -106,6 +106,8 @@ def _customer_actor(customer: Customer) -> Actor:
 
 def _check_text(value: str, *, field: str, required: bool = True, max_chars: int | None = None) -> str:
     value = value if isinstance(value, str) else ""
+    # PostgreSQL text cannot hold NUL; it never carries meaning in a support message.
+    value = value.replace("\x00", "")
     if required and not value.strip():
         raise ValidationFailed(f"{field} must not be empty", code="required", details={"field": field})
     limit = max_chars or _limits()["MAX_MESSAGE_BYTES"]

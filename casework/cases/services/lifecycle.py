@@ -39,7 +39,6 @@ from ._core import (
 # --------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def case_open(
     *,
     subject: str,
@@ -59,6 +58,47 @@ def case_open(
     follow_up_of: Case | None = None,
 ) -> Case:
     """Open a case with its first message. Triage, SLA and acknowledgements react to the `opened` event."""
+    case, _ = case_open_with_message(
+        subject=subject,
+        description=description,
+        customer=customer,
+        channel=channel,
+        actor=actor,
+        priority=priority,
+        category=category,
+        team=team,
+        tags=tags,
+        custom_fields=custom_fields,
+        message_kind=message_kind,
+        message_meta=message_meta,
+        message_id=message_id,
+        body_html=body_html,
+        follow_up_of=follow_up_of,
+    )
+    return case
+
+
+@transaction.atomic
+def case_open_with_message(
+    *,
+    subject: str,
+    description: str,
+    customer: Customer,
+    channel: str = Channel.EMAIL,
+    actor: Any = None,
+    priority: str | None = None,
+    category: Category | str | None = None,
+    team: Team | None = None,
+    tags: Iterable[str] = (),
+    custom_fields: dict | None = None,
+    message_kind: str = MessageKind.CUSTOMER,
+    message_meta: dict | None = None,
+    message_id: str | None = None,
+    body_html: str = "",
+    follow_up_of: Case | None = None,
+) -> tuple[Case, Message | None]:
+    """`case_open`, also returning the message it created (None when there was no text), so a caller
+    that needs it (email intake) does not read it back."""
     actor = (
         Actor.of(actor)
         if actor is not None or message_kind != MessageKind.CUSTOMER
@@ -122,7 +162,7 @@ def case_open(
         },
         message=message,
     )
-    return case
+    return case, message
 
 
 @transaction.atomic
@@ -198,7 +238,7 @@ def case_add_message(
         return message
     now = clock.now()
     if kind == MessageKind.CUSTOMER and locked.status == Status.CLOSED:
-        follow_up = case_open(
+        follow_up, first = case_open_with_message(
             subject=subject or locked.subject,
             description=body,
             customer=customer or locked.customer,
@@ -218,7 +258,7 @@ def case_add_message(
             new={"reference": follow_up.reference},
             reason="Customer wrote after the case was closed",
         )
-        return follow_up.messages.order_by("id").first()
+        return first if first is not None else follow_up.messages.order_by("id").first()
     if kind == MessageKind.CUSTOMER:
         _apply_customer_reply_status(locked, actor)
     message = Message.objects.create(
