@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,45 +40,6 @@ from ._core import (
 # --------------------------------------------------------------------------------------------------
 
 
-def case_open(
-    *,
-    subject: str,
-    description: str,
-    customer: Customer,
-    channel: str = Channel.EMAIL,
-    actor: Any = None,
-    priority: str | None = None,
-    category: Category | str | None = None,
-    team: Team | None = None,
-    tags: Iterable[str] = (),
-    custom_fields: dict | None = None,
-    message_kind: str = MessageKind.CUSTOMER,
-    message_meta: dict | None = None,
-    message_id: str | None = None,
-    body_html: str = "",
-    follow_up_of: Case | None = None,
-) -> Case:
-    """Open a case with its first message. Triage, SLA and acknowledgements react to the `opened` event."""
-    case, _ = case_open_with_message(
-        subject=subject,
-        description=description,
-        customer=customer,
-        channel=channel,
-        actor=actor,
-        priority=priority,
-        category=category,
-        team=team,
-        tags=tags,
-        custom_fields=custom_fields,
-        message_kind=message_kind,
-        message_meta=message_meta,
-        message_id=message_id,
-        body_html=body_html,
-        follow_up_of=follow_up_of,
-    )
-    return case
-
-
 @transaction.atomic
 def case_open_with_message(
     *,
@@ -97,8 +59,9 @@ def case_open_with_message(
     body_html: str = "",
     follow_up_of: Case | None = None,
 ) -> tuple[Case, Message | None]:
-    """`case_open`, also returning the message it created (None when there was no text), so a caller
-    that needs it (email intake) does not read it back."""
+    """Open a case with its first message; returns both (the message is None when there was no text), so
+    a caller that needs the message (email intake) does not read it back. Triage, SLA and acknowledgements
+    react to the `opened` event."""
     actor = (
         Actor.of(actor)
         if actor is not None or message_kind != MessageKind.CUSTOMER
@@ -377,3 +340,10 @@ def case_reopen(*, case: Case, actor: Any = None, reason: str = "") -> Case:
         f"{locked.reference} is {Status(locked.status).label}; only resolved or closed cases can be reopened",
         details={"from": locked.status},
     )
+
+
+@functools.wraps(case_open_with_message, assigned=("__module__", "__annotations__"))
+def case_open(**kwargs: Any) -> Case:
+    """Open a case with its first message; the arguments are `case_open_with_message`'s (the signature is
+    shared through __wrapped__, so help() and IDEs show them)."""
+    return case_open_with_message(**kwargs)[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
@@ -32,75 +32,84 @@ from ._core import Actor, _check_choice, _check_text, _lock, _record, _sync, _ta
 # --------------------------------------------------------------------------------------------------
 
 
+def _key(value: Any) -> Any:
+    return value.pk if hasattr(value, "pk") else value
+
+
+def _change_field(
+    case: Case,
+    *,
+    field: str,
+    value: Any,
+    kind: str,
+    actor: Actor,
+    reason: str,
+    data: dict | None,
+    show: Callable[[Any], Any],
+) -> Case:
+    """The shape every single-field change shares: lock, skip a no-op, save, record old → new."""
+    locked = _lock(case)
+    current = getattr(locked, field)
+    if _key(current) == _key(value):
+        _sync(case, locked)
+        return locked
+    setattr(locked, field, value)
+    locked.save(update_fields=[field, "updated_at"])
+    _record(locked, kind, actor, old=show(current), new=show(value), reason=reason, data=data)
+    _sync(case, locked)
+    return locked
+
+
 @transaction.atomic
 def case_assign(
     *, case: Case, assignee: Any, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
     """Give the case to an agent (or None to put it back in the team queue)."""
-    actor = Actor.of(actor)
-    locked = _lock(case)
     if assignee is not None and (not assignee.is_active or not hasattr(assignee, "agent")):
         raise ValidationFailed(f"{assignee} is not an active agent", code="invalid_assignee")
-    if locked.assignee_id == (assignee.pk if assignee else None):
-        _sync(case, locked)
-        return locked
-    old = locked.assignee.username if locked.assignee_id else None
-    locked.assignee = assignee
-    locked.save(update_fields=["assignee", "updated_at"])
-    _record(
-        locked,
-        EventKind.ASSIGNED,
-        actor,
-        old=old,
-        new=assignee.username if assignee else None,
+    return _change_field(
+        case,
+        field="assignee",
+        value=assignee,
+        kind=EventKind.ASSIGNED,
+        actor=Actor.of(actor),
         reason=reason,
         data=data,
+        show=lambda user: user.username if user else None,
     )
-    _sync(case, locked)
-    return locked
 
 
 @transaction.atomic
 def case_set_team(
     *, case: Case, team: Team | None, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
-    actor = Actor.of(actor)
-    locked = _lock(case)
-    if locked.team_id == (team.pk if team else None):
-        _sync(case, locked)
-        return locked
-    old = locked.team.name if locked.team_id else None
-    locked.team = team
-    locked.save(update_fields=["team", "updated_at"])
-    _record(
-        locked,
-        EventKind.TEAM_CHANGED,
-        actor,
-        old=old,
-        new=team.name if team else None,
+    return _change_field(
+        case,
+        field="team",
+        value=team,
+        kind=EventKind.TEAM_CHANGED,
+        actor=Actor.of(actor),
         reason=reason,
         data=data,
+        show=lambda t: t.name if t else None,
     )
-    _sync(case, locked)
-    return locked
 
 
 @transaction.atomic
 def case_set_priority(
     *, case: Case, priority: str, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
-    actor = Actor.of(actor)
     _check_choice(priority, Priority, field="priority")
-    locked = _lock(case)
-    if locked.priority == priority:
-        _sync(case, locked)
-        return locked
-    old = locked.priority
-    locked.priority = priority
-    locked.save(update_fields=["priority", "updated_at"])
-    _record(locked, EventKind.PRIORITY_CHANGED, actor, old=old, new=priority, reason=reason, data=data)
-    _sync(case, locked)
-    return locked
+    return _change_field(
+        case,
+        field="priority",
+        value=priority,
+        kind=EventKind.PRIORITY_CHANGED,
+        actor=Actor.of(actor),
+        reason=reason,
+        data=data,
+        show=lambda p: p,
+    )
 
 
 def priority_is_higher(candidate: str, current: str) -> bool:
@@ -116,26 +125,17 @@ def case_set_category(
     reason: str = "",
     data: dict | None = None,
 ) -> Case:
-    actor = Actor.of(actor)
     category = resolve_category(category)
-    locked = _lock(case)
-    if locked.category_id == (category.pk if category else None):
-        _sync(case, locked)
-        return locked
-    old = locked.category.slug if locked.category_id else None
-    locked.category = category
-    locked.save(update_fields=["category", "updated_at"])
-    _record(
-        locked,
-        EventKind.CATEGORY_CHANGED,
-        actor,
-        old=old,
-        new=category.slug if category else None,
+    return _change_field(
+        case,
+        field="category",
+        value=category,
+        kind=EventKind.CATEGORY_CHANGED,
+        actor=Actor.of(actor),
         reason=reason,
         data=data,
+        show=lambda c: c.slug if c else None,
     )
-    _sync(case, locked)
-    return locked
 
 
 @transaction.atomic
