@@ -87,6 +87,9 @@ TEMPLATES = [
 # "database is locked" on upgrade, and a busy timeout so concurrent writers queue instead of erroring.
 _sqlite_path = VAR_DIR / "casework.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{_sqlite_path}")
+if DATABASE_URL == f"sqlite:///{_sqlite_path}":
+    # SQLite creates the file but not its folder; a fresh checkout has no var/ yet.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CASEWORK_DB_CONN_MAX_AGE", 60))
 }
