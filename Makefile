@@ -25,6 +25,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed ## create the venv and install casework with its dev tools
 
+# The demo writes outgoing mail to var/sent-mail/ instead of needing an SMTP server.
+demo: export CASEWORK_EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 demo: install ## migrate, load demo data, start web + worker on 127.0.0.1:8000 and print the logins
 	$(BIN)/casework migrate --noinput
 	$(BIN)/casework collectstatic --noinput -v 0

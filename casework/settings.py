@@ -87,7 +87,7 @@ TEMPLATES = [
 # "database is locked" on upgrade, and a busy timeout so concurrent writers queue instead of erroring.
 _sqlite_path = VAR_DIR / "casework.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{_sqlite_path}")
-if DATABASE_URL == f"sqlite:///{_sqlite_path}":
+if f"sqlite:///{_sqlite_path}" == DATABASE_URL:
     # SQLite creates the file but not its folder; a fresh checkout has no var/ yet.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
@@ -149,6 +149,9 @@ EMAIL_HOST_USER = env_str("CASEWORK_SMTP_USER", "")
 EMAIL_HOST_PASSWORD = env_str("CASEWORK_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("CASEWORK_SMTP_STARTTLS", False)
 EMAIL_TIMEOUT = env_int("CASEWORK_SMTP_TIMEOUT", 20, minimum=1)
+# For the demo and trials: CASEWORK_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes
+# each outgoing mail as a file here instead of sending it.
+EMAIL_FILE_PATH = env_str("CASEWORK_EMAIL_FILE_PATH", str(VAR_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("CASEWORK_SUPPORT_ADDRESS", "support@casework.localhost")
 
 # --- casework domain settings ---------------------------------------------------------------------
@@ -201,5 +204,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("CASEWORK_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One INFO line per task start and finish drowns everything else in the worker log.
+        "django_tasks": {"level": env_str("CASEWORK_TASK_LOG_LEVEL", "WARNING")},
+    },
 }

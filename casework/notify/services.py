@@ -178,9 +178,10 @@ def outbox_drain(*, limit: int = 50) -> dict[str, int]:
     connection = None
     for row_id in due:
         # Compare-and-swap claim: two workers draining at once never send the same row twice.
-        claimed = Outbox.objects.filter(pk=row_id, status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-        )
+        # The due time is part of the swap: a row another drain just failed and rescheduled is not due.
+        claimed = Outbox.objects.filter(
+            pk=row_id, status=OutboxStatus.PENDING, next_attempt_at__lte=now
+        ).update(status=OutboxStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1)
         if not claimed:
             continue
         if connection is None:
