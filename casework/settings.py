@@ -1,5 +1,6 @@
 """casework settings. Every operator-facing value comes from CASEWORK_* / DATABASE_URL (see .env.example)."""
 
+import contextlib
 from pathlib import Path
 
 import dj_database_url
@@ -120,11 +121,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-try:
-    # whitenoise warns on every request when this folder is missing (before the first collectstatic).
+# whitenoise warns on every request when this folder is missing (before the first collectstatic).
+with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
