@@ -181,26 +181,30 @@ def run_rules(
     result.outcomes = matched
     if not matched:
         return result
-    now = timezone.now()
     for outcome in matched:
-        Rule.objects.filter(pk=by_id[outcome.rule_id].pk).update(
-            matched_count=F("matched_count") + 1, last_matched_at=now
-        )
-        case_services.case_record_system_event(
-            case=case,
-            kind=EventKind.RULE_APPLIED,
-            actor=_rule_actor(outcome),
-            new={"rule": outcome.rule_name, "trigger": trigger},
-            data={
-                "rule_id": by_id[outcome.rule_id].pk,
-                "rule": outcome.rule_name,
-                "reasons": outcome.reasons,
-                "actions": outcome.actions,
-                "explanation": outcome.explanation,
-            },
-        )
+        _record_applied(case, outcome, by_id[outcome.rule_id], trigger)
     _apply(case, matched, facts, final, explicit, result, by_id)
     return result
+
+
+def _record_applied(case: Case, outcome: RuleOutcome, rule: Rule, trigger: str) -> None:
+    """Count the match on the rule and put the engine's explanation on the case timeline."""
+    Rule.objects.filter(pk=rule.pk).update(
+        matched_count=F("matched_count") + 1, last_matched_at=timezone.now()
+    )
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.RULE_APPLIED,
+        actor=_rule_actor(outcome),
+        new={"rule": outcome.rule_name, "trigger": trigger},
+        data={
+            "rule_id": rule.pk,
+            "rule": outcome.rule_name,
+            "reasons": outcome.reasons,
+            "actions": outcome.actions,
+            "explanation": outcome.explanation,
+        },
+    )
 
 
 def _apply(
@@ -572,19 +576,7 @@ def run_rules_single(*, case: Case, rule: Rule, spec: RuleSpec) -> None:
     matched = [o for o in outcomes if o.matched]
     if not matched:
         return
-    case_services.case_record_system_event(
-        case=case,
-        kind=EventKind.RULE_APPLIED,
-        actor=_rule_actor(matched[0]),
-        new={"rule": rule.name, "trigger": spec.trigger},
-        data={
-            "rule_id": rule.pk,
-            "rule": rule.name,
-            "reasons": matched[0].reasons,
-            "actions": matched[0].actions,
-            "explanation": matched[0].explanation,
-        },
-    )
+    _record_applied(case, matched[0], rule, spec.trigger)
     _apply(case, matched, facts, final, frozenset(), TriageResult(), {str(rule.pk): rule})
 
 
