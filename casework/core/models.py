@@ -21,6 +21,13 @@ class Counter(models.Model):
 
     @classmethod
     def next_value(cls, name: str) -> int:
+        return cls.next_values(name, 1).start
+
+    @classmethod
+    def next_values(cls, name: str, count: int) -> range:
+        """Reserve `count` consecutive values in one statement (a batch of mail opens many cases)."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
         with transaction.atomic():
             if connection.features.can_return_columns_from_insert:
                 # PostgreSQL and SQLite >= 3.35: increment and read in one statement (this runs for every
@@ -28,16 +35,17 @@ class Counter(models.Model):
                 table = connection.ops.quote_name(cls._meta.db_table)
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value",
-                        [name],
+                        f"UPDATE {table} SET value = value + %s WHERE name = %s RETURNING value",
+                        [count, name],
                     )
                     row = cursor.fetchone()
                 if row is not None:
-                    return row[0]
+                    return range(row[0] - count + 1, row[0] + 1)
             cls.objects.get_or_create(name=name)
-            updated = cls.objects.filter(name=name).update(value=models.F("value") + 1)
+            updated = cls.objects.filter(name=name).update(value=models.F("value") + count)
             assert updated == 1
-            return cls.objects.values_list("value", flat=True).get(name=name)
+            last = cls.objects.values_list("value", flat=True).get(name=name)
+            return range(last - count + 1, last + 1)
 
 
 class SchedulerLease(models.Model):

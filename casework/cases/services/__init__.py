@@ -9,9 +9,12 @@ events to hooks after commit (see hooks.py). Nothing else assigns `Case.status` 
 from ._core import Actor, resolve_category
 from .email import message_move, message_record_email, message_split_to_new_case
 from .lifecycle import (
+    NewAttachment,
+    Opening,
     case_add_message,
     case_open,
     case_open_for_contact,
+    case_open_many,
     case_open_with_message,
     case_reopen,
     case_transition,

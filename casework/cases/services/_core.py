@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.utils.text import slugify
+from django.core.files.base import ContentFile
+from django.utils.text import get_valid_filename, slugify
 
 from casework.core import clock
 from casework.core.errors import NotFound, ValidationFailed
@@ -16,9 +20,11 @@ from casework.people.models import Customer
 
 from .. import hooks
 from ..models import (
+    Attachment,
     Case,
     CaseEvent,
     Category,
+    EventKind,
     Message,
     Tag,
 )
@@ -73,7 +79,7 @@ def _sync(stale: Case, fresh: Case) -> None:
         setattr(stale, field.attname, getattr(fresh, field.attname))
 
 
-def _record(
+def _event(
     case: Case,
     kind: str,
     actor: Actor,
@@ -83,8 +89,10 @@ def _record(
     reason: str = "",
     data: dict | None = None,
     message: Message | None = None,
+    at: datetime | None = None,
 ) -> CaseEvent:
-    event = CaseEvent.objects.create(
+    """An unsaved event; `_record` saves one, `_record_all` saves many in one statement."""
+    return CaseEvent(
         case=case,
         kind=kind,
         actor=actor.user,
@@ -94,9 +102,74 @@ def _record(
         reason=(reason or "").replace("\x00", ""),
         data=data or {},
         message=message,
-        created_at=clock.now(),
+        created_at=at or clock.now(),
     )
+
+
+def _record(case: Case, kind: str, actor: Actor, **fields: Any) -> CaseEvent:
+    event = _event(case, kind, actor, **fields)
+    event.save(force_insert=True)
     hooks.dispatch_on_commit(event)
+    return event
+
+
+def _record_all(events: list[CaseEvent]) -> list[CaseEvent]:
+    """Save events built by `_event` in one INSERT and hand each to the hooks, in order, after commit."""
+    CaseEvent.objects.bulk_create(events)
+    for event in events:
+        hooks.dispatch_on_commit(event)
+    return events
+
+
+def _attachment(
+    case: Case,
+    message: Message | None,
+    filename: str,
+    content: bytes,
+    content_type: str,
+    inline: bool,
+    actor: Actor,
+    at: datetime | None = None,
+) -> tuple[Attachment, CaseEvent]:
+    """An attachment row (unsaved, its file already written) and the event that records it."""
+    limit = _limits()["MAX_ATTACHMENT_BYTES"]
+    if len(content) > limit:
+        raise ValidationFailed(
+            f"Attachment {filename!r} is larger than {limit} bytes",
+            code="too_large",
+            details={"field": "attachment", "limit": limit},
+        )
+    safe_name = get_valid_filename(filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])[:200] or "attachment"
+    content_type = content_type or mimetypes.guess_type(safe_name)[0] or "application/octet-stream"
+    at = at or clock.now()
+    attachment = Attachment(
+        case=case,
+        message=message,
+        filename=safe_name,
+        content_type=content_type[:200],
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        inline=inline,
+        uploaded_by=actor.user,
+        created_at=at,
+    )
+    # The file is written before the row; if the transaction then fails, an orphan file is harmless and
+    # the retention job removes it, whereas a row pointing at no file would be a broken case.
+    attachment.file.save(safe_name, ContentFile(content), save=False)
+    event = _event(
+        case,
+        EventKind.ATTACHMENT_ADDED,
+        actor,
+        new={"filename": safe_name, "size": len(content), "content_type": content_type},
+        message=message,
+        at=at,
+    )
+    return attachment, event
+
+
+def _attachment_event(attachment: Attachment, event: CaseEvent) -> CaseEvent:
+    """The event names the saved attachment's id (known only after its row is written)."""
+    event.new = {"attachment": attachment.pk, **event.new}
     return event
 
 
@@ -157,7 +230,11 @@ def resolve_category(category: Category | str | None) -> Category | None:
 
 def _next_reference() -> tuple[int, str]:
     number = Counter.next_value("case")
-    return number, f"{_limits()['REFERENCE_PREFIX']}-{number:06d}"
+    return number, _reference(number)
+
+
+def _reference(number: int) -> str:
+    return f"{_limits()['REFERENCE_PREFIX']}-{number:06d}"
 
 
 def _tags(names: Iterable[str]) -> list[Tag]:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
 from casework.core import clock
 from casework.core.errors import InvalidTransition, ValidationFailed
+from casework.core.models import Counter
 from casework.core.text import normalise_whitespace
 from casework.people.models import Customer, Team
 
 from ..models import (
+    Attachment,
     Case,
+    CaseEvent,
     Category,
     Direction,
     EventKind,
@@ -24,12 +28,16 @@ from ..models import (
 from ..status import Channel, Priority, Status, transition_for
 from ._core import (
     Actor,
+    _attachment,
+    _attachment_event,
     _check_choice,
     _check_text,
     _customer_actor,
+    _event,
     _lock,
-    _next_reference,
     _record,
+    _record_all,
+    _reference,
     _sync,
     _tags,
     resolve_category,
@@ -40,92 +48,158 @@ from ._core import (
 # --------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def case_open_with_message(
-    *,
-    subject: str,
-    description: str,
-    customer: Customer,
-    channel: str = Channel.EMAIL,
-    actor: Any = None,
-    priority: str | None = None,
-    category: Category | str | None = None,
-    team: Team | None = None,
-    tags: Iterable[str] = (),
-    custom_fields: dict | None = None,
-    message_kind: str = MessageKind.CUSTOMER,
-    message_meta: dict | None = None,
-    message_id: str | None = None,
-    body_html: str = "",
-    follow_up_of: Case | None = None,
-) -> tuple[Case, Message | None]:
+@dataclass(frozen=True)
+class NewAttachment:
+    """A file that arrives with a case's first message (an email attachment, a web-form upload)."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    content_type: str = ""
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Everything needed to open one case with its first message; `case_open_many` opens a list of them.
+
+    `at` is when it happened (an mbox import replays a mailbox's history); it defaults to now."""
+
+    subject: str
+    description: str
+    customer: Customer
+    channel: str = Channel.EMAIL
+    actor: Any = None
+    priority: str | None = None
+    category: Category | str | None = None
+    team: Team | None = None
+    tags: Iterable[str] = ()
+    custom_fields: dict | None = None
+    message_kind: str = MessageKind.CUSTOMER
+    message_meta: dict | None = None
+    message_id: str | None = None
+    body_html: str = ""
+    follow_up_of: Case | None = None
+    attachments: Sequence[NewAttachment] = ()
+    at: datetime | None = None
+
+    def cleaned(self) -> Opening:
+        """The validated, normalised opening; raises ValidationFailed naming the field."""
+        actor = (
+            Actor.of(self.actor)
+            if self.actor is not None or self.message_kind != MessageKind.CUSTOMER
+            else _customer_actor(self.customer)
+        )
+        if self.priority is not None:
+            _check_choice(self.priority, Priority, field="priority")
+        return replace(
+            self,
+            actor=actor,
+            subject=normalise_whitespace(_check_text(self.subject, field="subject", max_chars=300)),
+            description=_check_text(self.description, field="description", required=False),
+            channel=_check_choice(self.channel, Channel, field="channel"),
+            category=resolve_category(self.category),
+            tags=_tags(self.tags) if self.tags else (),
+        )
+
+
+def case_open_with_message(**kwargs: Any) -> tuple[Case, Message | None]:
     """Open a case with its first message; returns both (the message is None when there was no text), so
     a caller that needs the message (email intake) does not read it back. Triage, SLA and acknowledgements
-    react to the `opened` event."""
-    actor = (
-        Actor.of(actor)
-        if actor is not None or message_kind != MessageKind.CUSTOMER
-        else _customer_actor(customer)
-    )
-    subject = normalise_whitespace(_check_text(subject, field="subject", max_chars=300))
-    description = _check_text(description, field="description", required=False)
-    channel = _check_choice(channel, Channel, field="channel")
-    if priority is not None:
-        _check_choice(priority, Priority, field="priority")
-    now = clock.now()
-    number, reference = _next_reference()
-    case = Case.objects.create(
-        number=number,
-        reference=reference,
-        subject=subject,
-        description=description,
-        customer=customer,
-        organisation=customer.organisation,
-        channel=channel,
-        category=resolve_category(category),
-        priority=priority or Priority.MEDIUM,
-        team=team,
-        custom_fields=custom_fields or {},
-        follow_up_of=follow_up_of,
-        created_at=now,
-        last_customer_message_at=now if message_kind == MessageKind.CUSTOMER else None,
-    )
-    if tags:
-        case.tags.set(_tags(tags))
-    message = None
-    if description.strip() or body_html:
-        message = Message.objects.create(
-            case=case,
-            kind=message_kind,
-            channel=channel,
-            direction=Direction.INBOUND if message_kind == MessageKind.CUSTOMER else Direction.OUTBOUND,
-            author_customer=customer if message_kind == MessageKind.CUSTOMER else None,
-            author_user=actor.user if message_kind != MessageKind.CUSTOMER else None,
-            subject=subject,
-            body=description,
-            body_html=body_html,
-            message_id=message_id or None,
-            meta=message_meta or {},
-            created_at=now,
+    react to the `opened` event. The arguments are `Opening`'s fields."""
+    return case_open_many([Opening(**kwargs)])[0]
+
+
+@transaction.atomic
+def case_open_many(openings: Sequence[Opening]) -> list[tuple[Case, Message | None]]:
+    """Open several cases in one transaction with a handful of statements (an IMAP poll or mbox import
+    opens dozens at once). Each case gets exactly what `case_open_with_message` gives one: its number in
+    list order, its first message, attachments and the `opened` event. One invalid opening refuses all."""
+    openings = [opening.cleaned() for opening in openings]
+    if not openings:
+        return []
+    numbers = Counter.next_values("case", len(openings))
+    cases = []
+    for opening, number in zip(openings, numbers, strict=True):
+        now = opening.at or clock.now()
+        cases.append(
+            Case(
+                number=number,
+                reference=_reference(number),
+                subject=opening.subject,
+                description=opening.description,
+                customer=opening.customer,
+                organisation=opening.customer.organisation,
+                channel=opening.channel,
+                category=opening.category,
+                priority=opening.priority or Priority.MEDIUM,
+                team=opening.team,
+                custom_fields=opening.custom_fields or {},
+                follow_up_of=opening.follow_up_of,
+                created_at=now,
+                last_customer_message_at=now if opening.message_kind == MessageKind.CUSTOMER else None,
+            )
         )
-    _record(
+    Case.objects.bulk_create(cases)
+    messages: list[Message | None] = []
+    for case, opening in zip(cases, openings, strict=True):
+        if opening.tags:
+            case.tags.set(opening.tags)
+        customer_message = opening.message_kind == MessageKind.CUSTOMER
+        has_text = opening.description.strip() or opening.body_html
+        messages.append(
+            Message(
+                case=case,
+                kind=opening.message_kind,
+                channel=opening.channel,
+                direction=Direction.INBOUND if customer_message else Direction.OUTBOUND,
+                author_customer=opening.customer if customer_message else None,
+                author_user=opening.actor.user if not customer_message else None,
+                subject=opening.subject,
+                body=opening.description,
+                body_html=opening.body_html,
+                message_id=opening.message_id or None,
+                meta=opening.message_meta or {},
+                created_at=case.created_at,
+            )
+            if has_text
+            else None
+        )
+    Message.objects.bulk_create([m for m in messages if m is not None])
+    events = [_opened_event(c, m, o) for c, m, o in zip(cases, messages, openings, strict=True)]
+    files = [
+        _attachment(
+            case, message, a.filename, a.content, a.content_type, a.inline, opening.actor, case.created_at
+        )
+        for case, message, opening in zip(cases, messages, openings, strict=True)
+        for a in opening.attachments
+    ]
+    if files:
+        Attachment.objects.bulk_create([attachment for attachment, _ in files])
+        events += [_attachment_event(attachment, event) for attachment, event in files]
+    _record_all(events)
+    return list(zip(cases, messages, strict=True))
+
+
+def _opened_event(case: Case, message: Message | None, opening: Opening) -> CaseEvent:
+    explicit = (("priority", opening.priority), ("category", opening.category))
+    return _event(
         case,
         EventKind.OPENED,
-        actor,
+        opening.actor,
         new={
             "status": case.status,
             "priority": case.priority,
-            "channel": channel,
+            "channel": case.channel,
             "category": case.category.slug if case.category else None,
         },
         data={
             # Fields a person or client chose; automation may raise priority but not overwrite these.
-            "explicit": [name for name, value in (("priority", priority), ("category", category)) if value],
-            **({"follow_up_of": follow_up_of.reference} if follow_up_of else {}),
+            "explicit": [name for name, value in explicit if value],
+            **({"follow_up_of": opening.follow_up_of.reference} if opening.follow_up_of else {}),
         },
         message=message,
+        at=case.created_at,
     )
-    return case, message
 
 
 @transaction.atomic
@@ -342,8 +416,6 @@ def case_reopen(*, case: Case, actor: Any = None, reason: str = "") -> Case:
     )
 
 
-@functools.wraps(case_open_with_message, assigned=("__module__", "__annotations__"))
 def case_open(**kwargs: Any) -> Case:
-    """Open a case with its first message; the arguments are `case_open_with_message`'s (the signature is
-    shared through __wrapped__, so help() and IDEs show them)."""
+    """Open a case with its first message; the arguments are `Opening`'s fields."""
     return case_open_with_message(**kwargs)[0]

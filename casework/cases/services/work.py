@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils.text import get_valid_filename
 
 from casework.core import clock
 from casework.core.errors import NotFound, ValidationFailed
@@ -29,7 +25,17 @@ from ..models import (
     Task,
 )
 from ..status import Channel
-from ._core import Actor, _check_choice, _check_text, _limits, _lock, _record, _sync
+from ._core import (
+    Actor,
+    _attachment,
+    _attachment_event,
+    _check_choice,
+    _check_text,
+    _lock,
+    _record,
+    _record_all,
+    _sync,
+)
 from .lifecycle import case_add_message, case_open
 
 # --------------------------------------------------------------------------------------------------
@@ -87,43 +93,10 @@ def case_add_attachment(
     inline: bool = False,
 ) -> Attachment:
     actor = Actor.of(actor)
-    limit = _limits()["MAX_ATTACHMENT_BYTES"]
-    if len(content) > limit:
-        raise ValidationFailed(
-            f"Attachment {filename!r} is larger than {limit} bytes",
-            code="too_large",
-            details={"field": "attachment", "limit": limit},
-        )
-    safe_name = get_valid_filename(filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])[:200] or "attachment"
-    content_type = content_type or mimetypes.guess_type(safe_name)[0] or "application/octet-stream"
     locked = _lock(case)
-    attachment = Attachment(
-        case=locked,
-        message=message,
-        filename=safe_name,
-        content_type=content_type[:200],
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        inline=inline,
-        uploaded_by=actor.user,
-        created_at=clock.now(),
-    )
-    # The file is written before the row; if the transaction then fails, an orphan file is harmless and
-    # the retention job removes it, whereas a row pointing at no file would be a broken case.
-    attachment.file.save(safe_name, ContentFile(content), save=False)
+    attachment, event = _attachment(locked, message, filename, content, content_type, inline, actor)
     attachment.save()
-    _record(
-        locked,
-        EventKind.ATTACHMENT_ADDED,
-        actor,
-        new={
-            "attachment": attachment.pk,
-            "filename": safe_name,
-            "size": len(content),
-            "content_type": content_type,
-        },
-        message=message,
-    )
+    _record_all([_attachment_event(attachment, event)])
     return attachment
 
 

@@ -310,7 +310,8 @@ def test_crash_mid_open_leaves_no_half_written_case(customer, monkeypatch):
     def explode(*args, **kwargs):
         raise IntegrityError("disk full")
 
-    monkeypatch.setattr(CaseEvent.objects, "create", explode)
+    # The events are the last rows written (in one INSERT), so the case and message rows already exist.
+    monkeypatch.setattr(CaseEvent.objects, "bulk_create", explode)
     with pytest.raises(IntegrityError):
         open_case(customer=customer)
     assert (Case.objects.count(), Message.objects.count(), CaseEvent.objects.count()) == counts
