@@ -187,6 +187,8 @@ CASEWORK = {
     ),
     "IMAP_POLL_SECONDS": env_int("CASEWORK_IMAP_POLL_SECONDS", 60, minimum=5),
     "IMAP_BATCH": env_int("CASEWORK_IMAP_BATCH", 200, minimum=1),
+    # Mails decided and stored per transaction by an IMAP poll or mbox import (see intake.ingest_many).
+    "INTAKE_BATCH": env_int("CASEWORK_INTAKE_BATCH", 100, minimum=1),
     # Outbox (casework/notify): transient SMTP failures retry after BACKOFF * 2^(attempt-1) seconds,
     # capped at an hour, until MAX_ATTEMPTS; 5xx answers fail at once.
     "OUTBOX_MAX_ATTEMPTS": env_int("CASEWORK_OUTBOX_MAX_ATTEMPTS", 8, minimum=1),

@@ -1,9 +1,9 @@
-"""IMAP polling: fetch new mail from each enabled Mailbox and hand it to `ingest_raw`.
+"""IMAP polling: fetch new mail from each enabled Mailbox and hand it to `ingest_many` in batches.
 
 A message is fetched with BODY.PEEK (so fetching does not mark it seen) and moved to the processed folder
-(or flagged \\Seen) only after `ingest_raw` returned, i.e. after its transaction committed. A crash in
-between leaves the mail in the inbox; the next poll sees it again and idempotency reports a duplicate,
-which is then moved. Nothing is lost and nothing is stored twice.
+(or flagged \\Seen) only after `ingest_many` yielded its result, i.e. after its transaction committed. A
+crash in between leaves the mail in the inbox; the next poll sees it again and idempotency reports a
+duplicate, which is then moved. Nothing is lost and nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Mailbox
-from .services import IngestResult, ingest_raw
+from .services import IngestResult, ingest_many
 
 logger = logging.getLogger(__name__)
 
@@ -69,18 +69,21 @@ def poll_mailbox(mailbox: Mailbox, *, limit: int | None = None) -> PollResult:
             # With a processed folder everything left in the folder is new; otherwise "new" is unseen.
             criteria = "ALL" if mailbox.processed_folder else "UNSEEN"
             uids = client.uids(criteria)[:limit]
-            for uid in uids:
-                raw = _fetch_raw(client, uid)
-                if raw is None:
-                    continue
-                result.fetched += 1
-                outcome = ingest_raw(raw, source=f"imap:{mailbox.name}", mailbox=mailbox)
-                result.results.append(outcome)
-                # Reached only after ingest_raw's transaction committed.
-                if mailbox.processed_folder:
-                    client.move(uid, mailbox.processed_folder)
-                else:
-                    client.flag(uid, "\\Seen", True)
+            batch = settings.CASEWORK["INTAKE_BATCH"]
+            for start in range(0, len(uids), batch):
+                fetched = [(uid, _fetch_raw(client, uid)) for uid in uids[start : start + batch]]
+                fetched = [(uid, raw) for uid, raw in fetched if raw is not None]
+                result.fetched += len(fetched)
+                outcomes = ingest_many(
+                    (raw for _, raw in fetched), source=f"imap:{mailbox.name}", mailbox=mailbox
+                )
+                for (uid, _), outcome in zip(fetched, outcomes, strict=False):
+                    result.results.append(outcome)
+                    # Reached only after the transaction that stored this mail committed.
+                    if mailbox.processed_folder:
+                        client.move(uid, mailbox.processed_folder)
+                    else:
+                        client.flag(uid, "\\Seen", True)
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:1000]
         logger.exception("polling mailbox %s failed", mailbox.name)

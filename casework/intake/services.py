@@ -8,14 +8,18 @@ the same mail delivered again is reported as a duplicate.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from casework.cases import services as case_services
@@ -24,7 +28,7 @@ from casework.cases.status import Channel
 from casework.core import clock
 from casework.core.errors import ApplicationError, Conflict
 from casework.people.models import Customer, OrganisationDomain
-from casework.people.services import customer_get_or_create
+from casework.people.services import Contact, customers_get_or_create, normalise_email
 
 from .identity import own_addresses, signing_key
 from .models import InboundMail, Outcome, Quarantine, QuarantineReason, QuarantineState
@@ -66,22 +70,22 @@ def may_acknowledge(message: Message) -> bool:
 class DbThreadLookup:
     """`intake.threading.ThreadLookup` backed by the database (Message.message_id is unique and indexed).
 
-    Given the parsed mail, every id in its In-Reply-To/References is looked up in one query up front, so a
-    long References chain costs one round trip instead of one per id."""
+    Every id in the In-Reply-To/References of the mails being ingested together is looked up in one query
+    up front, so a batch (or a long References chain) costs one round trip instead of one per id."""
 
-    def __init__(self, parsed: ParsedMessage | None = None) -> None:
-        self._known: dict[str, CaseRef] | None = None
-        if parsed is not None:
-            ids = list(dict.fromkeys([*parsed.in_reply_to, *parsed.references]))[:200]
-            rows = Message.objects.filter(message_id__in=ids).values_list(
+    def __init__(self, parsed: Sequence[ParsedMessage] = ()) -> None:
+        ids = list(dict.fromkeys(i for p in parsed for i in [*p.in_reply_to, *p.references][:200]))
+        self._asked = set(ids)
+        self._known: dict[str, CaseRef] = {}
+        for start in range(0, len(ids), 500):
+            rows = Message.objects.filter(message_id__in=ids[start : start + 500]).values_list(
                 "message_id", "case_id", "case__reference"
             )
-            self._known = {mid: CaseRef(case_id, ref) for mid, case_id, ref in rows} if ids else {}
-            self._asked = set(ids)
+            self._known.update((mid, CaseRef(case_id, ref)) for mid, case_id, ref in rows)
 
     def case_for_message_ids(self, ids) -> CaseRef | None:
         ids = list(ids)
-        if self._known is not None and set(ids) <= self._asked:
+        if set(ids) <= self._asked:
             return next((self._known[i] for i in ids if i in self._known), None)
         row = (
             Message.objects.filter(message_id__in=list(ids))
@@ -145,32 +149,113 @@ def ingest_raw(
     `replay_date` (mbox migration) stamps the case rows with the mail's own Date so an imported history
     reads as it happened. Unexpected errors propagate (so an MTA pipe defers and retries) with nothing
     written; content problems never raise, they quarantine."""
-    raw = bytes(raw)
-    parsed: ParsedMessage | None = None
-    parse_error = ""
-    languages = settings.CASEWORK["INTAKE_REPLY_LANGUAGES"]
-    try:
-        parsed = parse_message(raw, reply_languages=languages)
-    except UnparseableMessage as exc:
-        parse_error = exc.reason
-    except Exception as exc:  # the parser promises not to raise; if it does, keep the mail anyway
-        logger.exception("parser raised on a %s-byte mail from %s", len(raw), source)
-        parse_error = f"parser error: {type(exc).__name__}: {exc}"[:500]
-    key = dedup_key(parsed, raw)
-    when = _replay_time(parsed) if replay_date else None
-    try:
-        with transaction.atomic():
-            if when is not None:
-                with clock.frozen(when):
-                    return _ingest(
-                        raw, parsed, parse_error, key, source, mailbox, bypass_rate_limit, _existing
-                    )
-            return _ingest(raw, parsed, parse_error, key, source, mailbox, bypass_rate_limit, _existing)
-    except IntegrityError:
-        # A concurrent delivery of the same mail (two IMAP pollers, an MTA retry) committed first.
-        if _existing is None and InboundMail.objects.filter(dedup_key=key).exists():
-            return _duplicate(InboundMail.objects.get(dedup_key=key))
-        raise
+    options = _Options(source, mailbox, bypass_rate_limit, replay_date)
+    return _ingest_segment([_Mail.parse(raw, options)], options, existing=_existing)[0]
+
+
+def ingest_many(
+    raws: Iterable[bytes],
+    *,
+    source: str,
+    mailbox=None,
+    bypass_rate_limit: bool = False,
+    replay_date: bool = False,
+    batch_size: int | None = None,
+) -> Iterator[IngestResult]:
+    """`ingest_raw` for mail that arrives together (an IMAP poll, an mbox import): one result per mail, in
+    order, each yielded only after the transaction that stored it committed, so a caller may then move the
+    mail out of its inbox.
+
+    Mails are handled in batches: a batch's reads (duplicates, threading ids, customers, rate counts) are
+    one query each and its new cases are written with bulk inserts, in one transaction. The outcome of
+    every mail is what `ingest_raw` would give it alone: a mail that depends on an earlier one of the
+    same batch (a reply to it, a repeat of its Message-ID) starts the next batch, and if a batch fails
+    unexpectedly its mails are retried one transaction each, so the error surfaces on the one mail that
+    causes it with everything before it stored."""
+    options = _Options(source, mailbox, bypass_rate_limit, replay_date)
+    size = batch_size or settings.CASEWORK["INTAKE_BATCH"]
+    stream = iter(raws)
+    while chunk := list(itertools.islice(stream, size)):
+        mails = [_Mail.parse(raw, options) for raw in chunk]
+        for segment in independent_runs(mails):
+            try:
+                results = _ingest_segment(segment, options)
+            except Exception:
+                if len(segment) == 1:
+                    raise
+                logger.warning("a batch of %s mails failed; ingesting them one by one", len(segment))
+                for mail in segment:
+                    yield _ingest_segment([mail.fresh()], options)[0]
+                continue
+            yield from results
+
+
+@dataclass(frozen=True)
+class _Options:
+    source: str
+    mailbox: Any
+    bypass_rate_limit: bool
+    replay_date: bool
+
+
+@dataclass
+class _Mail:
+    """One mail on its way through intake: parsed (outside any transaction), then decided, then written."""
+
+    raw: bytes
+    parsed: ParsedMessage | None
+    parse_error: str
+    key: str
+    when: datetime | None
+    options: _Options
+    record: _Record | None = None
+    result: IngestResult | None = None
+    action: str = ""  # open | reply | bounce, when the mail is to be stored on a case
+    target: CaseRef | None = None
+    meta: dict = field(default_factory=dict)
+    opening: case_services.Opening | None = None
+
+    @classmethod
+    def parse(cls, raw: bytes, options: _Options) -> _Mail:
+        raw = bytes(raw)
+        parsed: ParsedMessage | None = None
+        parse_error = ""
+        try:
+            parsed = parse_message(raw, reply_languages=settings.CASEWORK["INTAKE_REPLY_LANGUAGES"])
+        except UnparseableMessage as exc:
+            parse_error = exc.reason
+        except Exception as exc:  # the parser promises not to raise; if it does, keep the mail anyway
+            logger.exception("parser raised on a %s-byte mail from %s", len(raw), options.source)
+            parse_error = f"parser error: {type(exc).__name__}: {exc}"[:500]
+        when = _replay_time(parsed) if options.replay_date else None
+        return cls(raw, parsed, parse_error, dedup_key(parsed, raw), when, options)
+
+    def fresh(self) -> _Mail:
+        return _Mail(self.raw, self.parsed, self.parse_error, self.key, self.when, self.options)
+
+
+def independent_runs(mails: Sequence[_Mail]) -> list[list[_Mail]]:
+    """Split mails, in order, into runs in which no mail depends on an earlier one of the same run: none
+    repeats an earlier mail's idempotency key or Message-ID, and none refers (In-Reply-To, References, a
+    returned message) to one. Mails of a run can then be decided from one read of the database."""
+    runs: list[list[_Mail]] = []
+    seen: set[str] = set()
+    for mail in mails:
+        parsed = mail.parsed
+        ids = {mail.key}
+        refs: set[str] = set()
+        if parsed is not None:
+            if parsed.message_id:
+                ids.add(f"id:{parsed.message_id}")
+            refs = {f"id:{m}" for m in (*parsed.in_reply_to, *parsed.references)}
+            if parsed.bounce_original_message_id:
+                refs.add(f"id:{parsed.bounce_original_message_id}")
+        if not runs or ids & seen or refs & seen:
+            runs.append([])
+            seen = set()
+        runs[-1].append(mail)
+        seen |= ids
+    return runs
 
 
 def _replay_time(parsed: ParsedMessage | None) -> datetime | None:
@@ -180,79 +265,142 @@ def _replay_time(parsed: ParsedMessage | None) -> datetime | None:
     return parsed.date if parsed.date <= now else None
 
 
-def _duplicate(row: InboundMail | None, message: Message | None = None) -> IngestResult:
-    case = row.case if row is not None else (message.case if message else None)
+class _Context:
+    """What the mails of one run need to know from the database, read once for all of them."""
+
+    def __init__(self, mails: Sequence[_Mail], check_duplicates: bool) -> None:
+        parsed = [m.parsed for m in mails if m.parsed is not None]
+        self.inbound: dict[str, dict] = {}
+        self.message_cases: dict[str, str | None] = {}
+        if check_duplicates:
+            # Existence first, whole rows never: nearly every mail is new.
+            keys = [m.key for m in mails]
+            self.inbound = {
+                row["dedup_key"]: row
+                for row in InboundMail.objects.filter(dedup_key__in=keys).values(
+                    "dedup_key", "case__reference", "matched_by", "outcome"
+                )
+            }
+            mids = [p.message_id for p in parsed if p.message_id]
+            if mids:
+                self.message_cases = dict(
+                    Message.objects.filter(message_id__in=mids).values_list("message_id", "case__reference")
+                )
+        self.own = own_addresses()
+        self.recent: dict[str, int] = {}
+        senders = {p.from_address for p in parsed if p.from_address}
+        if senders:
+            window = timedelta(seconds=settings.CASEWORK["INTAKE_RATE_WINDOW_SECONDS"])
+            self.recent = dict(
+                InboundMail.objects.filter(from_address__in=senders, received_at__gte=timezone.now() - window)
+                .values_list("from_address")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+        self.threads = DbThreadLookup(parsed)
+        self.now = timezone.now()
+
+
+def _ingest_segment(
+    mails: list[_Mail], options: _Options, *, existing: InboundMail | None = None
+) -> list[IngestResult]:
+    """Decide and store a run of independent mails in one transaction (see `ingest_many`)."""
+    key = mails[0].key
+    try:
+        with transaction.atomic():
+            context = _Context(mails, check_duplicates=existing is None)
+            for mail in mails:
+                mail.record = _Record(mail, existing, context)
+                _decide(mail, context)
+                if mail.result is None or not mail.result.duplicate:
+                    # The rate limit counts every mail a sender got in, whatever became of it.
+                    sender = mail.parsed.from_address if mail.parsed else ""
+                    context.recent[sender] = context.recent.get(sender, 0) + 1
+            _store(mails)
+            _Record.save_all([m.record for m in mails if m.result is None or not m.result.duplicate])
+    except IntegrityError:
+        # A concurrent delivery of the same mail (two IMAP pollers, an MTA retry) committed first.
+        if len(mails) == 1 and existing is None and InboundMail.objects.filter(dedup_key=key).exists():
+            row = InboundMail.objects.values("dedup_key", "case__reference", "matched_by", "outcome")
+            return [_duplicate(row.get(dedup_key=key))]
+        raise
+    return [mail.result for mail in mails]
+
+
+def _duplicate(row: dict | None, case_reference: str | None = None) -> IngestResult:
+    reason = "already received"
+    if row is not None:
+        case_reference = row["case__reference"]
+        reason += f" ({Outcome(row['outcome']).label.lower()})"
     return IngestResult(
-        case_reference=case.reference if case else None,
+        case_reference=case_reference,
         created=False,
-        matched_by=(row.matched_by if row is not None else "") or "duplicate",
+        matched_by=(row["matched_by"] if row is not None else "") or "duplicate",
         quarantined=False,
-        reason="already received" + (f" ({row.get_outcome_display().lower()})" if row is not None else ""),
+        reason=reason,
         duplicate=True,
         outcome=Outcome.DUPLICATE,
     )
 
 
-def _ingest(
-    raw: bytes,
-    parsed: ParsedMessage | None,
-    parse_error: str,
-    key: str,
-    source: str,
-    mailbox,
-    bypass_rate_limit: bool,
-    existing: InboundMail | None,
-) -> IngestResult:
-    if existing is None:
-        # Existence first, rows only on a hit: nearly every mail is new, and building the wide
-        # select_related queries cost more than the rest of intake's reads together.
-        if InboundMail.objects.filter(dedup_key=key).exists():
-            return _duplicate(InboundMail.objects.filter(dedup_key=key).select_related("case").first())
-        if (
-            parsed is not None
-            and parsed.message_id
-            and Message.objects.filter(message_id=parsed.message_id).exists()
-        ):
-            message = Message.objects.filter(message_id=parsed.message_id).select_related("case").first()
-            return _duplicate(None, message)
-    record = _Record(raw=raw, parsed=parsed, key=key, source=source, mailbox=mailbox, existing=existing)
-
+def _decide(mail: _Mail, context: _Context) -> None:
+    """What happens to this mail: sets `mail.result` for the outcomes that need no case write, or
+    `mail.action` (open / reply / bounce) for `_store`."""
+    record, parsed = mail.record, mail.parsed
+    if record.existing is None:
+        if mail.key in context.inbound:
+            mail.result = _duplicate(context.inbound[mail.key])
+            return
+        if parsed is not None and parsed.message_id in context.message_cases:
+            mail.result = _duplicate(None, context.message_cases[parsed.message_id])
+            return
     if parsed is None:
-        return record.quarantine(QuarantineReason.UNPARSEABLE, parse_error or "cannot be parsed")
+        mail.result = record.quarantine(QuarantineReason.UNPARSEABLE, mail.parse_error or "cannot be parsed")
+        return
     limit = settings.CASEWORK["INTAKE_MAX_BYTES"]
-    if len(raw) > limit:
-        return record.quarantine(
-            QuarantineReason.TOO_LARGE, f"{len(raw)} bytes is over the {limit}-byte limit"
+    if len(mail.raw) > limit:
+        mail.result = record.quarantine(
+            QuarantineReason.TOO_LARGE, f"{len(mail.raw)} bytes is over the {limit}-byte limit"
         )
+        return
     refusal = check_acceptable(parsed)
     if refusal:
-        return record.quarantine(QuarantineReason.NOT_ACCEPTABLE, refusal)
+        mail.result = record.quarantine(QuarantineReason.NOT_ACCEPTABLE, refusal)
+        return
     kind = classify(parsed)
     record.kind = kind
     if kind == "bounce":
-        return _handle_bounce(record, parsed)
+        mail.action = "bounce"
+        return
     sender = parsed.from_address
-    if sender in own_addresses():
-        return record.finish(Outcome.IGNORED_OWN, reason=f"sent from our own address {sender}")
-    if not bypass_rate_limit and _over_rate_limit(sender):
+    if sender in context.own:
+        mail.result = record.finish(Outcome.IGNORED_OWN, reason=f"sent from our own address {sender}")
+        return
+    if not mail.options.bypass_rate_limit and context.recent.get(sender, 0) >= (
+        count := settings.CASEWORK["INTAKE_RATE_LIMIT"]
+    ):
         window = settings.CASEWORK["INTAKE_RATE_WINDOW_SECONDS"]
-        count = settings.CASEWORK["INTAKE_RATE_LIMIT"]
-        return record.quarantine(
+        mail.result = record.quarantine(
             QuarantineReason.RATE_LIMITED, f"more than {count} mails from {sender} within {window} seconds"
         )
+        return
 
     prefix = settings.CASEWORK["REFERENCE_PREFIX"]
     decision = decide_thread(
-        parsed, key=signing_key(), lookup=DbThreadLookup(parsed), reference_pattern=rf"{prefix}-\d{{6,}}"
+        parsed,
+        key=signing_key(),
+        lookup=context.threads,
+        reference_pattern=rf"{prefix}-\d{{6,}}",
     )
     list_mail = kind == "auto_reply" and (parsed.auto_reply_reason or "").startswith(_LIST_REASONS)
     if kind == "auto_reply" and decision.case is None and not list_mail:
-        return record.finish(
+        mail.result = record.finish(
             Outcome.IGNORED_AUTO_REPLY,
             reason=f"auto-reply ({parsed.auto_reply_reason}) that belongs to no case; never opens one",
             matched_by=decision.matched_by,
             evidence=decision.evidence,
         )
+        return
     meta = {
         "matched_by": decision.matched_by,
         "evidence": decision.evidence,
@@ -266,25 +414,17 @@ def _ingest(
         meta["auto_reply"] = parsed.auto_reply_reason
         meta["no_acknowledgement_reason"] = f"auto-reply: {parsed.auto_reply_reason}"
     try:
-        with transaction.atomic():
-            message, created = _store(parsed, decision.case, meta)
+        normalise_email(sender)
+        if decision.case is None:
+            # Checked now, with a stand-in customer, so a refused case never leaves a customer behind.
+            mail.opening = _opening(mail, meta, Customer(email=sender, name=parsed.from_name)).cleaned()
     except ApplicationError as exc:
-        return record.quarantine(QuarantineReason.REJECTED, f"{exc.code}: {exc.message}")
-    return record.finish(
-        Outcome.INGESTED if created else Outcome.THREADED,
-        reason=decision.evidence,
-        case=message.case,
-        message=message,
-        matched_by=decision.matched_by,
-        evidence=decision.evidence,
-        created=created,
-    )
-
-
-def _over_rate_limit(sender: str) -> bool:
-    window = timedelta(seconds=settings.CASEWORK["INTAKE_RATE_WINDOW_SECONDS"])
-    recent = InboundMail.objects.filter(from_address=sender, received_at__gte=timezone.now() - window)
-    return recent.count() >= settings.CASEWORK["INTAKE_RATE_LIMIT"]
+        mail.result = record.quarantine(QuarantineReason.REJECTED, f"{exc.code}: {exc.message}")
+        return
+    mail.action = "reply" if decision.case is not None else "open"
+    mail.target = decision.case
+    mail.meta = meta
+    record.decision = decision
 
 
 def _fit(text: str, limit: int) -> tuple[str, bool]:
@@ -295,11 +435,11 @@ def _fit(text: str, limit: int) -> tuple[str, bool]:
     return data[:room].decode("utf-8", "ignore") + TRUNCATION_NOTE, True
 
 
-def _store(parsed: ParsedMessage, target: CaseRef | None, meta: dict) -> tuple[Message, bool]:
-    customer, _ = customer_get_or_create(email=parsed.from_address, name=parsed.from_name)
+def _content(parsed: ParsedMessage, new_case: bool, meta: dict) -> tuple[str, str, str]:
+    """Subject, text and HTML to store for this mail (noting truncation and skipped attachments in meta)."""
     limits = settings.CASEWORK
     html = parsed.html_body if len(parsed.html_body) <= limits["MAX_MESSAGE_BYTES"] else ""
-    if target is None:
+    if new_case:
         # A new case keeps the whole text: a forwarded error report *is* the quoted part.
         text = parsed.text_body.strip() or html_to_text(parsed.html_body)
     else:
@@ -311,63 +451,119 @@ def _store(parsed: ParsedMessage, target: CaseRef | None, meta: dict) -> tuple[M
     text, truncated = _fit(text, limits["MAX_MESSAGE_BYTES"])
     if truncated:
         meta["truncated"] = True
-    subject = (parsed.subject or "(no subject)")[:300]
-    if target is None:
-        _, message = case_services.case_open_with_message(
-            subject=subject,
-            description=text,
-            customer=customer,
-            channel=Channel.EMAIL,
-            message_meta=meta,
-            message_id=parsed.message_id,
-            body_html=html,
-        )
-        created = True
-    else:
-        message = case_services.case_add_message(
-            case=Case.objects.get(pk=target.id),
-            kind=MessageKind.CUSTOMER,
-            body=text,
-            customer=customer,
-            channel=Channel.EMAIL,
-            body_html=html,
-            subject=subject,
-            message_id=parsed.message_id,
-            in_reply_to=(parsed.in_reply_to[0] if parsed.in_reply_to else "")[:500],
-            meta=meta,
-        )
-        # A customer writing to a closed case gets a follow-up case: that is a new case too.
-        created = message.case_id != target.id and message.meta.get("redirected_from") is None
-    skipped = []
-    for attachment in parsed.attachments:
-        if attachment.size > limits["MAX_ATTACHMENT_BYTES"]:
-            skipped.append({"filename": attachment.filename, "size": attachment.size})
-            continue
-        case_services.case_add_attachment(
-            case=message.case,
-            filename=attachment.filename,
-            content=attachment.payload,
-            content_type=attachment.content_type,
-            actor="email",
-            message=message,
-            inline=attachment.inline,
-        )
+    skipped = [
+        {"filename": a.filename, "size": a.size}
+        for a in parsed.attachments
+        if a.size > limits["MAX_ATTACHMENT_BYTES"]
+    ]
     if skipped:
-        Message.objects.filter(pk=message.pk).update(meta={**message.meta, "skipped_attachments": skipped})
-    return message, created
+        meta["skipped_attachments"] = skipped
+    return (parsed.subject or "(no subject)")[:300], text, html
 
 
-@dataclass
+def _attachments(parsed: ParsedMessage) -> list[case_services.NewAttachment]:
+    limit = settings.CASEWORK["MAX_ATTACHMENT_BYTES"]
+    return [
+        case_services.NewAttachment(a.filename, a.payload, a.content_type, a.inline)
+        for a in parsed.attachments
+        if a.size <= limit
+    ]
+
+
+def _opening(mail: _Mail, meta: dict, customer: Customer) -> case_services.Opening:
+    subject, text, html = _content(mail.parsed, True, meta)
+    return case_services.Opening(
+        subject=subject,
+        description=text,
+        customer=customer,
+        channel=Channel.EMAIL,
+        message_meta=meta,
+        message_id=mail.parsed.message_id,
+        body_html=html,
+        attachments=_attachments(mail.parsed),
+        at=mail.when,
+    )
+
+
+def _store(mails: list[_Mail]) -> None:
+    """Write what `_decide` chose: the run's new cases in one `case_open_many`, then replies and bounces
+    one by one (each through the case services, in mail order)."""
+    writing = [m for m in mails if m.action in ("open", "reply")]
+    contacts = [Contact(m.parsed.from_address, m.parsed.from_name) for m in writing]
+    customers = customers_get_or_create(contacts) if contacts else {}
+    opens = [m for m in writing if m.action == "open"]
+    if opens:
+        openings = [
+            replace(m.opening, customer=c, actor=None).cleaned()
+            for m in opens
+            for c in [customers[m.parsed.from_address][0]]
+        ]
+        for mail, (case, message) in zip(opens, case_services.case_open_many(openings), strict=True):
+            mail.result = mail.record.stored(case, message, created=True)
+    for mail in mails:
+        if mail.action == "bounce":
+            with _at(mail.when):
+                mail.result = _handle_bounce(mail.record, mail.parsed)
+        elif mail.action == "reply":
+            mail.result = _store_reply(mail, customers[mail.parsed.from_address][0])
+
+
+def _store_reply(mail: _Mail, customer: Customer) -> IngestResult:
+    parsed, target = mail.parsed, mail.target
+    subject, text, html = _content(parsed, False, mail.meta)
+    attachments = _attachments(parsed)
+    # The message and its attachments stand or fall together; without attachments the service's own
+    # transaction is enough (a refused message leaves nothing behind either way).
+    together = transaction.atomic() if attachments else contextlib.nullcontext()
+    try:
+        with together, _at(mail.when):
+            message = case_services.case_add_message(
+                # The service locks and reads the case itself; a reference by primary key is all it needs.
+                case=Case(pk=target.id, reference=target.reference),
+                kind=MessageKind.CUSTOMER,
+                body=text,
+                customer=customer,
+                channel=Channel.EMAIL,
+                body_html=html,
+                subject=subject,
+                message_id=parsed.message_id,
+                in_reply_to=(parsed.in_reply_to[0] if parsed.in_reply_to else "")[:500],
+                meta=mail.meta,
+            )
+            for attachment in attachments:
+                case_services.case_add_attachment(
+                    case=message.case,
+                    filename=attachment.filename,
+                    content=attachment.content,
+                    content_type=attachment.content_type,
+                    actor="email",
+                    message=message,
+                    inline=attachment.inline,
+                )
+    except ApplicationError as exc:
+        return mail.record.quarantine(QuarantineReason.REJECTED, f"{exc.code}: {exc.message}")
+    # A customer writing to a closed case gets a follow-up case: that is a new case too.
+    created = message.case_id != target.id and message.meta.get("redirected_from") is None
+    return mail.record.stored(message.case, message, created=created)
+
+
+def _at(when: datetime | None):
+    return clock.frozen(when) if when is not None else contextlib.nullcontext()
+
+
 class _Record:
-    """Writes the InboundMail (and Quarantine) row that closes one ingest, whatever the outcome."""
+    """The InboundMail (and Quarantine) row that closes one ingest, whatever the outcome. Rows are built
+    as mails are decided and written together by `save_all` at the end of the run."""
 
-    raw: bytes
-    parsed: ParsedMessage | None
-    key: str
-    source: str
-    mailbox: Any
-    existing: InboundMail | None
-    kind: str = ""
+    def __init__(self, mail: _Mail, existing: InboundMail | None, context: _Context) -> None:
+        self.mail = mail
+        self.parsed = mail.parsed
+        self.existing = existing
+        self.context = context
+        self.kind = ""
+        self.decision = None
+        self.row: InboundMail | None = None
+        self.held: tuple[str, str] | None = None
 
     def _summary(self) -> dict:
         p = self.parsed
@@ -387,6 +583,18 @@ class _Record:
             ),
         }
 
+    def stored(self, case: Case, message: Message | None, *, created: bool) -> IngestResult:
+        decision = self.decision
+        return self.finish(
+            Outcome.INGESTED if created else Outcome.THREADED,
+            reason=decision.evidence,
+            case=case,
+            message=message,
+            matched_by=decision.matched_by,
+            evidence=decision.evidence,
+            created=created,
+        )
+
     def finish(
         self,
         outcome: str,
@@ -399,16 +607,17 @@ class _Record:
         created: bool = False,
     ) -> IngestResult:
         p = self.parsed
+        raw = self.mail.raw
         values = {
-            "dedup_key": self.key,
+            "dedup_key": self.mail.key,
             "header_message_id": (p.message_id or "")[:500] if p else "",
-            "fingerprint": p.fingerprint if p else hashlib.sha256(self.raw).hexdigest(),
-            "source": self.source[:120],
-            "mailbox": self.mailbox,
+            "fingerprint": p.fingerprint if p else hashlib.sha256(raw).hexdigest(),
+            "source": self.mail.options.source[:120],
+            "mailbox": self.mail.options.mailbox,
             "from_address": (p.from_address if p else "")[:320],
             "subject": (p.subject if p else "")[:300],
-            "raw": self.raw,
-            "size": len(self.raw),
+            "raw": raw,
+            "size": len(raw),
             "kind": self.kind,
             "outcome": outcome,
             "reason": reason,
@@ -420,13 +629,11 @@ class _Record:
         }
         if self.existing is not None:
             values.pop("dedup_key")
-            values.pop("received_at", None)
-            for field, value in values.items():
-                setattr(self.existing, field, value)
-            self.existing.save()
+            for name, value in values.items():
+                setattr(self.existing, name, value)
             self.row = self.existing
         else:
-            self.row = InboundMail.objects.create(received_at=timezone.now(), **values)
+            self.row = InboundMail(received_at=self.context.now, **values)
         return IngestResult(
             case_reference=case.reference if case else None,
             created=created,
@@ -437,22 +644,37 @@ class _Record:
         )
 
     def quarantine(self, code: str, text: str) -> IngestResult:
-        result = self.finish(Outcome.QUARANTINED, reason=f"{code}: {text}")
-        p = self.parsed
-        values = {
-            "raw": self.raw,
-            "reason_code": code,
-            "reason_text": text,
-            "source": self.source[:120],
-            "from_address": (p.from_address if p else "")[:320],
-            "subject": (p.subject if p else "")[:300],
-        }
-        held = Quarantine.objects.filter(inbound=self.row).first()
-        if held is not None:
-            Quarantine.objects.filter(pk=held.pk).update(**values, state=QuarantineState.HELD)
-        else:
-            Quarantine.objects.create(inbound=self.row, created_at=timezone.now(), **values)
-        return result
+        self.held = (code, text)
+        return self.finish(Outcome.QUARANTINED, reason=f"{code}: {text}")
+
+    @staticmethod
+    def save_all(records: list[_Record]) -> None:
+        new = [r.row for r in records if r.existing is None]
+        InboundMail.objects.bulk_create(new)
+        for record in records:
+            if record.existing is not None:
+                record.existing.save()
+        held = []
+        for record in records:
+            if record.held is None:
+                continue
+            code, text = record.held
+            p = record.parsed
+            values = {
+                "raw": record.mail.raw,
+                "reason_code": code,
+                "reason_text": text,
+                "source": record.mail.options.source[:120],
+                "from_address": (p.from_address if p else "")[:320],
+                "subject": (p.subject if p else "")[:300],
+            }
+            if record.existing is not None and (
+                old := Quarantine.objects.filter(inbound=record.row).first()
+            ):
+                Quarantine.objects.filter(pk=old.pk).update(**values, state=QuarantineState.HELD)
+            else:
+                held.append(Quarantine(inbound=record.row, created_at=record.context.now, **values))
+        Quarantine.objects.bulk_create(held)
 
 
 def _handle_bounce(record: _Record, parsed: ParsedMessage) -> IngestResult:

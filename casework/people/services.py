@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -23,12 +26,25 @@ def normalise_email(address: str) -> str:
 
 
 def organisation_for_email(address: str) -> Organisation | None:
-    domain = email_domain(address)
-    if not domain:
-        return None
+    return _organisations_by_domain([address]).get(email_domain(address))
+
+
+def _organisations_by_domain(addresses: Iterable[str]) -> dict[str, Organisation]:
+    domains = {d for d in map(email_domain, addresses) if d}
+    if not domains:
+        return {}
     # `domain` is unique: no ordering needed (building the ORDER BY cost more than the lookup).
-    match = next(iter(OrganisationDomain.objects.select_related("organisation").filter(domain=domain)), None)
-    return match.organisation if match else None
+    rows = OrganisationDomain.objects.select_related("organisation").filter(domain__in=domains).order_by()
+    return {row.domain: row.organisation for row in rows}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who wrote: an address, and the name/phone they gave (may be blank)."""
+
+    email: str
+    name: str = ""
+    phone: str = ""
 
 
 def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> tuple[Customer, bool]:
@@ -36,41 +52,73 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> tu
     email domain. An existing customer's blank name/phone is filled in; a known name is never overwritten
     by whatever a mail client put in From."""
     email = normalise_email(email)
-    name = normalise_whitespace(name)[:200]
-    # LOWER(email) = address is what the unique index (customer_email_unique_ci) covers, so this is an
-    # index lookup; email__iexact (LIKE / UPPER) scanned the whole table on every mail and API create.
-    # The index also means at most one row: no ordering needed.
-    existing = next(
-        iter(
-            Customer.objects.alias(email_ci=Lower("email"))
-            .filter(email_ci=email)
-            .select_related("organisation")
-            .order_by()
-        ),
-        None,
-    )
-    if existing:
+    return customers_get_or_create([Contact(email, name, phone)])[email]
+
+
+@transaction.atomic
+def customers_get_or_create(contacts: Sequence[Contact]) -> dict[str, tuple[Customer, bool]]:
+    """`customer_get_or_create` for many contacts at once (a batch of mail), in three queries whatever
+    the count; keyed by normalised address, with `created` telling which are new. An invalid address
+    raises ValidationFailed and writes nothing."""
+    wanted: dict[str, Contact] = {}
+    for contact in contacts:
+        email = normalise_email(contact.email)
+        name = normalise_whitespace(contact.name)[:200]
+        seen = wanted.get(email)
+        wanted[email] = Contact(
+            email, (seen.name if seen else "") or name, (seen.phone if seen else "") or contact.phone
+        )
+    if not wanted:
+        return {}
+    # LOWER(email) IN (...) is what the unique index (customer_email_unique_ci) covers, so these are index
+    # lookups; email__iexact (LIKE / UPPER) scanned the whole table on every mail and API create.
+    found = {
+        c.email.lower(): c
+        for c in Customer.objects.alias(email_ci=Lower("email"))
+        .filter(email_ci__in=list(wanted))
+        .select_related("organisation")
+        .order_by()
+    }
+    needs_org = [e for e in wanted if e not in found or found[e].organisation_id is None]
+    organisations = _organisations_by_domain(needs_org)
+    result: dict[str, tuple[Customer, bool]] = {}
+    for email, existing in found.items():
+        contact = wanted[email]
         changed = []
-        if name and not existing.name:
-            existing.name = name
+        if contact.name and not existing.name:
+            existing.name = contact.name
             changed.append("name")
-        if phone and not existing.phone:
-            existing.phone = phone
+        if contact.phone and not existing.phone:
+            existing.phone = contact.phone
             changed.append("phone")
-        if existing.organisation_id is None and (org := organisation_for_email(email)):
+        if existing.organisation_id is None and (org := organisations.get(email_domain(email))):
             existing.organisation = org
             changed.append("organisation")
         if changed:
             existing.save(update_fields=[*changed, "updated_at"])
-        return existing, False
-    customer = Customer(email=email, name=name, phone=phone, organisation=organisation_for_email(email))
+        result[email] = (existing, False)
+    new = [
+        Customer(email=email, name=c.name, phone=c.phone, organisation=organisations.get(email_domain(email)))
+        for email, c in wanted.items()
+        if email not in found
+    ]
+    if not new:
+        return result
     try:
         with transaction.atomic():
-            customer.save()
+            Customer.objects.bulk_create(new)
+        result.update((c.email, (c, True)) for c in new)
     except IntegrityError:
-        # Another request created the same address between our read and write.
-        return Customer.objects.get(email__iexact=email), False
-    return customer, True
+        # Another request created one of these addresses between our read and write: one at a time.
+        for customer in new:
+            customer.pk = None
+            try:
+                with transaction.atomic():
+                    customer.save(force_insert=True)
+                result[customer.email] = (customer, True)
+            except IntegrityError:
+                result[customer.email] = (Customer.objects.get(email__iexact=customer.email), False)
+    return result
 
 
 @transaction.atomic

@@ -43,6 +43,8 @@ from .work import (
 
 __all__ = [
     "Actor",
+    "NewAttachment",
+    "Opening",
     "SystemEvent",
     "case_add_attachment",
     "case_add_message",
@@ -53,6 +55,7 @@ __all__ = [
     "case_merge",
     "case_open",
     "case_open_for_contact",
+    "case_open_many",
     "case_open_with_message",
     "case_record_system_event",
     "case_record_system_events",

@@ -240,6 +240,9 @@ def _reference(number: int) -> str:
 def _tags(names: Iterable[str]) -> list[Tag]:
     tags = []
     for raw in names:
+        if isinstance(raw, Tag):
+            tags.append(raw)
+            continue
         name = slugify(str(raw), allow_unicode=True)[:50]
         if not name:
             raise ValidationFailed(f"'{raw}' is not a usable tag", code="invalid_tag")

@@ -1,5 +1,6 @@
 """Service tests: each service writes its change and its event, in one transaction."""
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -353,3 +354,69 @@ def test_reopen_closed_case_opens_follow_up(case, alice):
     assert follow_up.follow_up_of == case and follow_up.pk != case.pk
     with pytest.raises(InvalidTransition):
         services.case_reopen(case=follow_up, actor=alice)
+
+
+def test_case_open_many_opens_each_case_like_a_single_open(customer, django_capture_on_commit_callbacks):
+    other = CustomerFactory()
+    openings = [
+        services.Opening(subject="First", description="one", customer=customer),
+        services.Opening(
+            subject="Second",
+            description="two",
+            customer=other,
+            priority="high",
+            tags=["vip"],
+            attachments=[services.NewAttachment("log.txt", b"boot failed\n")],
+        ),
+        services.Opening(subject="Third", description="", customer=customer, channel="phone"),
+    ]
+    seen = []
+
+    def watch(event):
+        seen.append(event)
+
+    hooks.subscribe(EventKind.OPENED, watch)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            opened = services.case_open_many(openings)
+    finally:
+        hooks._handlers[EventKind.OPENED].remove(watch)
+    cases = [case for case, _ in opened]
+    assert [c.number for c in cases] == list(range(cases[0].number, cases[0].number + 3))
+    assert [c.reference for c in cases] == [f"CW-{c.number:06d}" for c in cases]
+    first, second, third = cases
+    assert opened[0][1].body == "one" and opened[2][1] is None  # no text, no message
+    assert second.priority == "high" and list(second.tags.values_list("name", flat=True)) == ["vip"]
+    attachment = second.attachments.get()
+    assert attachment.filename == "log.txt" and attachment.file.read() == b"boot failed\n"
+    # (the hooks then add their own events: sentiment, SLA…)
+    assert list(second.events.order_by("id").values_list("kind", flat=True))[:2] == [
+        EventKind.OPENED,
+        EventKind.ATTACHMENT_ADDED,
+    ]
+    assert second.events.get(kind=EventKind.ATTACHMENT_ADDED).new["attachment"] == attachment.pk
+    assert second.events.get(kind=EventKind.OPENED).data["explicit"] == ["priority"]
+    assert third.channel == "phone" and first.last_customer_message_at is not None
+    assert [e.case_id for e in seen] == [c.pk for c in cases]  # hooks saw every case, in order
+
+
+def test_case_open_many_refuses_all_when_one_opening_is_invalid(customer):
+    count = (Case.objects.count(), CaseEvent.objects.count())
+    with pytest.raises(ValidationFailed) as exc:
+        services.case_open_many(
+            [
+                services.Opening(subject="Fine", description="ok", customer=customer),
+                services.Opening(subject="   ", description="no subject", customer=customer),
+            ]
+        )
+    assert exc.value.code == "required" and (Case.objects.count(), CaseEvent.objects.count()) == count
+
+
+def test_case_open_many_can_replay_history(customer):
+    when = dt.datetime(2024, 2, 29, 9, 30, tzinfo=dt.UTC)
+    ((case, message),) = services.case_open_many(
+        [services.Opening(subject="Old mail", description="from 2024", customer=customer, at=when)]
+    )
+    case.refresh_from_db()
+    assert case.created_at == message.created_at == when
+    assert case.events.get().created_at == when

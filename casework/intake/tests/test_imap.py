@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from casework.cases import services as case_services
 from casework.cases.models import Case
 from casework.intake import mailboxes
 from casework.intake.jobs import poll_mailboxes_job
@@ -78,23 +79,22 @@ def test_without_processed_folder_mail_is_flagged_seen(dovecot, mailbox):
 def test_a_failed_ingest_leaves_the_mail_in_the_inbox_unseen(dovecot, mailbox, monkeypatch):
     for raw in _mails(3):
         dovecot.append(USER, raw)
-    real = mailboxes.ingest_raw
-    calls = []
+    real = case_services.case_open_many
 
-    def flaky(raw, **kwargs):
-        calls.append(raw)
-        if len(calls) == 2:
+    def flaky(openings):
+        # The second mail's case cannot be written: its batch fails, and then that mail alone.
+        if any(o.subject == "Problem 1" for o in openings):
             raise RuntimeError("database went away")
-        return real(raw, **kwargs)
+        return real(openings)
 
-    monkeypatch.setattr(mailboxes, "ingest_raw", flaky)
+    monkeypatch.setattr(case_services, "case_open_many", flaky)
     result = mailboxes.poll_mailbox(mailbox)
     assert "database went away" in result.error and Case.objects.count() == 1
     assert len(_folder_uids(dovecot, "Processed")) == 1
     assert len(_folder_uids(dovecot, "INBOX", "UNSEEN")) == 2
     mailbox.refresh_from_db()
     assert "database went away" in mailbox.last_error
-    monkeypatch.setattr(mailboxes, "ingest_raw", real)
+    monkeypatch.setattr(case_services, "case_open_many", real)
     again = mailboxes.poll_mailbox(mailbox)
     assert again.fetched == 2 and Case.objects.count() == 3 and InboundMail.objects.count() == 3
     assert _folder_uids(dovecot, "INBOX") == []

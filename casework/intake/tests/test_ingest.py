@@ -218,11 +218,17 @@ def test_bounce_for_unknown_mail_is_recorded_not_a_case():
     assert Case.objects.count() == 0 and InboundMail.objects.get().outcome == Outcome.BOUNCE
 
 
-def test_a_crash_mid_ingest_leaves_nothing_behind(monkeypatch):
-    def explode(**kwargs):
+@pytest.mark.parametrize(
+    "step",
+    [(Attachment, "bulk_create"), (InboundMail, "bulk_create")],
+    ids=["attachments, after the case and message rows", "the intake record, the last write"],
+)
+def test_a_crash_mid_ingest_leaves_nothing_behind(monkeypatch, step):
+    def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(case_services, "case_add_attachment", explode)
+    model, method = step
+    monkeypatch.setattr(model.objects, method, explode)
     with pytest.raises(RuntimeError):
         ingest_raw(build_mail(attachments=[("a.txt", "text/plain", b"x")]), source="pipe")
     assert Case.objects.count() == 0 and InboundMail.objects.count() == 0

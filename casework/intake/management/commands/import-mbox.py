@@ -1,7 +1,8 @@
 """`casework import-mbox FILE [--mailbox NAME]`: migrate an old shared inbox (mbox file or Maildir folder).
 
-Resumable: every mail goes through `ingest_raw`, which is idempotent by Message-ID (or content hash), so
-after a crash the same command simply runs again and skips what is already in.
+Resumable: every mail goes through `ingest_many` (batches of INTAKE_BATCH mails per transaction), which is
+idempotent by Message-ID (or content hash), so after a crash the same command simply runs again and skips
+what is already in.
 """
 
 import json
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from casework.intake.models import Mailbox
-from casework.intake.services import ingest_raw
+from casework.intake.services import ingest_many
 
 
 def _messages(path: Path) -> tuple[int, Iterator[bytes]]:
@@ -55,10 +56,10 @@ class Command(BaseCommand):
         counts: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
         progress = tqdm(raws, total=total, unit="mail", disable=options["no_progress"], file=self.stderr)
-        for raw in progress:
-            result = ingest_raw(
-                raw, source="mbox", mailbox=box, bypass_rate_limit=True, replay_date=not options["now"]
-            )
+        results = ingest_many(
+            progress, source="mbox", mailbox=box, bypass_rate_limit=True, replay_date=not options["now"]
+        )
+        for result in results:
             counts["duplicates" if result.duplicate else _bucket(result.outcome)] += 1
             if result.quarantined:
                 reasons[result.reason.split(":", 1)[0]] += 1

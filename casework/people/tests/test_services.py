@@ -1,0 +1,47 @@
+"""Finding or creating customers, one at a time and for a batch of mail."""
+
+import pytest
+
+from casework.core.errors import ValidationFailed
+from casework.people.models import Customer
+from casework.people.services import Contact, customer_get_or_create, customers_get_or_create
+from casework.testing.factories import CustomerFactory, OrganisationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_one_customer_is_found_case_insensitively_or_created_with_the_domains_organisation():
+    org = OrganisationFactory(domains=["acme.test"])
+    created, was_new = customer_get_or_create(email=" Ann@ACME.test ", name="  Ann   Smith ")
+    assert was_new and created.email == "ann@acme.test" and created.name == "Ann Smith"
+    assert created.organisation == org
+    found, was_new = customer_get_or_create(email="ANN@acme.test", name="Someone Else")
+    assert not was_new and found.pk == created.pk and found.name == "Ann Smith"
+
+
+def test_a_batch_reads_once_merges_repeats_and_fills_blanks(django_assert_num_queries):
+    org = OrganisationFactory(domains=["acme.test"])
+    known = CustomerFactory(email="known@acme.test", name="", organisation=None)
+    contacts = [
+        Contact("new@acme.test", ""),
+        Contact("NEW@acme.test", "New Person", "+44 1"),
+        Contact("known@acme.test", "Known Person"),
+        Contact("solo@elsewhere.test", "Solo"),
+    ]
+    # customers, organisation domains, one update for the blank name/organisation, one insert
+    with django_assert_num_queries(4 + 4):  # + savepoints of the transaction and the insert
+        result = customers_get_or_create(contacts)
+    assert set(result) == {"new@acme.test", "known@acme.test", "solo@elsewhere.test"}
+    new, created = result["new@acme.test"]
+    assert created and new.name == "New Person" and new.phone == "+44 1" and new.organisation == org
+    known.refresh_from_db()
+    assert result["known@acme.test"] == (known, False)
+    assert known.name == "Known Person" and known.organisation == org
+    assert result["solo@elsewhere.test"][0].organisation is None
+    assert Customer.objects.count() == 3
+
+
+def test_an_invalid_address_refuses_the_whole_batch():
+    with pytest.raises(ValidationFailed) as exc:
+        customers_get_or_create([Contact("fine@example.test"), Contact("not an address")])
+    assert exc.value.code == "invalid_email" and Customer.objects.count() == 0
