@@ -668,9 +668,7 @@ class _Record:
                 "from_address": (p.from_address if p else "")[:320],
                 "subject": (p.subject if p else "")[:300],
             }
-            if record.existing is not None and (
-                old := Quarantine.objects.filter(inbound=record.row).first()
-            ):
+            if record.existing is not None and (old := Quarantine.objects.filter(inbound=record.row).first()):
                 Quarantine.objects.filter(pk=old.pk).update(**values, state=QuarantineState.HELD)
             else:
                 held.append(Quarantine(inbound=record.row, created_at=record.context.now, **values))
