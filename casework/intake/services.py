@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from casework.cases import services as case_services
 from casework.cases.models import Case, EventKind, Message, MessageKind
 from casework.cases.status import Channel
 from casework.core import clock
+from casework.core.batching import gc_paused
 from casework.core.errors import ApplicationError, Conflict
 from casework.people.models import Customer, OrganisationDomain
 from casework.people.services import Contact, customers_get_or_create, normalise_email
@@ -70,10 +72,12 @@ def may_acknowledge(message: Message) -> bool:
 class DbThreadLookup:
     """`intake.threading.ThreadLookup` backed by the database (Message.message_id is unique and indexed).
 
-    Every id in the In-Reply-To/References of the mails being ingested together is looked up in one query
-    up front, so a batch (or a long References chain) costs one round trip instead of one per id."""
+    What the mails being ingested together can ask is read up front, one query per kind: every id in
+    their In-Reply-To/References, and every case reference in their subjects (with the case's customer
+    and organisation for the sender check). A batch, or a long References chain, costs one round trip
+    instead of one per id; anything not read up front is looked up when asked."""
 
-    def __init__(self, parsed: Sequence[ParsedMessage] = ()) -> None:
+    def __init__(self, parsed: Sequence[ParsedMessage] = (), reference_pattern: str | None = None) -> None:
         ids = list(dict.fromkeys(i for p in parsed for i in [*p.in_reply_to, *p.references][:200]))
         self._asked = set(ids)
         self._known: dict[str, CaseRef] = {}
@@ -82,6 +86,21 @@ class DbThreadLookup:
                 "message_id", "case_id", "case__reference"
             )
             self._known.update((mid, CaseRef(case_id, ref)) for mid, case_id, ref in rows)
+        refs = set()
+        if reference_pattern:
+            refs = {
+                m.group(0).upper()
+                for p in parsed
+                for m in re.finditer(reference_pattern, p.subject, re.IGNORECASE)
+            }
+        self._asked_refs = refs
+        self._cases: dict[str, dict] = {}
+        if refs:
+            rows = Case.objects.filter(reference__in=refs).values(
+                "id", "reference", "customer__email", "organisation_id"
+            )
+            self._cases = {row["reference"]: row for row in rows}
+        self._by_id = {row["id"]: row for row in self._cases.values()}
 
     def case_for_message_ids(self, ids) -> CaseRef | None:
         ids = list(ids)
@@ -96,7 +115,10 @@ class DbThreadLookup:
         return CaseRef(row["case_id"], row["case__reference"]) if row else None
 
     def case_for_reference(self, ref: str) -> CaseRef | None:
-        row = Case.objects.filter(reference=ref).values("id", "reference").first()
+        if ref in self._asked_refs:
+            row = self._cases.get(ref)
+        else:
+            row = Case.objects.filter(reference=ref).values("id", "reference").first()
         return CaseRef(row["id"], row["reference"]) if row else None
 
     def case_exists(self, case_id: int) -> CaseRef | None:
@@ -108,7 +130,9 @@ class DbThreadLookup:
 
     def sender_belongs(self, case: CaseRef, address: str) -> bool:
         """The case's customer, or anyone of the same organisation (by customer record or email domain)."""
-        row = Case.objects.filter(pk=case.id).values("customer__email", "organisation_id").first()
+        row = self._by_id.get(case.id) or (
+            Case.objects.filter(pk=case.id).values("customer__email", "organisation_id").first()
+        )
         if row is None:
             return False
         address = address.lower()
@@ -176,10 +200,10 @@ def ingest_many(
     size = batch_size or settings.CASEWORK["INTAKE_BATCH"]
     stream = iter(raws)
     while chunk := list(itertools.islice(stream, size)):
-        mails = [_Mail.parse(raw, options) for raw in chunk]
-        for segment in independent_runs(mails):
+        for segment in independent_runs(_parse_chunk(chunk, options)):
             try:
-                results = _ingest_segment(segment, options)
+                with gc_paused():
+                    results = _ingest_segment(segment, options)
             except Exception:
                 if len(segment) == 1:
                     raise
@@ -188,6 +212,11 @@ def ingest_many(
                     yield _ingest_segment([mail.fresh()], options)[0]
                 continue
             yield from results
+
+
+def _parse_chunk(raws: list[bytes], options: _Options) -> list[_Mail]:
+    with gc_paused():  # bounded by the batch size; see core.batching
+        return [_Mail.parse(raw, options) for raw in raws]
 
 
 @dataclass(frozen=True)
@@ -258,6 +287,10 @@ def independent_runs(mails: Sequence[_Mail]) -> list[list[_Mail]]:
     return runs
 
 
+def _reference_pattern() -> str:
+    return rf"{settings.CASEWORK['REFERENCE_PREFIX']}-\d{{6,}}"
+
+
 def _replay_time(parsed: ParsedMessage | None) -> datetime | None:
     if parsed is None or parsed.date is None:
         return None
@@ -297,7 +330,7 @@ class _Context:
                 .annotate(n=Count("id"))
                 .order_by()
             )
-        self.threads = DbThreadLookup(parsed)
+        self.threads = DbThreadLookup(parsed, _reference_pattern())
         self.now = timezone.now()
 
 
@@ -385,12 +418,8 @@ def _decide(mail: _Mail, context: _Context) -> None:
         )
         return
 
-    prefix = settings.CASEWORK["REFERENCE_PREFIX"]
     decision = decide_thread(
-        parsed,
-        key=signing_key(),
-        lookup=context.threads,
-        reference_pattern=rf"{prefix}-\d{{6,}}",
+        parsed, key=signing_key(), lookup=context.threads, reference_pattern=_reference_pattern()
     )
     list_mail = kind == "auto_reply" and (parsed.auto_reply_reason or "").startswith(_LIST_REASONS)
     if kind == "auto_reply" and decision.case is None and not list_mail:
@@ -486,8 +515,8 @@ def _opening(mail: _Mail, meta: dict, customer: Customer) -> case_services.Openi
 
 
 def _store(mails: list[_Mail]) -> None:
-    """Write what `_decide` chose: the run's new cases in one `case_open_many`, then replies and bounces
-    one by one (each through the case services, in mail order)."""
+    """Write what `_decide` chose: the run's new cases in one `case_open_many`, its replies in one
+    `case_add_customer_messages`, then bounces one by one (all through the case services)."""
     writing = [m for m in mails if m.action in ("open", "reply")]
     contacts = [Contact(m.parsed.from_address, m.parsed.from_name) for m in writing]
     customers = customers_get_or_create(contacts) if contacts else {}
@@ -500,37 +529,47 @@ def _store(mails: list[_Mail]) -> None:
         ]
         for mail, (case, message) in zip(opens, case_services.case_open_many(openings), strict=True):
             mail.result = mail.record.stored(case, message, created=True)
+    replies = [m for m in writing if m.action == "reply"]
+    if replies:
+        _store_replies(replies, customers)
     for mail in mails:
         if mail.action == "bounce":
             with _at(mail.when):
                 mail.result = _handle_bounce(mail.record, mail.parsed)
-        elif mail.action == "reply":
-            mail.result = _store_reply(mail, customers[mail.parsed.from_address][0])
 
 
-def _store_reply(mail: _Mail, customer: Customer) -> IngestResult:
-    parsed, target = mail.parsed, mail.target
-    subject, text, html = _content(parsed, False, mail.meta)
-    attachments = _attachments(parsed)
-    # The message and its attachments stand or fall together; without attachments the service's own
-    # transaction is enough (a refused message leaves nothing behind either way).
-    together = transaction.atomic() if attachments else contextlib.nullcontext()
-    try:
-        with together, _at(mail.when):
-            message = case_services.case_add_message(
+def _store_replies(replies: list[_Mail], customers: dict) -> None:
+    items = []
+    for mail in replies:
+        parsed = mail.parsed
+        subject, text, html = _content(parsed, False, mail.meta)
+        items.append(
+            case_services.CustomerMessage(
                 # The service locks and reads the case itself; a reference by primary key is all it needs.
-                case=Case(pk=target.id, reference=target.reference),
-                kind=MessageKind.CUSTOMER,
+                case=Case(pk=mail.target.id, reference=mail.target.reference),
+                customer=customers[parsed.from_address][0],
                 body=text,
-                customer=customer,
                 channel=Channel.EMAIL,
                 body_html=html,
                 subject=subject,
                 message_id=parsed.message_id,
                 in_reply_to=(parsed.in_reply_to[0] if parsed.in_reply_to else "")[:500],
                 meta=mail.meta,
+                at=mail.when,
             )
-            for attachment in attachments:
+        )
+    try:
+        messages = case_services.case_add_customer_messages(items)
+    except ApplicationError as exc:
+        if len(replies) > 1:
+            raise  # ingest_many retries the run mail by mail, so only the refused one is quarantined
+        replies[0].result = replies[0].record.quarantine(
+            QuarantineReason.REJECTED, f"{exc.code}: {exc.message}"
+        )
+        return
+    for mail, message in zip(replies, messages, strict=True):
+        for attachment in _attachments(mail.parsed):
+            with _at(mail.when):
                 case_services.case_add_attachment(
                     case=message.case,
                     filename=attachment.filename,
@@ -540,11 +579,9 @@ def _store_reply(mail: _Mail, customer: Customer) -> IngestResult:
                     message=message,
                     inline=attachment.inline,
                 )
-    except ApplicationError as exc:
-        return mail.record.quarantine(QuarantineReason.REJECTED, f"{exc.code}: {exc.message}")
-    # A customer writing to a closed case gets a follow-up case: that is a new case too.
-    created = message.case_id != target.id and message.meta.get("redirected_from") is None
-    return mail.record.stored(message.case, message, created=created)
+        # A customer writing to a closed case gets a follow-up case: that is a new case too.
+        created = message.case_id != mail.target.id and message.meta.get("redirected_from") is None
+        mail.result = mail.record.stored(message.case, message, created=created)
 
 
 def _at(when: datetime | None):

@@ -9,8 +9,10 @@ events to hooks after commit (see hooks.py). Nothing else assigns `Case.status` 
 from ._core import Actor, resolve_category
 from .email import message_move, message_record_email, message_split_to_new_case
 from .lifecycle import (
+    CustomerMessage,
     NewAttachment,
     Opening,
+    case_add_customer_messages,
     case_add_message,
     case_open,
     case_open_for_contact,
@@ -43,10 +45,12 @@ from .work import (
 
 __all__ = [
     "Actor",
+    "CustomerMessage",
     "NewAttachment",
     "Opening",
     "SystemEvent",
     "case_add_attachment",
+    "case_add_customer_messages",
     "case_add_message",
     "case_add_task",
     "case_assign",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -298,33 +299,22 @@ def case_add_message(
         return first if first is not None else follow_up.messages.order_by("id").first()
     if kind == MessageKind.CUSTOMER:
         _apply_customer_reply_status(locked, actor)
-    message = Message.objects.create(
-        case=locked,
-        kind=kind,
+    message = _new_message(
+        locked,
+        kind,
+        actor,
+        customer=(customer or locked.customer) if kind == MessageKind.CUSTOMER else None,
         channel=channel,
-        direction=Direction.INBOUND if kind == MessageKind.CUSTOMER else Direction.OUTBOUND,
-        author_user=actor.user if kind != MessageKind.CUSTOMER else None,
-        author_customer=(customer or locked.customer) if kind == MessageKind.CUSTOMER else None,
-        subject=subject,
         body=body,
         body_html=body_html,
-        message_id=message_id or None,
+        subject=subject,
+        message_id=message_id,
         in_reply_to=in_reply_to,
-        meta=meta or {},
-        created_at=now,
+        meta=meta,
+        at=now,
     )
-    if kind == MessageKind.CUSTOMER:
-        locked.last_customer_message_at = now
-    elif kind == MessageKind.REPLY:
-        locked.last_agent_message_at = now
-    _record(
-        locked,
-        EventKind.MESSAGE_ADDED,
-        actor,
-        new={"kind": kind, "channel": channel},
-        data={k: v for k, v in (meta or {}).items() if k in ("matched_by", "evidence", "call")},
-        message=message,
-    )
+    message.save(force_insert=True)
+    _record_all([_message_added(locked, message, actor)])
     if kind == MessageKind.REPLY and locked.first_response_at is None and not (meta or {}).get("automatic"):
         locked.first_response_at = now
         _record(locked, EventKind.FIRST_RESPONSE, actor, new={"at": now.isoformat()}, message=message)
@@ -333,6 +323,141 @@ def case_add_message(
     locked.save()
     _sync(case, locked)
     return message
+
+
+def _new_message(
+    case: Case,
+    kind: str,
+    actor: Actor,
+    *,
+    customer: Customer | None,
+    channel: str,
+    body: str,
+    body_html: str,
+    subject: str,
+    message_id: str | None,
+    in_reply_to: str,
+    meta: dict | None,
+    at: datetime,
+) -> Message:
+    """An unsaved message on a locked case, with the case's last-message time moved on."""
+    if kind == MessageKind.CUSTOMER:
+        case.last_customer_message_at = at
+    elif kind == MessageKind.REPLY:
+        case.last_agent_message_at = at
+    return Message(
+        case=case,
+        kind=kind,
+        channel=channel,
+        direction=Direction.INBOUND if kind == MessageKind.CUSTOMER else Direction.OUTBOUND,
+        author_user=actor.user if kind != MessageKind.CUSTOMER else None,
+        author_customer=customer if kind == MessageKind.CUSTOMER else None,
+        subject=subject,
+        body=body,
+        body_html=body_html,
+        message_id=message_id or None,
+        in_reply_to=in_reply_to,
+        meta=meta or {},
+        created_at=at,
+    )
+
+
+def _message_added(case: Case, message: Message, actor: Actor) -> CaseEvent:
+    signals = ("matched_by", "evidence", "call")
+    return _event(
+        case,
+        EventKind.MESSAGE_ADDED,
+        actor,
+        new={"kind": message.kind, "channel": message.channel},
+        data={k: v for k, v in message.meta.items() if k in signals},
+        message=message,
+        at=message.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """A message a customer sent on an existing case (an email reply, later a chat or portal message)."""
+
+    case: Case
+    customer: Customer
+    body: str
+    channel: str = Channel.EMAIL
+    body_html: str = ""
+    subject: str = ""
+    message_id: str | None = None
+    in_reply_to: str = ""
+    meta: dict | None = None
+    at: datetime | None = None
+
+
+# Statuses in which a customer message is a plain append: nothing resumes, reopens or follows up.
+_PLAIN_APPEND = (Status.NEW, Status.TRIAGED, Status.IN_PROGRESS)
+
+
+@transaction.atomic
+def case_add_customer_messages(items: Sequence[CustomerMessage]) -> list[Message]:
+    """`case_add_message` for many customer messages at once (the replies in a batch of mail): the same
+    messages and events, with the cases locked in one query and the rows written with bulk inserts.
+
+    A message that needs more than an append — its case is merged, closed, awaiting the client or
+    resolved, or an earlier message of the batch is on the same case — goes through `case_add_message`
+    itself, in order. Returns the messages in the order given; each message's `case` is where it landed."""
+    ids = sorted({item.case.pk for item in items})
+    locked = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    results: list[Message | None] = [None] * len(items)
+    plain: list[tuple[int, Case, Message, Actor]] = []
+    taken: set[int] = set()
+    for index, item in enumerate(items):
+        case = locked.get(item.case.pk)
+        if case is None or case.merged_into_id or case.status not in _PLAIN_APPEND or case.pk in taken:
+            continue
+        taken.add(case.pk)
+        actor = _customer_actor(item.customer)
+        message = _new_message(
+            case,
+            MessageKind.CUSTOMER,
+            actor,
+            customer=item.customer,
+            channel=_check_choice(item.channel, Channel, field="channel"),
+            body=_check_text(item.body, field="body", required=not item.body_html),
+            body_html=item.body_html,
+            subject=item.subject,
+            message_id=item.message_id,
+            in_reply_to=item.in_reply_to,
+            meta=item.meta,
+            at=item.at or clock.now(),
+        )
+        plain.append((index, case, message, actor))
+    if plain:
+        Message.objects.bulk_create([message for _, _, message, _ in plain])
+        _record_all([_message_added(case, message, actor) for _, case, message, actor in plain])
+        now = clock.now()
+        for _, case, _, _ in plain:
+            case.updated_at = now
+        Case.objects.bulk_update(
+            [case for _, case, _, _ in plain], ["last_customer_message_at", "updated_at"]
+        )
+        for index, case, message, _ in plain:
+            _sync(items[index].case, case)
+            results[index] = message
+    for index, item in enumerate(items):
+        if results[index] is not None:
+            continue
+        with clock.frozen(item.at) if item.at else contextlib.nullcontext():
+            results[index] = case_add_message(
+                case=item.case,
+                kind=MessageKind.CUSTOMER,
+                body=item.body,
+                customer=item.customer,
+                channel=item.channel,
+                body_html=item.body_html,
+                subject=item.subject,
+                message_id=item.message_id,
+                in_reply_to=item.in_reply_to,
+                meta=item.meta,
+            )
+    return results
 
 
 # --------------------------------------------------------------------------------------------------

@@ -420,3 +420,52 @@ def test_case_open_many_can_replay_history(customer):
     case.refresh_from_db()
     assert case.created_at == message.created_at == when
     assert case.events.get().created_at == when
+
+
+def test_case_add_customer_messages_appends_like_one_at_a_time(
+    customer, alice, django_assert_max_num_queries
+):
+    plain = [open_case(customer=customer, subject=f"Plain {n}") for n in range(3)]
+    waiting = open_case(customer=customer, subject="Waiting")
+    services.case_transition(case=waiting, to=Status.IN_PROGRESS, actor=alice)
+    services.case_transition(case=waiting, to=Status.AWAITING_CLIENT, actor=alice)
+    closed = open_case(customer=customer, subject="Closed")
+    services.case_transition(case=closed, to=Status.CLOSED, actor=alice, reason="spam")
+    dup, keep = open_case(customer=customer, subject="Dup"), open_case(customer=customer, subject="Keep")
+    services.case_merge(source=dup, target=keep, actor=alice, reason="duplicate")
+    targets = [*plain, plain[0], waiting, closed, dup]
+    items = [
+        services.CustomerMessage(
+            case=Case(pk=case.pk), customer=customer, body=f"reply {n}", meta={"matched_by": "references"}
+        )
+        for n, case in enumerate(targets)
+    ]
+    messages = services.case_add_customer_messages(items)
+
+    assert [m.body for m in messages] == [f"reply {n}" for n in range(len(targets))]
+    # Plain appends, including a second message for the same case, stay on their case.
+    assert [m.case_id for m in messages[:4]] == [c.pk for c in [*plain, plain[0]]]
+    assert plain[0].messages.filter(kind=MessageKind.CUSTOMER).count() == 3
+    for case in plain:
+        case.refresh_from_db()
+        event = case.events.filter(kind=EventKind.MESSAGE_ADDED).latest("id")
+        assert event.data == {"matched_by": "references"} and event.message.case_id == case.pk
+        assert case.last_customer_message_at == event.created_at
+    # The others get what case_add_message gives them: resume, follow-up, redirect to the survivor.
+    waiting.refresh_from_db()
+    assert waiting.status == Status.IN_PROGRESS and messages[4].case_id == waiting.pk
+    assert messages[5].case.follow_up_of_id == closed.pk
+    assert messages[6].case_id == keep.pk and messages[6].meta["redirected_from"] == dup.reference
+    # The caller's case objects carry the committed values.
+    assert items[1].case.last_customer_message_at is not None
+
+
+def test_case_add_customer_messages_writes_plain_appends_in_a_fixed_number_of_statements(
+    customer, django_assert_max_num_queries
+):
+    cases = [open_case(customer=customer, subject=f"Case {n}") for n in range(30)]
+    items = [services.CustomerMessage(case=case, customer=customer, body="thanks") for case in cases]
+    # savepoint, lock, message insert, event insert, case update, release
+    with django_assert_max_num_queries(6):
+        services.case_add_customer_messages(items)
+    assert Message.objects.filter(body="thanks").count() == 30
