@@ -3,13 +3,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from datetime import UTC, datetime
+from email import policy
+from email.utils import getaddresses
 
 import pytest
 
+from casework.intake import parsing
 from casework.intake.parsing import (
     MAX_TEXT_CHARS,
+    ParsedAttachment,
     UnparseableMessage,
+    _FeedparserRe,
     check_acceptable,
     html_to_text,
     parse_message,
@@ -277,3 +283,212 @@ def test_plain_mailer_daemon_bounce_finds_original_id_in_body() -> None:
 def test_normal_mail_mentioning_delivery_is_not_a_bounce() -> None:
     parsed = parse_message(build_mail(text="Our delivery failed to arrive, the mailbox is full of boxes.\n"))
     assert parsed.is_bounce is False
+
+
+# --------------------------------------------------------------------------- header decoding edge cases
+
+
+def test_encoded_word_display_name_with_comma_keeps_its_address() -> None:
+    raw = raw_mail(
+        "From: =?utf-8?q?M=C3=BCller=2C_J=C3=BCrgen?= <jm@example.de>\n"
+        'To: =?utf-8?q?M=C3=BCller=2C_J=C3=BCrgen?= <jm@example.de>, "Last, First" <first@x.test>, b@x.test'
+    )
+    parsed = parse_message(raw)
+    assert parsed.from_name == "Müller, Jürgen" and parsed.from_address == "jm@example.de"
+    assert parsed.to == ["jm@example.de", "first@x.test", "b@x.test"]
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "address"),
+    [
+        (b'"M\xc3\xbcller, J" <jm@example.de>', "Müller, J", "jm@example.de"),  # 8-bit UTF-8
+        (b"J\xfcrgen <j@example.de>", "Jürgen", "j@example.de"),  # 8-bit Latin-1
+        (b'"Alice   Example" <Alice@Example.COM>', "Alice Example", "alice@example.com"),
+        (b"Alice\r\n\tExample <a@example.com>", "Alice Example", "a@example.com"),  # folded
+        (b"alice@example.com (Alice A)", "", "alice@example.com"),  # comments are not names
+        (
+            b"=?utf-8?q?J=C3=BCrgen?= =?utf-8?q?_M=C3=BCller?= <jm@example.de>",
+            "Jürgen Müller",
+            "jm@example.de",
+        ),
+        (b'"=?utf-8?q?J=C3=BCrgen?=" <jm@example.de>', "Jürgen", "jm@example.de"),
+        (b"=?utf-8?q?broken <jm@example.de>", "=?utf-8?q?broken", "jm@example.de"),
+        (b"=?bogus?q?J=E4?= <jm@example.de>", "J\ufffd", "jm@example.de"),
+        (b"Mail Delivery Subsystem <MAILER-DAEMON>", "Mail Delivery Subsystem", ""),
+    ],
+)
+def test_sender_header_forms(header: bytes, name: str, address: str) -> None:
+    parsed = parse_message(b"From: " + header + b"\r\nSubject: x\r\n\r\nbody\r\n")
+    assert (parsed.from_name, parsed.from_address) == (name, address)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'Alice <a@x.test>, "B, b" <b@x.test>, c@x.test',
+        '"  spaced   out  "  <s@x.test>',
+        "Dr. Who <who@x.test>, O'Brien, Pat <pat@x.test>",
+        "a@x.test b@x.test",
+        "undisclosed-recipients:;",
+        "Group: a@x.test, Bob <b@x.test>;",
+        "<Undisclosed-Recipient:@x.test;>",
+        "Mikel@Lindsaar <raasdnil@x.test>",
+        "a@x.test, , b@x.test,",
+        "x@[1.2.3.4], ü@x.test, Jürgen <j@x.test>",
+        "=?utf-8?q?a=2C_b?= <ab@x.test>, c@x.test",
+    ],
+)
+def test_address_lists_read_as_policy_default_reads_them(value: str) -> None:
+    # Common shapes take a fast path; it must agree with the stdlib parser that reads all the others.
+    header = policy.default.header_factory("to", value)
+    expected = []
+    for _name, address in getaddresses([str(header)]):
+        if "@" in address and address.lower() not in expected:
+            expected.append(address.lower())
+    parsed = parse_message(raw_mail(f"From: a@x.test\nTo: {value}".encode().decode("latin-1")))
+    assert parsed.to == expected
+
+
+def test_eight_bit_headers_decode_as_utf8_else_latin1() -> None:
+    raw = b"From: a@b.test\r\nSubject: Gr\xc3\xbc\xc3\x9fe\r\nList-Id: Gr\xfc\xdfe\r\n\r\nbody\r\n"
+    parsed = parse_message(raw)
+    assert parsed.subject == "Grüße"
+    assert parsed.auto_reply_reason == "mailing list (List-Id)"
+    latin1 = parse_message(b"From: a@b.test\r\nSubject: Gr\xfc\xdfe aus K\xf6ln\r\n\r\nbody\r\n")
+    assert latin1.subject == "Grüße aus Köln"
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("=?utf-8?q?a?= =?utf-8?q?b?=", "ab"),  # whitespace between encoded words is dropped
+        ("=?utf-8?q?broken", "=?utf-8?q?broken"),
+        ("=?bogus?q?a=E4?= b", "a\ufffd b"),
+        ("=?utf-8?b?w6Q=?=\n  folded\n\tagain", "ä folded again"),
+        ("Re: [CW-000123] =?iso-8859-1?q?f=E4llt?= aus", "Re: [CW-000123] fällt aus"),
+    ],
+)
+def test_encoded_words_in_subject(subject: str, expected: str) -> None:
+    parsed = parse_message(raw_mail(f"From: a@b.test\nSubject: {subject}"))
+    assert parsed.subject == expected
+
+
+def test_sender_falls_back_to_sender_then_return_path() -> None:
+    assert parse_message(raw_mail("From:\nSender: Sam <s@x.test>")).from_address == "s@x.test"
+    assert parse_message(raw_mail("Return-Path: <r@x.test>\nSubject: x")).from_address == "r@x.test"
+
+
+def test_message_ids_are_read_as_written() -> None:
+    raw = raw_mail(
+        "From: a@b.test\nMessage-ID: <a1@b@casework.test>\nIn-Reply-To: <p@x.test> (sent by x)\n"
+        "References: <r0@x.test>\n <p@x.test>"
+    )
+    parsed = parse_message(raw)
+    assert parsed.message_id == "a1@b@casework.test"  # as a reply's References will quote it
+    assert parsed.in_reply_to == ["p@x.test"] and parsed.references == ["r0@x.test", "p@x.test"]
+
+
+def _one_attachment(disposition: bytes, content_type: bytes = b"application/pdf") -> ParsedAttachment:
+    raw = (
+        b"From: a@b.test\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--B\r\nContent-Type: " + content_type + b"\r\nContent-Disposition: " + disposition + b"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--B--\r\n"
+    )
+    (attachment,) = parse_message(raw).attachments
+    return attachment
+
+
+@pytest.mark.parametrize(
+    ("disposition", "filename"),
+    [
+        (b"attachment; filename*=utf-8''%E2%82%AC%20rates.pdf", "€ rates.pdf"),
+        (b"attachment; filename*0*=utf-8''%E2%82%AC; filename*1=\" rates.pdf\"", "€ rates.pdf"),
+        (b"attachment; filename*=iso-8859-1'de'Gr%FC%DFe.pdf", "Grüße.pdf"),
+        (b'attachment; filename="=?utf-8?B?VGhpcyBpcyBhIHRlc3QucGRm?="', "This is a test.pdf"),
+        (b"attachment; filename==?utf-8?B?VGhpcyBpcyBhIHRlc3QucGRm?=", "This is a test.pdf"),
+        (b'attachment; filename="ci\xc3\xable.txt"', "ciële.txt"),
+        (b'attachment; filename="ci\xeble.txt"', "ciële.txt"),
+        (b"attachment;\r\n\tfilename=This is a test.txt", "This is a test.txt"),
+    ],
+)
+def test_attachment_filename_forms(disposition: bytes, filename: str) -> None:
+    attachment = _one_attachment(disposition)
+    assert attachment.filename == filename and attachment.payload == b"hello"
+
+
+def test_eight_bit_content_type_and_content_id_are_text() -> None:
+    raw = (
+        b"From: a@b.test\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: image/p\xc3\xa4ng\r\nContent-ID: <c\xc3\xa4@x>\r\n\r\nPNG\r\n--B--\r\n"
+    )
+    (attachment,) = parse_message(raw).attachments
+    assert attachment.content_type == "image/päng" and attachment.content_id == "cä@x"
+
+
+def test_charset_with_comment() -> None:
+    raw = raw_mail("From: a@b.test\nContent-Type: text/plain; charset=iso-8859-1 (Latin 1)", "Gr\xfc\xdfe")
+    parsed = parse_message(raw)
+    assert parsed.text_body == "Grüße" and parsed.defects == []
+
+
+def test_unquoted_boundary_with_equals_sign() -> None:
+    # Outlook writes boundary=----=_NextPart_...; the boundary runs to the end of the parameter.
+    boundary = "----=_NextPart_000_0093_01C81419.EB75E850"
+    body = (
+        f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nHello\r\n"
+        f"--{boundary}\r\nContent-Type: text/html\r\n\r\n<p>Hello</p>\r\n--{boundary}--\r\n"
+    )
+    parsed = parse_message(
+        raw_mail(f"From: a@b.test\nContent-Type: multipart/alternative; boundary={boundary}", body)
+    )
+    assert parsed.text_body == "Hello" and parsed.attachments == [] and parsed.defects == []
+
+
+@pytest.mark.parametrize(
+    "separator", ["--B", "--a.b*c+d?(e)[f]{1}^$|\\", "--with space", "--ünï", "--" + "x" * 70]
+)
+def test_boundary_matcher_matches_like_the_compiled_pattern(separator: str) -> None:
+    # parsing.py answers email.feedparser's per-boundary regex without compiling it; same matches.
+    pattern = f"(?P<sep>{re.escape(separator)})(?P<end>--)?(?P<ws>[ \\t]*)(?P<linesep>\\r\\n|\\r|\\n)?$"
+    fast, real = _FeedparserRe.compile(pattern), re.compile(pattern)
+    assert type(fast) is not re.Pattern
+    for tail in ["", "\n", "\r\n", "--", "--\r\n", "  \t\n", "x\n", "\n\n", "-- \r", "-\n"]:
+        for line in (separator + tail, "x" + separator + tail, separator[:-1] + tail):
+            expected, got = real.match(line), fast.match(line)
+            assert (expected is None) == (got is None), line
+            if expected:
+                assert (expected.span(), expected.groupdict()) == (got.span(), got.groupdict()), line
+
+
+@pytest.mark.parametrize(
+    ("disposition", "filename"),
+    [
+        (b'attachment; filename="a.pdf" (scanned)', "a.pdf"),
+        (b'attachment; filename="a.pdf', "a.pdf"),
+        (b"attachment; filename=a.pdf (scanned)", "a.pdf"),
+        (b'(note) attachment; filename="a.pdf"', "a.pdf"),
+        (b"attachment; filename*=utf-8''a%20b.pdf; filename*0=c.pdf", "a b.pdf"),
+    ],
+)
+def test_parameters_with_comments_and_broken_quoting(disposition: bytes, filename: str) -> None:
+    assert _one_attachment(disposition).filename == filename
+
+
+def test_boundary_with_comment_and_unclosed_quote() -> None:
+    for content_type in ('multipart/mixed; boundary="abc" (comment)', 'multipart/mixed; boundary="abc'):
+        body = "--abc\r\nContent-Type: text/plain\r\n\r\npart one\r\n--abc--\r\n"
+        parsed = parse_message(raw_mail(f"From: a@b.test\nContent-Type: {content_type}", body))
+        assert parsed.text_body == "part one" and parsed.defects == []
+
+
+def test_parser_failure_falls_back_to_policy_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: bytes) -> None:
+        raise TypeError("compat32 bug")
+
+    monkeypatch.setattr(parsing, "_parse_bytes", broken)
+    raw = build_mail(attachments=[("r.pdf", "application/pdf", b"%PDF")])
+    parsed = parse_message(raw)
+    assert parsed.from_address == "alice@example.com" and parsed.text_body.startswith("Hello,")
+    assert [a.filename for a in parsed.attachments] == ["r.pdf"]
+    assert parsed.defects == ["compat32 failed (TypeError); parsed with policy.default"]

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
+from mailparser_reply.parser import EmailMessage
 
 from casework.intake.parsing import html_to_text, parse_message
-from casework.intake.replies import extract_reply, split_thread, strip_quoted
+from casework.intake.replies import (
+    DEFAULT_REPLY_LANGUAGES,
+    _library_header_matches,
+    extract_reply,
+    split_thread,
+    strip_quoted,
+)
 
 REPLIES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "email" / "replies"
 ALL_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "da", "sv", "pl", "cs")
@@ -87,3 +95,29 @@ def test_reply_stripping_score(capsys: pytest.CaptureFixture[str]) -> None:
         )
         print("\n".join(failures))
     assert passed / len(rows) >= 0.95, "\n".join(failures)
+
+
+@pytest.mark.parametrize("languages", [DEFAULT_REPLY_LANGUAGES, ("en",), ALL_LANGUAGES])
+def test_library_header_scan_finds_what_finditer_finds(languages: tuple[str, ...]) -> None:
+    # The scan tries only line starts and line breaks when the library's pattern proves nothing else can
+    # match (not with "da", whose separator may start mid-line); the matches must be finditer's.
+    regex = EmailMessage(text="", languages=list(languages)).HEADER_REGEX
+    files = [p for p in sorted(REPLIES.rglob("*")) if p.is_file() and p.stat().st_size < 50_000]
+    texts = [_read(str(p.relative_to(REPLIES))) for p in files]
+    texts += [
+        "From: a\nSent: b\n\n-----Original Message-----\n> x\nVon: c\nGesendet: d",
+        "\n\nFrom: a\nTo: b\n",
+    ]
+    for text in texts:
+        normalised = "\n".join(line.strip() for line in text.split("\n"))
+        for candidate in (text, normalised):
+            expected = [(m.span(), m.groups()) for m in regex.finditer(candidate)]
+            assert [(m.span(), m.groups()) for m in _library_header_matches(candidate, languages)] == expected
+
+
+def test_long_quoted_lines_do_not_stall_reply_stripping() -> None:
+    # A line of thousands of ">" once took the quote-header regexes quadratic time (76 s for one mail).
+    text = "Hi folks\n\nWhat is the best way?\n" + ">" * 200_000 + "\n" + "A" + ">" * 200_000 + "\n\nthanks\n"
+    started = time.perf_counter()
+    assert extract_reply(text).startswith("Hi folks")
+    assert time.perf_counter() - started < 5
