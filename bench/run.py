@@ -256,6 +256,8 @@ def comparison(ours: dict, peer: dict, micro: dict) -> list[dict]:
     rows: list[dict] = []
 
     def add(measure: str, mine: Any, theirs: Any, unit: str, higher_is_better: bool, note: str = "") -> None:
+        if mine is None and theirs is None:
+            return  # a part neither side ran (e.g. --only micro)
         ratio = _ratio(mine, theirs) if higher_is_better else _ratio(theirs, mine)
         rows.append(
             {"measure": measure, "casework": mine, "peer": theirs, "unit": unit, "ratio": ratio, "note": note}
@@ -404,7 +406,7 @@ def summary(res: dict) -> str:
             parts.append(
                 f"!! server log: {log_info['tracebacks']} tracebacks, e.g. {log_info.get('top_exceptions')}"
             )
-    else:
+    elif "api" in res:
         parts += ["", f"HTTP benchmark FAILED: {ours.get('error')}", (ours.get("stderr_tail") or "")[-1500:]]
     micro_rows = []
     for name, r in res.get("micro", {}).items():
@@ -427,7 +429,7 @@ def summary(res: dict) -> str:
             title = f"casework vs django-helpdesk {version}, same run (× better > 1: casework is better)"
             parts += ["", title, table(["measure", "casework", "peer", "unit", "× better", "note"], rows)]
         elif res["peer"].get("ok"):
-            parts += ["", "peer ran, but no comparison: our HTTP benchmark failed"]
+            parts += ["", "peer ran, but no comparison: our benchmarks failed"]
         else:
             parts += ["", f"peer FAILED: {res['peer'].get('error')}"]
     return "\n".join(parts)
@@ -471,7 +473,8 @@ def main() -> int:
     if "micro" in only:
         names = sorted(p.stem for p in BENCH.glob("bench_*.py") if p.stem not in NOT_MICRO)
         if args.micro:
-            names = [n for n in names if n in {m.strip() for m in args.micro.split(",")}]
+            wanted = {m.strip().removeprefix("bench_") for m in args.micro.split(",")}
+            names = [n for n in names if n.removeprefix("bench_") in wanted]
         for name in names:
             log(f"micro: {name}")
             res["micro"][name] = run_micro(name, args.micro_timeout)
@@ -485,9 +488,11 @@ def main() -> int:
         # Right after ours, so both see the same machine state as far as a shared VM allows.
         res["peer"] = run_peer(args)
         res["loadavg_by_part"]["peer_end"] = loadavg()
-        if res["peer"].get("ok") and res.get("api", {}).get("ok"):
+        # Compared whenever the peer ran: rows for parts we skipped or that failed are left out.
+        if res["peer"].get("ok"):
             same_n = (args.peer_n or args.n) == args.n
-            rows = comparison(res["api"], res["peer"], res["micro"])
+            ours = res.get("api", {}) if res.get("api", {}).get("ok") else {}
+            rows = comparison(ours, res["peer"], res["micro"])
             res["comparison"] = rows if same_n else [dict(r, ratio=None) for r in rows]
             res["ratios"] = {r["measure"]: r["ratio"] for r in res["comparison"]}
     res["loadavg_end"] = loadavg()
