@@ -10,26 +10,32 @@ from __future__ import annotations
 import binascii
 import codecs
 import dataclasses
-import email.feedparser
-import functools
 import hashlib
-import importlib.util
 import mimetypes
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email import policy
-from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
-from email.policy import Compat32
-from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
 import nh3
 
+from casework.intake.mime import (
+    Headers,
+    address_list,
+    decode_words,
+    fix_surrogates,
+    header_text,
+    message_ids,
+    parse_addresses,
+    parse_bytes,
+    parse_date,
+    part_header,
+)
 from casework.intake.replies import DEFAULT_REPLY_LANGUAGES, extract_reply
 
 # A support mail with more text than this is a log dump or a loop; processing it all would only slow the
@@ -82,278 +88,6 @@ class ParsedMessage:
     raw_size: int
 
 
-# --------------------------------------------------------------------------- headers
-
-
-def _fix_surrogates(value: str) -> str:
-    # The parser keeps undecodable 8-bit header bytes as surrogates, which no database accepts.
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        raw = value.encode("utf-8", "surrogateescape")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
-
-
-class _RawHeaderPolicy(Compat32):
-    """compat32, handing out header values as the mail has them (unfolded, 8-bit bytes still escaped).
-
-    policy.default parses a header again on every access, and that parsing was most of the time spent on a
-    mail; here only the headers that are read get decoded, and only as far as they are used. compat32 itself
-    would wrap values with 8-bit bytes in a ``Header`` that replaces them on ``str()``, losing filenames and
-    names that _fix_surrogates can still read."""
-
-    def header_fetch_parse(self, name, value):
-        key = name.lower()
-        if key in _PARAMETER_HEADERS:
-            # The parser and _walk ask each part for these several times: short values are remembered.
-            return _parameters(key, value) if len(value) <= 1000 else _parameters.__wrapped__(key, value)
-        return _unfold(value)
-
-
-# compat32 splits MIME parameters naively. It reads 'filename=a b.pdf' and 'boundary=----=_Part_1' whole,
-# where policy.default stops at the space or the "=", but it keeps comments and stray quotes in the value
-# ('"a.pdf" (comment)', an unclosed '"a.pdf'), and it raises on some mixes of RFC 2231 parameters
-# ("name*", "name*0"): values with those, and RFC 2231 ones, get policy.default's reading instead.
-_PARAMETER_HEADERS = frozenset({"content-type", "content-disposition"})
-_PLAIN_PARAMETERS = re.compile(
-    r"""
-    [^;"()]*                                    # the type or the disposition
-    (?: ;
-        (?> [ \t]* [^=;"()\s*]+ [ \t]* = [ \t]*   # a name (no RFC 2231 "*") and "="
-            (?: "[^"\\]*(?:\\.[^"\\]*)*" [ \t]*     # a quoted string with nothing after it
-              | [^;"()\s] [^;"()]* )               # or a token, read up to the next ";"
-        )?
-    )*
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parameters(name: str, value: str) -> str:
-    value = _unfold(value)
-    if _PLAIN_PARAMETERS.fullmatch(value):
-        return value
-    try:
-        return str(_header_class(name)(name, _fix_surrogates(value)))
-    except Exception:  # policy.default's parser has bugs of its own; compat32's reading is better than none
-        return value
-
-
-_PARSE_POLICY = _RawHeaderPolicy()
-
-
-def _unfold(value: str) -> str:
-    if "\n" in value or "\r" in value:
-        return value.replace("\r", "").replace("\n", "")
-    return value
-
-
-@functools.lru_cache(maxsize=64)
-def _header_class(name: str) -> type:
-    return policy.default.header_factory[name]
-
-
-def _registry_text(name: str, value: str, defects: list[str] | None) -> str:
-    """The value as policy.default reads it: for the values the fast paths below leave to it."""
-    try:
-        return str(_header_class(name.lower())(name, value))
-    except Exception as exc:  # header parser bugs must not lose the mail
-        if defects is not None:
-            defects.append(f"header {name}: {type(exc).__name__}, decoded with compat32")
-        try:
-            return _fix_surrogates(str(make_header(decode_header(value))))
-        except Exception:
-            return value
-
-
-def _decode_words(value: str, defects: list[str] | None = None, name: str = "x-text") -> str:
-    # Without an RFC 2047 encoded word an unstructured value reads as it stands. (Names policy.default does
-    # not know, like "x-text", are read as unstructured.)
-    return _registry_text(name, value, defects) if "=?" in value else value
-
-
-def _header_text(value: str) -> str:
-    """A raw header value (see _RawHeaderPolicy) as text: 8-bit bytes and encoded words decoded."""
-    return _decode_words(_fix_surrogates(_unfold(value)))
-
-
-def _part_header(part: Message, name: str) -> str:
-    value = part.get(name)
-    return "" if value is None else _header_text(value)
-
-
-# The common shapes of an address list ("Name <a@b>", '"Last, First" <a@b>', "a@b", comma-separated), read
-# with a regex. policy.default's address parser costs about 0.3 ms a header; it is kept for everything else
-# (comments, groups, obsolete and broken syntax), which it reads better than email.utils.getaddresses.
-_ATEXT = r"[^\s\x00-\x1f\x7f()<>\[\]:;@\\,.\"]"
-_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
-_ADDR_SPEC = rf"{_DOT_ATOM}@{_DOT_ATOM}"
-_DISPLAY_NAME = rf'"(?P<quoted>[^"\\\r\n]*)"|(?P<phrase>{_ATEXT}+(?:[ \t]+{_ATEXT}+)*)'
-_MAILBOX = re.compile(
-    rf"[ \t]*(?:(?P<bare>{_ADDR_SPEC})|(?:{_DISPLAY_NAME})?[ \t]*<(?P<addr>{_ADDR_SPEC})>)[ \t]*(?:,|\Z)"
-)
-_WSP = re.compile(r"[ \t]+")
-
-
-def _simple_mailboxes(value: str) -> list[tuple[str, str]] | None:
-    pairs = []
-    position = 0
-    while position < len(value):
-        match = _MAILBOX.match(value, position)
-        if match is None or (match.end() == len(value) and value.endswith(",")):
-            return None
-        if match["bare"]:
-            pairs.append(("", match["bare"]))
-        else:
-            # policy.default turns each run of blanks in a display name, quoted or not, into one space.
-            name = _WSP.sub(" ", match["quoted"] or match["phrase"] or "").strip(" ")
-            pairs.append((name, match["addr"]))
-        position = match.end()
-    return pairs or None
-
-
-class _Headers:
-    """The first value of each header of one message, decoded only when asked for."""
-
-    def __init__(self, msg: Message, defects: list[str]) -> None:
-        self._raw: dict[str, str] = {}
-        for key, value in msg.raw_items():
-            self._raw.setdefault(key.lower(), value)
-        self._defects = defects
-
-    def raw(self, name: str) -> str:
-        value = self._raw.get(name.lower())
-        return "" if value is None else _fix_surrogates(_unfold(value))
-
-    def get(self, name: str) -> str:
-        """An unstructured header as text."""
-        return _decode_words(self.raw(name), self._defects, name)
-
-    def addresses(self, name: str) -> tuple[str, list[tuple[str, str]]]:
-        """An address header as text and as (display name, address) pairs."""
-        value = self.raw(name)
-        if not value:
-            return "", []
-        pairs = _simple_mailboxes(value) if "=?" not in value else None
-        if pairs is not None:
-            return value, pairs
-        value = _registry_text(name, value, self._defects)
-        return value, _parse_addresses(value)
-
-
-def _ids(value: str) -> list[str]:
-    found = re.findall(r"<([^<>\s]+)>", value)
-    if not found:
-        found = [token.strip("<>,;") for token in value.split() if "@" in token]
-    return [item for item in found if item]
-
-
-def _parse_addresses(value: str) -> list[tuple[str, str]]:
-    if not value:
-        return []
-    try:
-        return getaddresses([value])
-    except Exception:
-        return [("", token) for token in re.findall(r"[\w.+'-]+@[\w.-]+", value)]
-
-
-def _addresses(pairs: list[tuple[str, str]]) -> list[str]:
-    result = []
-    for _name, address in pairs:
-        address = address.strip().lower()
-        if "@" in address and address not in result:
-            result.append(address)
-    return result
-
-
-def _parse_date(value: str, defects: list[str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        defects.append(f"unparseable Date header {value[:60]!r}")
-        return None
-    if parsed.tzinfo is None:
-        # RFC 5322 "-0000" means "zone unknown"; UTC is the least surprising reading.
-        return parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-# --------------------------------------------------------------------------- MIME structure
-
-# email.feedparser compiles one regex per multipart boundary, "(?P<sep>" + re.escape(separator) + a fixed
-# tail; boundaries are unique per mail, so re's cache never hits and compiling it took ~0.25 ms a mail. A
-# private copy of the module gets a ``re`` that answers exactly that pattern with an equivalent matcher
-# (a startswith() check plus one regex per separator length) and passes every other pattern to re.
-_BOUNDARY_HEAD = "(?P<sep>"
-_BOUNDARY_TAIL = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
-_ESCAPED_CHAR = re.compile(r"\\(.)", re.DOTALL)
-
-
-@functools.lru_cache(maxsize=256)
-def _any_separator_regex(length: int) -> re.Pattern[str]:
-    return re.compile(f"{_BOUNDARY_HEAD}.{{{length}}}{_BOUNDARY_TAIL}", re.DOTALL)
-
-
-class _BoundaryMatcher:
-    """Matches what the compiled boundary pattern matches, with the same match objects."""
-
-    def __init__(self, pattern: str, separator: str) -> None:
-        self._pattern = pattern
-        self._separator = separator
-        self._regex = _any_separator_regex(len(separator))
-
-    def match(self, line: str) -> re.Match[str] | None:
-        return self._regex.match(line) if line.startswith(self._separator) else None
-
-    def __getattr__(self, name: str):  # anything else a future feedparser might call
-        return getattr(re.compile(self._pattern), name)
-
-
-class _FeedparserRe:
-    def __getattr__(self, name: str):
-        return getattr(re, name)
-
-    @staticmethod
-    def compile(pattern, flags=0):
-        if not flags and isinstance(pattern, str) and pattern.startswith(_BOUNDARY_HEAD):
-            escaped = pattern[len(_BOUNDARY_HEAD) :].removesuffix(_BOUNDARY_TAIL)
-            separator = _ESCAPED_CHAR.sub(r"\1", escaped)
-            # Only a pattern that is exactly head + re.escape(separator) + tail is replaced.
-            if _BOUNDARY_HEAD + re.escape(separator) + _BOUNDARY_TAIL == pattern:
-                return _BoundaryMatcher(pattern, separator)
-        return re.compile(pattern, flags)
-
-
-def _private_feedparser():
-    try:
-        spec = importlib.util.find_spec("email.feedparser")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except Exception:  # a stdlib that cannot be loaded twice: the shared module, at its usual speed
-        return email.feedparser
-    module.re = _FeedparserRe()
-    return module
-
-
-_feedparser = _private_feedparser()
-
-
-def _parse_bytes(data: bytes) -> Message:
-    # What BytesParser(policy=...).parsebytes() does, with the private feedparser.
-    text = data.decode("ascii", "surrogateescape")
-    parser = _feedparser.FeedParser(policy=_PARSE_POLICY)
-    for start in range(0, len(text), 8192):
-        parser.feed(text[start : start + 8192])
-    return parser.close()
-
-
 # --------------------------------------------------------------------------- body parts
 
 
@@ -402,7 +136,7 @@ _WINDOWS_RESERVED = {
 
 def safe_filename(name: str | None, content_type: str, index: int) -> str:
     """A name that is safe to use as one path component on any filesystem."""
-    name = unicodedata.normalize("NFC", _fix_surrogates(name or ""))
+    name = unicodedata.normalize("NFC", fix_surrogates(name or ""))
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE_FILENAME.sub("_", name).strip().lstrip(".").strip()
     stem, dot, ext = name.rpartition(".")
@@ -462,7 +196,7 @@ def _as_bytes(msg: Message) -> bytes:
     try:
         return msg.as_bytes(policy=policy.compat32)
     except Exception:
-        return _fix_surrogates(msg.as_string(policy=policy.compat32)).encode("utf-8", "replace")
+        return fix_surrogates(msg.as_string(policy=policy.compat32)).encode("utf-8", "replace")
 
 
 def _walk(part: Message, out: _Collected, defects: list[str], in_report: bool = False) -> None:
@@ -479,7 +213,9 @@ def _walk(part: Message, out: _Collected, defects: list[str], in_report: bool = 
         inner_msg = inner[0] if isinstance(inner, list) and inner else None
         if isinstance(inner_msg, Message):
             if out.returned_message_id is None:
-                out.returned_message_id = next(iter(_ids(_Headers(inner_msg, []).get("Message-ID"))), None)
+                out.returned_message_id = next(
+                    iter(message_ids(Headers(inner_msg, []).get("Message-ID"))), None
+                )
             payload = _as_bytes(inner_msg)
         else:
             payload = (part.get_payload(decode=True) or b"") if not part.is_multipart() else b""
@@ -526,7 +262,7 @@ def _filename(part: Message) -> str | None:
     except Exception:  # RFC 2231 parameters in the wild are often broken
         return None
     # Many clients put RFC 2047 encoded words in filename parameters instead of RFC 2231 ones.
-    return _decode_words(name) if name else name
+    return decode_words(name) if name else name
 
 
 def _add_attachment(
@@ -538,11 +274,11 @@ def _add_attachment(
     content_type: str | None = None,
     default_ext: str = "",
 ) -> None:
-    ctype = _fix_surrogates(content_type or part.get_content_type())
+    ctype = fix_surrogates(content_type or part.get_content_type())
     name = filename or _filename(part)
     if not name and default_ext:
         name = f"attachment-{len(out.attachments) + 1}{default_ext}"
-    content_id = _part_header(part, "Content-ID").strip().strip("<>") or None
+    content_id = part_header(part, "Content-ID").strip().strip("<>") or None
     inline = (part.get_content_disposition() or "") == "inline" or (
         content_id is not None and part.get_content_disposition() != "attachment"
     )
@@ -562,7 +298,7 @@ def _read_dsn(part: Message, out: _Collected, defects: list[str]) -> None:
     blocks = part.get_payload()
     if isinstance(blocks, list):
         items = [
-            [(key, _header_text(value)) for key, value in block.raw_items()]
+            [(key, header_text(value)) for key, value in block.raw_items()]
             for block in blocks
             if isinstance(block, Message)
         ]
@@ -573,7 +309,7 @@ def _read_dsn(part: Message, out: _Collected, defects: list[str]) -> None:
         for key, value in block:
             key = key.lower()
             if key in ("final-recipient", "original-recipient", "status", "diagnostic-code", "action"):
-                out.dsn_fields.setdefault(key, " ".join(_fix_surrogates(value).split()))
+                out.dsn_fields.setdefault(key, " ".join(fix_surrogates(value).split()))
 
 
 # --------------------------------------------------------------------------- HTML
@@ -667,7 +403,7 @@ _BOUNCE_BODY = re.compile(
 _STATUS_CODE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 
-def _auto_reply_reason(headers: _Headers, subject: str) -> str | None:
+def _auto_reply_reason(headers: Headers, subject: str) -> str | None:
     auto_submitted = headers.get("Auto-Submitted").strip().lower()
     if auto_submitted and not auto_submitted.startswith("no"):
         return f"Auto-Submitted: {auto_submitted}"
@@ -686,7 +422,7 @@ def _auto_reply_reason(headers: _Headers, subject: str) -> str | None:
 
 
 def _looks_like_bounce(
-    collected: _Collected, headers: _Headers, sender: str, subject: str, text: str, content_type: str
+    collected: _Collected, headers: Headers, sender: str, subject: str, text: str, content_type: str
 ) -> bool:
     if content_type == "multipart/report" or collected.dsn_fields or collected.is_report:
         return True
@@ -770,20 +506,20 @@ def _parse_message(raw: bytes, *, reply_languages: Sequence[str] = DEFAULT_REPLY
     defects: list[str] = []
     body = raw.lstrip(b"\r\n\t ")
     try:
-        msg = _parse_bytes(body)
+        msg = parse_bytes(body)
     except Exception as exc:  # a compat32 bug: policy.default's slower parser may still read it
         defects.append(f"compat32 failed ({type(exc).__name__}); parsed with policy.default")
         msg = BytesParser(policy=policy.default).parsebytes(body)
     if not msg.keys() and not msg.get_payload():
         raise UnparseableMessage("no headers and no body")
-    headers = _Headers(msg, defects)
+    headers = Headers(msg, defects)
 
     from_value, senders = headers.addresses("From")
     if not from_value:
         from_value, senders = headers.addresses("Sender")
     if not from_value:
         from_value = headers.get("Return-Path")
-        senders = _parse_addresses(from_value)
+        senders = parse_addresses(from_value)
     from_name, from_address = senders[0] if senders else ("", "")
     from_address = from_address.strip().strip("<>").lower()
     if "@" not in from_address:
@@ -820,16 +556,16 @@ def _parse_message(raw: bytes, *, reply_languages: Sequence[str] = DEFAULT_REPLY
         original_id = found_id.group(1) if found_id else None
 
     return ParsedMessage(
-        from_name=_fix_surrogates(from_name).strip(),
+        from_name=fix_surrogates(from_name).strip(),
         from_address=from_address,
-        to=_addresses(headers.addresses("To")[1]),
-        cc=_addresses(headers.addresses("Cc")[1]),
-        reply_to=_addresses(headers.addresses("Reply-To")[1]),
+        to=address_list(headers.addresses("To")[1]),
+        cc=address_list(headers.addresses("Cc")[1]),
+        reply_to=address_list(headers.addresses("Reply-To")[1]),
         subject=subject,
-        date=_parse_date(headers.get("Date"), defects),
-        message_id=next(iter(_ids(headers.get("Message-ID"))), None),
-        in_reply_to=_ids(headers.get("In-Reply-To")),
-        references=_ids(headers.get("References")),
+        date=parse_date(headers.get("Date"), defects),
+        message_id=next(iter(message_ids(headers.get("Message-ID"))), None),
+        in_reply_to=message_ids(headers.get("In-Reply-To")),
+        references=message_ids(headers.get("References")),
         text_body=text_body,
         html_body=html_body,
         reply_text=reply_text,

@@ -11,11 +11,11 @@ from email.utils import getaddresses
 import pytest
 
 from casework.intake import parsing
+from casework.intake.mime import _FeedparserRe
 from casework.intake.parsing import (
     MAX_TEXT_CHARS,
     ParsedAttachment,
     UnparseableMessage,
-    _FeedparserRe,
     check_acceptable,
     html_to_text,
     parse_message,
@@ -486,7 +486,7 @@ def test_parser_failure_falls_back_to_policy_default(monkeypatch: pytest.MonkeyP
     def broken(data: bytes) -> None:
         raise TypeError("compat32 bug")
 
-    monkeypatch.setattr(parsing, "_parse_bytes", broken)
+    monkeypatch.setattr(parsing, "parse_bytes", broken)
     raw = build_mail(attachments=[("r.pdf", "application/pdf", b"%PDF")])
     parsed = parse_message(raw)
     assert parsed.from_address == "alice@example.com" and parsed.text_body.startswith("Hello,")
