@@ -128,7 +128,9 @@ def ingest_many(
             except Exception:
                 if len(segment) == 1:
                     raise
-                logger.warning("a batch of %s mails failed; ingesting them one by one", len(segment))
+                logger.warning(
+                    "a batch of %s mails failed; ingesting them one by one", len(segment), exc_info=True
+                )
                 for mail in segment:
                     yield _ingest_segment([mail.fresh()], options)[0]
                 continue
