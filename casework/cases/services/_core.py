@@ -15,7 +15,6 @@ from django.utils.text import get_valid_filename, slugify
 
 from casework.core import clock
 from casework.core.errors import NotFound, ValidationFailed
-from casework.core.models import Counter
 from casework.people.models import Customer
 
 from .. import hooks
@@ -226,11 +225,6 @@ def resolve_category(category: Category | str | None) -> Category | None:
             details={"field": "category", "allowed": allowed},
         )
     return found
-
-
-def _next_reference() -> tuple[int, str]:
-    number = Counter.next_value("case")
-    return number, _reference(number)
 
 
 def _reference(number: int) -> str:
