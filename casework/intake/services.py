@@ -637,7 +637,7 @@ class _Record:
 
 def _handle_bounce(record: _Record, parsed: ParsedMessage) -> IngestResult:
     """A bounce never opens a case: it marks the mail it returns as failed, on the case it belongs to."""
-    from casework.notify.services import outbox_mark_bounced
+    from casework.notify.delivery import outbox_mark_bounced
 
     detail = " ".join(
         part for part in (parsed.bounce_recipient, parsed.bounce_status, parsed.bounce_reason) if part

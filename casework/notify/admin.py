@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
+from .delivery import outbox_retry_now
 from .models import Outbox
-from .services import outbox_retry_now
 
 
 @admin.register(Outbox)

@@ -10,7 +10,7 @@ from casework.core.scheduler import register
 
 
 def drain_outbox_job() -> dict[str, int]:
-    from .services import outbox_drain
+    from .delivery import outbox_drain
 
     return outbox_drain()
 

@@ -8,6 +8,6 @@ from django_tasks import task
 @task()
 def drain_outbox() -> dict[str, int]:
     """Kicked when an outbox row commits, so a reply leaves within seconds instead of at the next tick."""
-    from .services import outbox_drain
+    from .delivery import outbox_drain
 
     return outbox_drain()

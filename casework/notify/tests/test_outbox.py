@@ -17,8 +17,9 @@ from casework.intake.identity import signing_key
 from casework.intake.services import ingest_raw
 from casework.intake.signing import verify_message_id
 from casework.intake.tests.mailbuilder import build_mail
+from casework.notify.delivery import is_permanent, outbox_drain
 from casework.notify.models import Outbox, OutboxStatus
-from casework.notify.services import enqueue_reply_email, is_permanent, outbox_drain, reply_subject
+from casework.notify.services import enqueue_reply_email, reply_subject
 from casework.testing.services import free_port
 
 pytestmark = pytest.mark.django_db
