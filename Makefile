@@ -46,8 +46,8 @@ format: install ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## run the benchmarks, JSON in bench/results/ (PEER=1 also runs django-helpdesk)
-	$(BIN)/python bench/run.py $(if $(PEER),--peer) $(if $(N),--n $(N))
+bench: install ## run the benchmarks, JSON in bench/results/ (PEER=1 also runs django-helpdesk; BIG=100000)
+	$(BIN)/python bench/run.py $(if $(PEER),--peer) $(if $(N),--n $(N)) $(if $(BIG),--big $(BIG))
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,9 +1,16 @@
 """HTTP benchmark of casework: the same workload as the peer harness, against our own server.
 
-A fresh SQLite install in a temp directory (``CASEWORK_VAR_DIR``), gunicorn with 2 sync workers on a free
-127.0.0.1 port, and 4 client threads POSTing N cases to ``/api/v1/cases``; then sequential reads once the
-N cases exist: the API list first page, the agent queue page, a random case page, the API case detail and
-keyword search on the API and in the queue. Every measure is bounded by a count and a time cap.
+A fresh SQLite install in a temp directory (``CASEWORK_VAR_DIR``) set up like a small support team
+(benchlib.setup_team: L1/L2/L3 teams with agents, tiers and skills, so every reaction — triage, SLA
+clocks, tier history, auto-assignment — runs on each new case), gunicorn with 2 sync workers on a free
+127.0.0.1 port; first the harness ceiling (the same client on ``GET /healthz``), then 4 client threads
+POSTing N cases to ``/api/v1/cases``; then sequential reads once the N cases exist: the API list first
+page, the agent queue page, a random case page, the API case detail and keyword search on the API and in
+the queue. Every measure is bounded by a count and a time cap. After the run, ``reactions_seen`` counts
+the reactions' traces on the created cases in the SQLite file.
+
+``--big M`` seeds M existing cases first (bench/seed_cases.py, through the case services, before gunicorn
+starts), so the same create and read figures are taken at that size.
 
 The ticket bodies, the search terms, the expected hit counts and the statistics (nearest-rank p50/p95/p99,
 server CPU from /proc) come from the peer harness itself, imported at run time from
@@ -38,6 +45,11 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import benchlib  # noqa: E402  (bench/ on sys.path)
+
 PEER_DIR = ROOT.parent / "shared" / "bench" / "peer-django-helpdesk"
 BIN = Path(sys.executable).parent
 AGENT = "benchagent"
@@ -116,8 +128,10 @@ class Install:
             )
         return proc.stdout
 
-    def prepare(self) -> str:
-        """Migrate, collect static files (whitenoise with DEBUG off), create the agent; returns a token."""
+    def prepare(self, *, capacity: int, big: int = 0) -> tuple[str, dict]:
+        """Migrate, collect static files (whitenoise with DEBUG off), create the API agent and its token,
+        seed `big` existing cases (seed_cases.py) when asked, then set up the support team
+        (benchlib.setup_team). Returns the token and what the set-up reported."""
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("collectstatic", "--noinput", "-v", "0")
         self.manage(
@@ -129,7 +143,32 @@ class Install:
             f"u = get_user_model().objects.create_user({AGENT!r}, password={AGENT_PASSWORD!r})\n"
             "AgentProfile.objects.create(user=u, tier_level=3, max_open_cases=100000)\n",
         )
-        return self.manage("create-token", AGENT, "--name", "benchmark").strip().splitlines()[-1]
+        token = self.manage("create-token", AGENT, "--name", "benchmark").strip().splitlines()[-1]
+        info: dict[str, Any] = {}
+        if big:
+            info["seeding"] = self.seed(big)
+        out = self.manage("shell", "--no-imports", "-c", benchlib.setup_team_source(capacity, BENCH))
+        info["team"] = json.loads(out.strip().splitlines()[-1])
+        return token, info
+
+    def seed(self, n: int) -> dict:
+        """bench/seed_cases.py in this install's environment: N cases through the case services."""
+        log(f"seeding {n} existing cases (bench/seed_cases.py)")
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(BENCH / "seed_cases.py"), "--n", str(n)],
+            cwd=self.src,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=None,  # progress lines go straight to our stderr
+            text=True,
+            timeout=24 * 3600,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"seed_cases.py exited {proc.returncode}")
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["wall_s"] = round(time.perf_counter() - t0, 1)
+        return result
 
     def query(self, sql: str) -> list[tuple]:
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
@@ -308,9 +347,65 @@ def api_create(
         "server_cpu_s": round(srv_cpu, 2),
         "server_cpu_ms_per_case": round(srv_cpu * 1000 / max(1, attempted), 2),
         "client_cpu_s": round(cli_cpu, 2),
+        "client_cpu_ms_per_case": round(cli_cpu * 1000 / max(1, attempted), 2),
         "cpu_use_pct_of_all_cores": round(100 * (srv_cpu + cli_cpu) / (wall * ncpu), 1) if wall else None,
         "server_rss_mb_after": peer.rss_mb(server.pids()),
         "refs": [r for r in refs if r],
+    }
+
+
+def ceiling(base: str, threads: int, requests_n: int, server: Server) -> dict:
+    """The harness ceiling: the same client (threads × keep-alive `requests` sessions) against the same
+    gunicorn on `GET /healthz` (one `SELECT 1`, so a request still opens its SQLite connection). No
+    endpoint can go faster than this in this harness on this machine."""
+    import requests
+
+    lat: list[float] = []
+    errors = [0]
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        session = requests.Session()
+        url = base + "/healthz"
+        mine = []
+        while next(counter) < requests_n:
+            t0 = time.perf_counter()
+            try:
+                ok = session.get(url, timeout=60).status_code == 200
+            except requests.RequestException:
+                ok = False
+            mine.append(time.perf_counter() - t0)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            lat.extend(mine)
+
+    srv_cpu0 = peer.cpu_seconds(server.pids())
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    t_start = time.perf_counter()
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    wall = time.perf_counter() - t_start
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    srv_cpu = peer.cpu_seconds(server.pids()) - srv_cpu0
+    cli_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    done = len(lat)
+    return {
+        "endpoint": "GET /healthz (SELECT 1)",
+        "requests": done,
+        "errors": errors[0],
+        "wall_s": round(wall, 3),
+        "requests_per_s": round((done - errors[0]) / wall, 1) if wall else None,
+        "latency": peer.lat_summary(lat),
+        "client_cpu_ms_per_request": round(cli_cpu * 1000 / max(1, done), 3),
+        "server_cpu_ms_per_request": round(srv_cpu * 1000 / max(1, done), 3),
+        "client_threads": threads,
+        "gunicorn_workers": server.workers,
     }
 
 
@@ -340,7 +435,12 @@ def ui_login(base: str):
 
 
 def read_phase(
-    args: argparse.Namespace, base: str, token: str, refs: list[str], payloads: list[dict]
+    args: argparse.Namespace,
+    base: str,
+    token: str,
+    refs: list[str],
+    payloads: list[dict],
+    seeded_hits: dict[str, int] | None = None,
 ) -> dict:
     import requests
 
@@ -371,7 +471,7 @@ def read_phase(
     def page_ok(r) -> tuple[bool, Any]:
         return r.status_code == 200, None
 
-    log(f"list: API first page ({n_now} cases)")
+    log(f"list: API first page ({n_now} new cases{f' + {args.big} seeded' if args.big else ''})")
     res, extras = peer.sample_loop(
         lambda: timed(api, f"{base}/api/v1/cases?limit=25", api_count), samples, cap, warmup=2
     )
@@ -400,7 +500,7 @@ def read_phase(
 
     out["search_api"], out["search_ui"] = {}, {}
     for term in (peer.TERM_COMMON, peer.TERM_RARE, peer.TERM_NONE):
-        expected = peer.expected_hits(payloads[:n_now], term)
+        expected = peer.expected_hits(payloads[:n_now], term) + (seeded_hits or {}).get(term, 0)
         log(f"search: q={term}")
         res, extras = peer.sample_loop(
             lambda term=term: timed(api, f"{base}/api/v1/cases?q={term}&limit=25", api_count), samples, cap
@@ -464,11 +564,20 @@ def run_bench(args: argparse.Namespace) -> dict:
             for t in (peer.TERM_COMMON, peer.TERM_RARE, peer.TERM_NONE)
         },
     }
+    if args.big:
+        res["params"]["existing_cases"] = args.big
+        res["params"]["existing_cases_note"] = "seeded by bench/seed_cases.py before gunicorn starts"
     try:
         log(f"casework N={args.n}: preparing {var_dir}")
         t0 = time.perf_counter()
-        token = install.prepare()
+        token, info = install.prepare(capacity=benchlib.agent_capacity(args.n), big=args.big)
         res["setup_s"] = round(time.perf_counter() - t0, 1)
+        res["team"] = info["team"]
+        seeding = info.get("seeding")
+        if seeding is not None:
+            res["seeding"] = seeding
+            log(f"  -> seeded {seeding['cases']} cases at {seeding['cases_per_s']} cases/s")
+        first_new_id = seeding["last_case_id"] if seeding else 0
         server = Server(install, args.workers)
         try:
             import requests
@@ -478,6 +587,10 @@ def run_bench(args: argparse.Namespace) -> dict:
                 s.headers["Authorization"] = f"Bearer {token}"
                 for _ in range(6):
                     s.get(server.base + "/api/v1/cases", timeout=60)
+            if args.ceiling:
+                log(f"ceiling: {args.ceiling} × GET /healthz, {args.threads} threads")
+                res["ceiling"] = ceiling(server.base, args.threads, args.ceiling, server)
+                log(f"  -> {res['ceiling']['requests_per_s']} requests/s")
             log(f"create_api: {args.n} POSTs, {args.threads} threads")
             create = api_create(server.base, token, payloads, args.threads, args.create_cap, server)
             refs = create.pop("refs")
@@ -486,17 +599,35 @@ def run_bench(args: argparse.Namespace) -> dict:
                 auth="Bearer token",
                 client_threads=args.threads,
                 gunicorn_workers=args.workers,
+                existing_cases_before=args.big,
             )
+            if res.get("ceiling", {}).get("requests_per_s"):
+                create["pct_of_ceiling"] = round(
+                    100 * create["cases_per_s"] / res["ceiling"]["requests_per_s"], 1
+                )
             res["create_api"] = create
             log(f"  -> {create['cases_per_s']} cases/s")
             if refs:
-                res.update(read_phase(args, server.base, token, refs, payloads_peer))
+                hits = (seeding or {}).get("expected_hits")
+                res.update(read_phase(args, server.base, token, refs, payloads_peer, hits))
         finally:
             server.stop()
             res["server_log"] = server.log_summary()
+        # Proof that the reactions ran on the cases this run created (seeded ones excluded).
+        res["reactions_seen"] = benchlib.reaction_counts(install.db, since_case_id=first_new_id)
+        present = {row[0] for row in install.query("SELECT name FROM sqlite_master WHERE type='table'")}
         res["db_rows_after"] = {
             table: install.query(f"SELECT COUNT(*) FROM {table}")[0][0]
-            for table in ("cases_case", "cases_caseevent", "cases_message", "people_customer")
+            for table in (
+                "cases_case",
+                "cases_caseevent",
+                "cases_message",
+                "people_customer",
+                "sla_caseclock",
+                "routing_tierhistory",
+                "notify_outbox",
+            )
+            if table in present
         }
         # Follow-up work the hooks enqueued; no worker runs during the benchmark, so it is left queued.
         task_tables = install.query("SELECT name FROM sqlite_master WHERE name LIKE '%dbtaskresult'")
@@ -526,6 +657,18 @@ def main() -> None:
     ap.add_argument("--create-cap", type=float, default=1800, help="seconds cap for API create")
     ap.add_argument("--seed", type=int, default=20240501, help="data seed (the peer default)")
     ap.add_argument("--src", default=None, help="bench another casework checkout (default: this repo)")
+    ap.add_argument(
+        "--big",
+        type=int,
+        default=0,
+        help="seed this many existing cases (bench/seed_cases.py) before the server starts, e.g. 100000",
+    )
+    ap.add_argument(
+        "--ceiling",
+        type=int,
+        default=2000,
+        help="GET /healthz requests for the harness ceiling before the create phase (0: skip)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp var dir (DB, gunicorn.log)")
     ap.add_argument("--out", default=None, help="also write the JSON to this file")
     args = ap.parse_args()
