@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py                 # N=2000, a few minutes
     .venv/bin/python bench/run.py --n 10000 --peer
+    .venv/bin/python bench/run.py --only big --big 100000   # API create at 100,000 existing cases
 
 Writes one JSON file, bench/results/results-<date>-<HHMM>.json: the machine, every figure, and — with
 --peer — the peer harness's own JSON from the same invocation plus ratios. Then prints a summary table.
@@ -9,7 +10,9 @@ Writes one JSON file, bench/results/results-<date>-<HHMM>.json: the machine, eve
 1. Micro-benchmarks: every bench/bench_*.py module with a `run() -> dict` (bench_api.py excepted), each in
    its own subprocess with a timeout and a fresh empty CASEWORK_VAR_DIR; a failure is recorded, not fatal.
 2. HTTP benchmark: bench/bench_api.py (subprocess) with N cases.
-3. With --peer: ../shared/bench/peer-django-helpdesk/bench.py with the same N, seed, threads and workers,
+3. With --big M: bench/bench_api.py again on an install seeded with M existing cases (bench/seed_cases.py),
+   --big-n creates (1000) and the reads at that size.
+4. With --peer: ../shared/bench/peer-django-helpdesk/bench.py with the same N, seed, threads and workers,
    right after ours (its venv is built with its setup.sh first when missing).
 
 Ratios are "how many times better casework is": ours/peer for throughput, peer/ours for latency.
@@ -95,22 +98,32 @@ def loadavg() -> list[float] | None:
 
 MICRO_RUNNER = f"""
 import json, sys
-sys.path[:0] = [{str(ROOT)!r}, sys.argv[2]]
+src = sys.argv[3] if len(sys.argv) > 3 else ""
+sys.path[:0] = [p for p in (src, {str(ROOT)!r}, sys.argv[2]) if p]
+if src:
+    import casework  # bound from the other checkout before a module puts this repo first on sys.path
 import importlib
 result = importlib.import_module(sys.argv[1]).run()
 print({MARK!r} + json.dumps(result, default=str))
 """
 
 
-def run_micro(name: str, timeout: float, directory: Path = BENCH) -> dict:
+def run_micro(name: str, timeout: float, directory: Path = BENCH, src: str | None = None) -> dict:
     """One bench_*.py module's run() in a subprocess with its own empty var dir (it migrates if it needs
-    a DB)."""
+    a DB); with `src`, against that casework checkout."""
     with tempfile.TemporaryDirectory(prefix=f"casework-{name}-") as var_dir:
         env = dict(os.environ, CASEWORK_VAR_DIR=var_dir, DJANGO_SETTINGS_MODULE="casework.settings")
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", MICRO_RUNNER, name, str(directory)],
+                [
+                    sys.executable,
+                    "-c",
+                    MICRO_RUNNER,
+                    name,
+                    str(directory),
+                    *([str(Path(src).resolve())] if src else []),
+                ],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,
@@ -155,13 +168,15 @@ def stream(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
     return (None if fired.is_set() else proc.returncode), "".join(tail)
 
 
-def run_ours(args: argparse.Namespace) -> dict:
+def run_ours(args: argparse.Namespace, big: int = 0) -> dict:
+    """bench_api.py in a subprocess: the N-case run, or with `big` the run on a seeded install (big-n
+    creates, no ceiling: the N-case run measures it)."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = Path(fh.name)
     cmd = [
         sys.executable,
         str(BENCH / "bench_api.py"),
-        "--n", str(args.n),
+        "--n", str(args.big_n if big else args.n),
         "--seed", str(args.seed),
         "--threads", str(args.threads),
         "--workers", str(args.workers),
@@ -170,10 +185,15 @@ def run_ours(args: argparse.Namespace) -> dict:
     ]  # fmt: skip
     if args.src:
         cmd += ["--src", args.src]
+    if big:
+        cmd += ["--big", str(big), "--ceiling", "0"]
+    else:
+        cmd += ["--ceiling", str(args.ceiling)]
     try:
-        code, tail = stream(cmd, ROOT, args.timeout)
+        code, tail = stream(cmd, ROOT, args.big_timeout if big else args.timeout)
         if code != 0 or out.stat().st_size == 0:
-            what = f"timed out after {args.timeout:.0f} s" if code is None else f"exited {code}"
+            limit = args.big_timeout if big else args.timeout
+            what = f"timed out after {limit:.0f} s" if code is None else f"exited {code}"
             return {"ok": False, "error": f"bench_api.py {what}", "stderr_tail": tail}
         return {"ok": True, **json.loads(out.read_text())}
     finally:
@@ -233,18 +253,6 @@ def dig(data: Any, *path: str) -> Any:
     return data
 
 
-def find_key(data: Any, key: str) -> Any:
-    """First value stored under `key` anywhere in nested dicts (depth-first, in insertion order)."""
-    if isinstance(data, dict):
-        if isinstance(data.get(key), int | float):
-            return data[key]
-        for value in data.values():
-            found = find_key(value, key)
-            if found is not None:
-                return found
-    return None
-
-
 def _ratio(a: Any, b: Any) -> float | None:
     if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
         return None
@@ -263,12 +271,25 @@ def comparison(ours: dict, peer: dict, micro: dict) -> list[dict]:
             {"measure": measure, "casework": mine, "peer": theirs, "unit": unit, "ratio": ratio, "note": note}
         )
 
+    share = dig(ours, "create_api", "pct_of_ceiling")
     add(
         "API create throughput",
         dig(ours, "create_api", "cases_per_s"),
         dig(peer, "create_api", "tickets_per_s"),
         "items/s",
         True,
+        "ours: every reaction" + (f"; {share} % of the harness ceiling" if share is not None else ""),
+    )
+    ceiling = dig(ours, "ceiling", "requests_per_s")
+    peer_create = dig(peer, "create_api", "tickets_per_s")
+    add(
+        "harness ceiling (GET /healthz, same client)",
+        ceiling,
+        None,
+        "req/s",
+        True,
+        "the most any endpoint reaches here"
+        + (f"; 10× the peer's create = {10 * peer_create:.0f}/s" if peer_create else ""),
     )
     add(
         "API create latency p95",
@@ -323,21 +344,29 @@ def comparison(ours: dict, peer: dict, micro: dict) -> list[dict]:
     if intake is not None:
         # Ours runs in-process, so the peer's figure without its process start-up (~1 s per batch) is the
         # like-for-like one; with start-up it would flatter us.
+        peer_intake = dig(peer, "email_intake", "msgs_per_s_excl_startup")
         add(
-            "email intake throughput (parse+thread+store)",
-            find_key(intake, "msgs_per_s"),
-            dig(peer, "email_intake", "msgs_per_s_excl_startup"),
+            "email intake with every reaction",
+            dig(intake, "with_every_reaction", "msgs_per_s"),
+            peer_intake,
             "msgs/s",
             True,
-            "ours: bench_intake ingest_many, case hooks detached; peer: get_email excl. start-up",
+            "ours: ingest_many, 800 new + 200 replies, triage/routing/SLA/notify; "
+            "peer: get_email excl. start-up",
         )
         add(
-            "email intake with every case hook",
-            dig(intake, "with_case_hooks", "msgs_per_s"),
-            dig(peer, "email_intake", "msgs_per_s_excl_startup"),
+            "email intake alone (parse+thread+store)",
+            dig(intake, "intake_alone", "msgs_per_s"),
+            peer_intake,
             "msgs/s",
             True,
-            "ours: triage, SLA, routing, notify hooks run in-process; peer: get_email excl. start-up",
+            "breakdown: ours with no reaction ("
+            + (
+                "pipeline.only()"
+                if "pipeline" in str(dig(intake, "intake_alone", "mechanism"))
+                else "hooks detached"
+            )
+            + "); the peer always runs its own",
         )
     return rows
 
@@ -378,8 +407,17 @@ def summary(res: dict) -> str:
         rows = [
             ["API create", f"{c['cases_per_s']} cases/s", f"p50 {c['latency'].get('p50_ms')} ms",
              f"p95 {c['latency'].get('p95_ms')} ms", f"{c['server_cpu_ms_per_case']} ms CPU/case",
-             f"{c['status_counts']}"],
+             f"{c['status_counts']}, client {c.get('client_cpu_ms_per_case')} ms CPU/case"
+             + (f", {c['pct_of_ceiling']} % of ceiling" if c.get("pct_of_ceiling") is not None else "")],
         ]  # fmt: skip
+        ceiling = ours.get("ceiling")
+        if ceiling:
+            rows.append(
+                ["harness ceiling: GET /healthz", f"{ceiling['requests_per_s']} req/s",
+                 f"p50 {ceiling['latency'].get('p50_ms')} ms", f"p95 {ceiling['latency'].get('p95_ms')} ms",
+                 f"{ceiling['server_cpu_ms_per_request']} ms CPU/req",
+                 f"client {ceiling['client_cpu_ms_per_request']} ms CPU/req, {ceiling['requests']} requests"]
+            )  # fmt: skip
         for key, label in (
             ("list_api_first_page", "API list first page"),
             ("list_ui", "UI queue page"),
@@ -401,6 +439,9 @@ def summary(res: dict) -> str:
             "HTTP (4 client threads → gunicorn 2 sync workers, SQLite)",
             table(["measure", "rate/samples", "p50", "p95", "server CPU", "detail"], rows),
         ]
+        seen = ours.get("reactions_seen")
+        if seen:
+            parts.append(reactions_line(seen))
         log_info = ours.get("server_log", {})
         if log_info.get("tracebacks"):
             parts.append(
@@ -408,6 +449,28 @@ def summary(res: dict) -> str:
             )
     elif "api" in res:
         parts += ["", f"HTTP benchmark FAILED: {ours.get('error')}", (ours.get("stderr_tail") or "")[-1500:]]
+    big = res.get("api_big")
+    if big is not None:
+        parts += ["", *big_section(big)]
+    intake = dig(res, "micro", "bench_intake", "result")
+    if intake and "with_every_reaction" in intake:
+        full, alone = intake["with_every_reaction"], intake.get("intake_alone") or {}
+        threading_ = full.get("threading", {})
+        parts += [
+            "",
+            f"Email intake ({intake.get('messages')} mails: {intake.get('new_messages')} new + "
+            f"{intake.get('reply_messages')} replies, ingest_many, batches of {intake.get('batch_size')})",
+            f"  with every reaction: {full.get('msgs_per_s')} msgs/s, {full.get('ms_per_msg')} ms/msg,"
+            f" {full.get('cpu_ms_per_msg')} ms CPU/msg; threaded {threading_.get('in_reply_to_threaded')}"
+            f" by In-Reply-To, {threading_.get('subject_tag_threaded')} by subject tag",
+            f"  intake alone:        {alone.get('msgs_per_s')} msgs/s, {alone.get('ms_per_msg')} ms/msg"
+            f" ({alone.get('mechanism')})",
+        ]
+        if full.get("reactions_seen"):
+            parts.append("  " + reactions_line(full["reactions_seen"]))
+    statements = dig(res, "micro", "bench_statements", "result")
+    if statements:
+        parts += ["", *statements_section(statements)]
     micro_rows = []
     for name, r in res.get("micro", {}).items():
         if r.get("ok"):
@@ -435,6 +498,88 @@ def summary(res: dict) -> str:
     return "\n".join(parts)
 
 
+def reactions_line(seen: dict) -> str:
+    """One line of proof that the reactions ran on the cases a run created."""
+    return (
+        f"reactions on the {seen.get('cases')} new cases: priority set by rules"
+        f" {seen.get('priority_set_by_rules')}, rules matched {seen.get('rules_matched')},"
+        f" triaged {seen.get('triaged')},"
+        f" sentiment {seen.get('sentiment_scored')}, SLA clocks {seen.get('with_sla_clocks')},"
+        f" tier history {seen.get('with_tier_history')}, assigned {seen.get('assigned')}"
+        f" (to {seen.get('assignees')} agents), outbox rows {seen.get('outbox_rows')}"
+    )
+
+
+def big_section(big: dict) -> list[str]:
+    if not big.get("ok"):
+        return [f"big install FAILED: {big.get('error')}", (big.get("stderr_tail") or "")[-1500:]]
+    seeding = big.get("seeding", {})
+    c = big.get("create_api", {})
+    lat = c.get("latency", {})
+    rows = [
+        ["seeding (case_open_many, batches of " + str(seeding.get("batch")) + ")",
+         f"{seeding.get('cases_per_s')} cases/s", f"{seeding.get('cases_s')} s",
+         f"{seeding.get('cpu_ms_per_case')} ms CPU/case", f"reactions: {seeding.get('reactions')}"],
+        ["API create", f"{c.get('cases_per_s')} cases/s",
+         f"p50 {lat.get('p50_ms')} / p95 {lat.get('p95_ms')} / p99 {lat.get('p99_ms')} ms",
+         f"{c.get('server_cpu_ms_per_case')} ms CPU/case", f"{c.get('status_counts')}"],
+    ]  # fmt: skip
+    for key, label in (
+        ("list_api_first_page", "API list first page"),
+        ("list_ui", "UI queue page"),
+        ("case_page", "UI case page"),
+        ("detail_api", "API case detail"),
+    ):
+        r = big.get(key, {})
+        extra = f"count {r['count_reported']}" if "count_reported" in r else ""
+        rows.append([label, f"{r.get('count')} samples", f"p50 {r.get('p50_ms')} / p95 {r.get('p95_ms')} ms",
+                     "", extra])  # fmt: skip
+    lines = [
+        f"At {dig(big, 'params', 'existing_cases')} existing cases (seeded through the case services), "
+        f"{c.get('requested')} more created over HTTP",
+        table(["measure", "rate/samples", "latency", "CPU", "detail"], rows),
+    ]
+    if big.get("reactions_seen"):
+        lines.append(reactions_line(big["reactions_seen"]))
+    return lines
+
+
+def statements_section(st: dict) -> list[str]:
+    """Statements and transactions per API create and per mail (bench_statements)."""
+    api, intake = st.get("api_create", {}), st.get("intake", {})
+    new = intake.get("new_mails", {})
+    per_batch, per_mail = new.get("per_batch", {}), new.get("per_mail", {})
+    single = intake.get("single_ingest_raw", {})
+
+    def spread(d: dict | None) -> str:
+        d = d or {}
+        return f"{d.get('median')} / {d.get('p95')} / {d.get('max')}"
+
+    rows = [
+        ["API create (test Client, whole request)", spread(api.get("statements")),
+         spread(api.get("transactions")), spread(api.get("savepoints")),
+         f"{dig(api, 'cpu_ms_per_create', 'median')} ms"],
+        [f"mail in a batch of {intake.get('batch_size')} (ingest_many), per mail",
+         f"mean {per_mail.get('statements_mean')}", f"mean {per_mail.get('transactions_mean')}",
+         f"mean {per_mail.get('savepoints_mean')}",
+         f"{new.get('cpu_ms_per_mail')} ms"],
+        [f"batch of {intake.get('batch_size')} mails (ingest_many)", spread(per_batch.get("statements")),
+         spread(per_batch.get("transactions")), spread(per_batch.get("savepoints")), ""],
+        ["one mail (ingest_raw)", spread(single.get("statements")), spread(single.get("transactions")),
+         spread(single.get("savepoints")), f"{single.get('cpu_ms_per_mail')} ms"],
+    ]  # fmt: skip
+    lines = [
+        f"Statements and transactions, every reaction ({st.get('reactions')}); median / p95 / max",
+        table(["per", "statements", "transactions", "savepoints", "CPU"], rows),
+        "API create by kind: "
+        + ", ".join(f"{k} {v}" for k, v in (api.get("by_kind_per_item") or {}).items()),
+        "API create commonest statements (per create):",
+    ]
+    for shape in (api.get("top_shapes_per_item") or [])[:10]:
+        lines.append(f"  {shape['per_item']:>6}  {shape['sql'][:150]}")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000, help="cases created over the API (default 2000)")
@@ -446,9 +591,19 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", type=int, default=50, help="sequential samples per read measure")
     ap.add_argument(
-        "--src", default=None, help="HTTP-bench another casework checkout (e.g. git archive HEAD)"
+        "--src", default=None, help="bench another casework checkout (e.g. git archive HEAD unpacked)"
     )
-    ap.add_argument("--only", default="", help="comma list: micro,api (default both)")
+    ap.add_argument(
+        "--only", default="", help="comma list: micro,api,big (default micro,api, and big with --big)"
+    )
+    ap.add_argument(
+        "--big", type=int, default=0, help="also API create + reads on an install seeded with this many cases"
+    )
+    ap.add_argument("--big-n", type=int, default=1000, help="cases created over HTTP in the --big run")
+    ap.add_argument("--big-timeout", type=float, default=4 * 3600, help="seconds for the --big run")
+    ap.add_argument(
+        "--ceiling", type=int, default=2000, help="GET /healthz requests for the harness ceiling (0: skip)"
+    )
     ap.add_argument("--micro", default="", help="comma list of micro-benchmarks to run (default: all)")
     ap.add_argument("--micro-timeout", type=float, default=300, help="seconds per micro-benchmark")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds for bench_api.py")
@@ -457,7 +612,11 @@ def main() -> int:
         "--out", default=None, help="results file (default bench/results/results-<date>-<HHMM>.json)"
     )
     args = ap.parse_args()
-    only = {s.strip() for s in args.only.split(",") if s.strip()} or {"micro", "api"}
+    only = {s.strip() for s in args.only.split(",") if s.strip()} or {"micro", "api", "big"}
+    if "big" in only and not args.big:
+        only.discard("big")
+        if args.only:
+            ap.error("--only big needs --big N (how many existing cases to seed)")
 
     started = dt.datetime.now()
     res: dict[str, Any] = {
@@ -466,7 +625,9 @@ def main() -> int:
         "machine": machine_info(),
         "loadavg_start": loadavg(),
         "params": {"n": args.n, "peer": args.peer, "peer_n": args.peer_n or args.n, "seed": args.seed,
-                   "threads": args.threads, "workers": args.workers, "samples": args.samples},
+                   "threads": args.threads, "workers": args.workers, "samples": args.samples,
+                   "big": args.big or None, "big_n": args.big_n if args.big else None,
+                   "ceiling_requests": args.ceiling, "src": args.src},
     }  # fmt: skip
 
     res["micro"] = {}
@@ -477,13 +638,17 @@ def main() -> int:
             names = [n for n in names if n.removeprefix("bench_") in wanted]
         for name in names:
             log(f"micro: {name}")
-            res["micro"][name] = run_micro(name, args.micro_timeout)
+            res["micro"][name] = run_micro(name, args.micro_timeout, src=args.src)
             log(f"  -> {'ok' if res['micro'][name]['ok'] else 'FAILED'}")
     # The load average around each part shows which side ran on a busier machine (other processes count).
     res["loadavg_by_part"] = {"micro_end": loadavg()}
     if "api" in only:
         res["api"] = run_ours(args)
         res["loadavg_by_part"]["api_end"] = loadavg()
+    if "big" in only:
+        log(f"big: API create and reads at {args.big} existing cases")
+        res["api_big"] = run_ours(args, big=args.big)
+        res["loadavg_by_part"]["big_end"] = loadavg()
     if args.peer:
         # Right after ours, so both see the same machine state as far as a shared VM allows.
         res["peer"] = run_peer(args)
@@ -504,7 +669,11 @@ def main() -> int:
     out.write_text(json.dumps(res, indent=2, default=str) + "\n")
     print(summary(res))
     print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    failed = not res.get("api", {"ok": True}).get("ok") or (args.peer and not res["peer"].get("ok"))
+    failed = (
+        not res.get("api", {"ok": True}).get("ok")
+        or not res.get("api_big", {"ok": True}).get("ok")
+        or (args.peer and not res["peer"].get("ok"))
+    )
     return 1 if failed else 0
 
 
