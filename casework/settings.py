@@ -140,8 +140,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # --- tasks ----------------------------------------------------------------------------------------
 TASKS = {
     "default": {
+        # No ENQUEUE_ON_COMMIT: django-tasks 0.12 has no such option (it was silently ignored here), and
+        # casework relies on the opposite: an enqueue is an INSERT in the caller's transaction, committed or
+        # rolled back with it (core/tests/test_scheduler.py checks that).
         "BACKEND": env_str("CASEWORK_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "ENQUEUE_ON_COMMIT": True,
     }
 }
 
@@ -189,11 +191,21 @@ CASEWORK = {
     "IMAP_BATCH": env_int("CASEWORK_IMAP_BATCH", 200, minimum=1),
     # Mails decided and stored per transaction by an IMAP poll or mbox import (see intake.ingest_many).
     "INTAKE_BATCH": env_int("CASEWORK_INTAKE_BATCH", 100, minimum=1),
-    # Outbox (casework/notify): transient SMTP failures retry after BACKOFF * 2^(attempt-1) seconds,
-    # capped at an hour, until MAX_ATTEMPTS; 5xx answers fail at once.
+    # Outbox (casework/notify/README.md): every worker checks for due mail every POLL_SECONDS; a row being
+    # sent is leased for LEASE_SECONDS, renewed while the SMTP conversation lasts, so a killed worker's
+    # row is sent again by another after that long. Transient SMTP failures retry after
+    # BACKOFF * 2^(attempt-1) seconds, capped at an hour, until MAX_ATTEMPTS; 5xx answers fail at once.
     "OUTBOX_MAX_ATTEMPTS": env_int("CASEWORK_OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
     "OUTBOX_BACKOFF_SECONDS": env_int("CASEWORK_OUTBOX_BACKOFF_SECONDS", 30, minimum=1),
-    "OUTBOX_DRAIN_SECONDS": env_int("CASEWORK_OUTBOX_DRAIN_SECONDS", 10, minimum=1),
+    "OUTBOX_POLL_SECONDS": env_float("CASEWORK_OUTBOX_POLL_SECONDS", 1.0, minimum=0.05, maximum=60),
+    "OUTBOX_LEASE_SECONDS": env_int("CASEWORK_OUTBOX_LEASE_SECONDS", 60, minimum=1),
+    # Worker (casework/core/scheduler.py, docs/deploy.md): the scheduler lease holder enqueues due periodic
+    # jobs every TICK seconds; a job run holds a lease of JOB_LEASE_SECONDS, renewed while it runs, so a
+    # killed worker's job runs again elsewhere that long after. JOB_MODULES: extra modules that register
+    # periodic jobs (site-specific jobs), imported by `casework worker` at start.
+    "SCHEDULER_TICK_SECONDS": env_float("CASEWORK_SCHEDULER_TICK_SECONDS", 2.0, minimum=0.05, maximum=60),
+    "JOB_LEASE_SECONDS": env_int("CASEWORK_JOB_LEASE_SECONDS", 60, minimum=1),
+    "JOB_MODULES": env_list("CASEWORK_JOB_MODULES", []),
     # Triage: move New → Triaged when rules classified the case; alert the triager after N minutes.
     "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),

@@ -49,8 +49,8 @@ class Counter(models.Model):
 
 
 class SchedulerLease(models.Model):
-    """Which worker process runs the periodic scheduler. Held for a short time and renewed, so several
-    `casework worker` processes can run and periodic jobs are still enqueued once."""
+    """Which worker process runs the periodic scheduler. Held for a short time and renewed every tick, so
+    several `casework worker` processes can run and each due job is still enqueued once."""
 
     name = models.CharField(max_length=50, primary_key=True)
     holder = models.CharField(max_length=100)
@@ -60,9 +60,53 @@ class SchedulerLease(models.Model):
         return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"
 
 
-class PeriodicRun(models.Model):
+class JobStatus(models.TextChoices):
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+
+
+class ScheduledJob(models.Model):
+    """One registered periodic job: when it is due, whether a task for it is queued, who runs it now
+    (a lease renewed while it runs), and how its last run went. See casework/core/scheduler.py."""
+
     name = models.CharField(max_length=100, primary_key=True)
-    last_run_at = models.DateTimeField()
+    every = models.DurationField(help_text="Interval from the job registry (set by the scheduler).")
+    next_due_at = models.DateTimeField(db_index=True)
+    # The django-tasks-db task the scheduler enqueued for the due run, until that run finishes or skips.
+    queued_task_id = models.CharField(max_length=64, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # The run in progress: its worker and lease. Empty holder = nobody runs the job now.
+    holder = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_holder = models.CharField(max_length=100, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_duration = models.DurationField(null=True, blank=True)
+    last_status = models.CharField(max_length=10, choices=JobStatus.choices, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M:%S}"
+        return self.name
+
+
+class WorkerProcess(models.Model):
+    """A `casework worker` process that says it is alive every few seconds. The task reaper requeues a
+    RUNNING task only once the worker running it stopped saying so (django-tasks-db has no such notion)."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.worker_id

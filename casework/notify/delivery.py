@@ -1,7 +1,17 @@
-"""Delivering the outbox: claim due rows, send them through Django's email backend, retry, fail.
+"""Delivering the outbox: claim due rows with a lease, send them through Django's email backend, retry, fail.
 
-Sending happens only here (the worker), never in the transaction that decided to send: a rolled-back
-reply sends nothing, and a slow SMTP server never holds a database lock or an agent's request.
+Sending happens only here (the outbox poller of every `casework worker`), never in the transaction that
+decided to send: a rolled-back reply sends nothing, and a slow SMTP server never holds a database lock or
+an agent's request. The guarantee, per channel, is in casework/notify/README.md; in short, for SMTP:
+
+- A row is claimed by compare-and-swap (status, attempt count and due time in the WHERE clause) and then
+  belongs to one worker until its lease expires. The worker renews the lease while the SMTP conversation
+  lasts (`LeaseKeeper`), so a live worker's row is never taken over, however slow the server.
+- A worker killed mid-send stops renewing; once the lease expires, any worker reclaims the row and sends it
+  again (at-least-once: a reply is never lost). The row keeps its Message-ID, fixed before the first byte
+  is sent, so the receiver and our own intake can recognise a duplicate; the reclaim is logged and counted.
+- The row is marked sent in its own statement right after the server accepted the mail, so the window in
+  which a kill can cause a duplicate is that one statement, not the rest of the batch.
 """
 
 from __future__ import annotations
@@ -11,61 +21,159 @@ import smtplib
 from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import F
+from django.core.mail import EmailMultiAlternatives, get_connection, make_msgid
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import EventKind
+from casework.core.crashpoints import crash_point
+from casework.core.leases import LeaseKeeper, process_holder_id
 
 from .models import Outbox, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
-# A row left "sending" this long lost its worker mid-send; sending again risks a duplicate mail, which
-# beats losing the reply (at-least-once, like every mail system).
-STUCK_SENDING = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
+DRAIN_BATCH = 50
+
+
+class WorkerLost(Exception):
+    """The row's worker died mid-send too many times (a mail that kills the process, a crash loop)."""
+
+
+class NoRecipients(Exception):
+    """The email backend had nobody to send the row to."""
+
+
+def lease_length() -> timedelta:
+    return timedelta(seconds=settings.CASEWORK["OUTBOX_LEASE_SECONDS"])
+
+
+def claimable(now) -> Q:
+    """Due for a first try or a retry, or left `sending` by a worker whose lease ran out."""
+    return Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) | Q(
+        status=OutboxStatus.SENDING, lease_expires_at__lt=now
+    )
+
+
+def outbox_has_due(now=None) -> bool:
+    """The once-a-second question of the poller: two index range reads (outbox_due, outbox_lease)."""
+    return Outbox.objects.filter(claimable(now or timezone.now())).exists()
+
+
+def outbox_poll() -> bool:
+    """The worker's outbox poller: drain if anything is due; True when a full batch suggests more."""
+    if not outbox_has_due():
+        return False
+    return sum(outbox_drain().values()) >= DRAIN_BATCH
 
 
 # --------------------------------------------------------------------------------------------------
 
 
-def outbox_drain(*, limit: int = 50) -> dict[str, int]:
-    """Send what is due, one claimed row at a time; returns counts by result."""
-    now = timezone.now()
-    Outbox.objects.filter(status=OutboxStatus.SENDING, claimed_at__lt=now - STUCK_SENDING).update(
-        status=OutboxStatus.PENDING, next_attempt_at=now
-    )
-    due = list(
-        Outbox.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+def outbox_drain(*, limit: int = DRAIN_BATCH, holder: str | None = None) -> dict[str, int]:
+    """Send what is claimable, one claimed row at a time; returns counts by result."""
+    holder = holder or process_holder_id()
+    candidates = list(
+        Outbox.objects.filter(claimable(timezone.now()))
         .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
+        .values("id", "status", "attempts", "claimed_by")[:limit]
     )
     counts: Counter[str] = Counter()
+    if not candidates:
+        return {}
+    lease = lease_length()
+    sending: dict[str, int | None] = {"pk": None}  # the row being sent right now (read by the keeper)
+
+    def renew() -> bool:
+        pk = sending["pk"]
+        if pk is not None:
+            Outbox.objects.filter(pk=pk, status=OutboxStatus.SENDING, claimed_by=holder).update(
+                lease_expires_at=timezone.now() + lease
+            )
+        return True
+
     connection = None
-    for row_id in due:
-        # Compare-and-swap claim: two workers draining at once never send the same row twice.
-        # The due time is part of the swap: a row another drain just failed and rescheduled is not due.
-        claimed = Outbox.objects.filter(
-            pk=row_id, status=OutboxStatus.PENDING, next_attempt_at__lte=now
-        ).update(status=OutboxStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1)
-        if not claimed:
-            continue
-        if connection is None:
-            connection = get_connection(fail_silently=False)
-        counts[_send(Outbox.objects.get(pk=row_id), connection)] += 1
-    if connection is not None:
+    # A renewal three times per lease: two can fail (a database hiccup) before the lease could lapse.
+    with LeaseKeeper(renew, every=lease.total_seconds() / 3, what=f"outbox rows of {holder}"):
         try:
-            connection.close()
-        except Exception:
-            logger.debug("closing the SMTP connection failed", exc_info=True)
+            for candidate in candidates:
+                row = _claim(candidate, holder, lease)
+                if row is None:
+                    continue
+                if connection is None:
+                    connection = get_connection(fail_silently=False)
+                sending["pk"] = row.pk
+                counts[_deliver(row, connection)] += 1
+                sending["pk"] = None
+        finally:
+            sending["pk"] = None
+            if connection is not None:
+                try:
+                    connection.close()
+                except Exception:
+                    logger.debug("closing the SMTP connection failed", exc_info=True)
     return dict(counts)
 
 
-def _send(row: Outbox, connection) -> str:
+def _claim(candidate: dict, holder: str, lease: timedelta) -> Outbox | None:
+    """Compare-and-swap: the row is ours only if nobody claimed, sent or rescheduled it since we read it
+    (every claim bumps `attempts`, so the read count is a version number)."""
+    now = timezone.now()
+    reclaim = candidate["status"] == OutboxStatus.SENDING
+    updates = {
+        "status": OutboxStatus.SENDING,
+        "claimed_by": holder,
+        "claimed_at": now,
+        "lease_expires_at": now + lease,
+        "attempts": F("attempts") + 1,
+    }
+    if reclaim:
+        updates["reclaims"] = F("reclaims") + 1
+    won = (
+        Outbox.objects.filter(claimable(now))
+        .filter(pk=candidate["id"], status=candidate["status"], attempts=candidate["attempts"])
+        .update(**updates)
+    )
+    if not won:
+        return None
+    row = Outbox.objects.get(pk=candidate["id"])
+    if not row.header_message_id:
+        _fix_message_id(row)
+    if reclaim:
+        logger.warning(
+            "outbox %s: reclaimed from %s after its lease expired (worker lost mid-send); sending again as "
+            "attempt %s — a possible duplicate if that worker had handed it over, with the same "
+            "Message-ID <%s> so receivers can tell",
+            row.pk,
+            candidate["claimed_by"] or "?",
+            row.attempts,
+            row.header_message_id,
+        )
+    return row
+
+
+def _fix_message_id(row: Outbox) -> None:
+    """A row queued without a Message-ID gets one, stored before the first send: a retry or a reclaim sends
+    the same id (Django would otherwise make a new one per attempt, and duplicates could not be told)."""
+    domain = parseaddr(row.from_address)[1].rpartition("@")[2] or None
+    msgid = make_msgid(domain=domain).strip("<>")
+    headers = {k: v for k, v in row.headers.items() if k.lower() != "message-id"}
+    headers["Message-ID"] = f"<{msgid}>"
+    Outbox.objects.filter(pk=row.pk, header_message_id__isnull=True).update(
+        header_message_id=msgid, headers=headers
+    )
+    row.refresh_from_db(fields=["header_message_id", "headers"])
+
+
+def _deliver(row: Outbox, connection) -> str:
+    if row.reclaims and row.attempts > settings.CASEWORK["OUTBOX_MAX_ATTEMPTS"]:
+        return _failed(row, WorkerLost(f"the worker sending it was lost {row.reclaims} time(s)"))
     email = EmailMultiAlternatives(
         subject=row.subject,
         body=row.body_text,
@@ -78,7 +186,13 @@ def _send(row: Outbox, connection) -> str:
     if row.body_html:
         email.attach_alternative(row.body_html, "text/html")
     try:
-        email.send()
+        # Opened here rather than inside send_messages, so one connection serves the whole batch.
+        connection.open()
+        # Connected, nothing handed over yet: a kill here must mean "not delivered, send after restart".
+        crash_point("smtp_mid_send", str(row.pk))
+        sent = connection.send_messages([email])
+        if not sent:
+            raise NoRecipients("the email backend sent nothing (no recipients?)")
     except Exception as exc:
         # The connection may be broken now; the next row opens a fresh one.
         try:
@@ -86,14 +200,23 @@ def _send(row: Outbox, connection) -> str:
         except Exception:
             logger.debug("closing a failed SMTP connection failed", exc_info=True)
         return _failed(row, exc)
-    Outbox.objects.filter(pk=row.pk).update(status=OutboxStatus.SENT, sent_at=timezone.now(), last_error="")
+    # Accepted by the server: say so at once, in one statement (the duplicate window is this statement).
+    Outbox.objects.filter(pk=row.pk).update(
+        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error="", lease_expires_at=None
+    )
     if row.message_id is not None:
-        case_services.message_record_email(message=row.message, delivery="sent", detail=", ".join(row.to))
+        try:
+            case_services.message_record_email(message=row.message, delivery="sent", detail=", ".join(row.to))
+        except Exception:
+            # The mail is out and the row says so; only the message's delivery badge is stale.
+            logger.exception("outbox %s: sent, but recording it on message %s failed", row.pk, row.message_id)
     return "sent"
 
 
 def is_permanent(exc: BaseException) -> bool:
     """5xx answers will not change on retry; authentication errors do once an operator fixes them."""
+    if isinstance(exc, NoRecipients | WorkerLost):
+        return True
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -104,34 +227,46 @@ def is_permanent(exc: BaseException) -> bool:
     return False
 
 
+def retry_delay(attempts: int) -> timedelta:
+    base = settings.CASEWORK["OUTBOX_BACKOFF_SECONDS"]
+    return min(MAX_BACKOFF, timedelta(seconds=base * 2 ** min(attempts - 1, 20)))
+
+
 def _failed(row: Outbox, exc: BaseException) -> str:
     error = f"{type(exc).__name__}: {exc}"[:1000]
     attempts = row.attempts
     permanent = is_permanent(exc)
     if not permanent and attempts < settings.CASEWORK["OUTBOX_MAX_ATTEMPTS"]:
-        base = settings.CASEWORK["OUTBOX_BACKOFF_SECONDS"]
-        delay = min(MAX_BACKOFF, timedelta(seconds=base * 2 ** (attempts - 1)))
+        delay = retry_delay(attempts)
         Outbox.objects.filter(pk=row.pk).update(
-            status=OutboxStatus.PENDING, next_attempt_at=timezone.now() + delay, last_error=error
+            status=OutboxStatus.PENDING,
+            next_attempt_at=timezone.now() + delay,
+            last_error=error,
+            lease_expires_at=None,
         )
         logger.warning("outbox %s: attempt %s failed, retry in %s: %s", row.pk, attempts, delay, error)
         return "retry"
-    Outbox.objects.filter(pk=row.pk).update(status=OutboxStatus.FAILED, last_error=error)
     why = "permanent SMTP error" if permanent else f"gave up after {attempts} attempts"
     detail = f"{', '.join(row.to)}: {why}: {error}"
     data = {"outbox": row.pk, "attempts": attempts, "permanent": permanent}
-    if row.message_id is not None:
-        case_services.message_record_email(
-            message=row.message, delivery="failed", detail=detail, actor="email", data=data
+    logger.error("outbox %s: %s", row.pk, detail)
+    # The row's final state and the note agents see commit together: a kill between them loses neither.
+    with transaction.atomic():
+        Outbox.objects.filter(pk=row.pk).update(
+            status=OutboxStatus.FAILED, last_error=error, lease_expires_at=None
         )
-    elif row.case_id:
-        case_services.case_record_system_event(
-            case=row.case,
-            kind=EventKind.NOTE,
-            actor="email",
-            reason=f"Email could not be delivered: {detail}"[:1000],
-            data={"delivery_failure": data},
-        )
+        if row.message_id is not None:
+            case_services.message_record_email(
+                message=row.message, delivery="failed", detail=detail, actor="email", data=data
+            )
+        elif row.case_id:
+            case_services.case_record_system_event(
+                case=row.case,
+                kind=EventKind.NOTE,
+                actor="email",
+                reason=f"Email could not be delivered: {detail}"[:1000],
+                data={"delivery_failure": data},
+            )
     return "failed"
 
 
@@ -145,7 +280,7 @@ def outbox_mark_bounced(*, message_id: str, detail: str) -> int:
 
 
 def outbox_retry_now(*, rows: Iterable[Outbox]) -> int:
-    """Admin action: put failed or waiting rows back at the front of the queue."""
+    """Admin action: put failed or waiting rows back at the front of the queue (never one being sent)."""
     ids = [row.pk for row in rows]
     return (
         Outbox.objects.filter(pk__in=ids)

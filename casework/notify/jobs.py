@@ -1,18 +1,14 @@
-"""Periodic outbox drain: the safety net behind the task kicked on commit (retries, a lost task)."""
+"""The outbox poller: every `casework worker` checks for due mail every CASEWORK_OUTBOX_POLL_SECONDS (an
+index read) and sends it, so a reply leaves within about a second of its commit without any after-commit
+callback. There is no periodic drain job on top: the poller already covers retries and reclaims, and a
+job would only take a task slot every few seconds to do the same."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 
-from casework.core.scheduler import register
+from casework.core.workers import register_poller
 
+from .delivery import outbox_poll
 
-def drain_outbox_job() -> dict[str, int]:
-    from .delivery import outbox_drain
-
-    return outbox_drain()
-
-
-register("outbox-drain", timedelta(seconds=settings.CASEWORK["OUTBOX_DRAIN_SECONDS"]), drain_outbox_job)
+register_poller("outbox", settings.CASEWORK["OUTBOX_POLL_SECONDS"], outbox_poll)

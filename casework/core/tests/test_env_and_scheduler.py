@@ -5,8 +5,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from casework.core import scheduler
-from casework.core.env import env_bool, env_int, env_list, env_str
-from casework.core.models import PeriodicRun, SchedulerLease
+from casework.core.env import env_bool, env_float, env_int, env_list, env_str
+from casework.core.models import SchedulerLease
 
 
 def test_env_helpers_parse_and_fail_loudly(tmp_path):
@@ -20,6 +20,10 @@ def test_env_helpers_parse_and_fail_loudly(tmp_path):
     with pytest.raises(ImproperlyConfigured):
         env_int("N", 5, minimum=10, environ={"N": "7"})
     assert env_list("L", environ={"L": "a, b,,c"}) == ["a", "b", "c"]
+    assert env_float("F", 1.0, minimum=0.05, environ={"F": "0.2"}) == 0.2
+    for bad in ("0.01", "nan", "inf", "soon"):
+        with pytest.raises(ImproperlyConfigured):
+            env_float("F", 1.0, minimum=0.05, environ={"F": bad})
     secret = tmp_path / "key"
     secret.write_text("s3cret\n")
     assert env_str("K", environ={"K_FILE": str(secret)}) == "s3cret"
@@ -34,30 +38,3 @@ def test_scheduler_lease_is_exclusive_until_it_expires():
     assert scheduler.acquire_lease("a", seconds=30)  # renewal by the holder
     SchedulerLease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert scheduler.acquire_lease("b", seconds=30)
-
-
-@pytest.mark.django_db
-def test_due_jobs_run_once_per_interval(monkeypatch):
-    calls = []
-    monkeypatch.setattr(scheduler, "_jobs", {})
-    scheduler.register("count", timedelta(minutes=5), lambda: calls.append(1))
-    now = timezone.now()
-    assert scheduler.run_due_jobs(now) == ["count"]
-    assert scheduler.run_due_jobs(now + timedelta(minutes=1)) == []
-    assert scheduler.run_due_jobs(now + timedelta(minutes=6)) == ["count"]
-    assert len(calls) == 2 and PeriodicRun.objects.get(name="count")
-
-
-@pytest.mark.django_db
-def test_reaper_requeues_then_fails_tasks_whose_worker_died():
-    from django_tasks_db.models import DBTaskResult
-
-    old = timezone.now() - timedelta(hours=1)
-    common = {"args_kwargs": {"args": [], "kwargs": {}}, "task_path": "x.y", "backend_name": "default",
-              "run_after": old, "status": "RUNNING", "started_at": old}  # fmt: skip
-    once = DBTaskResult.objects.create(worker_ids=["w1"], **common)
-    thrice = DBTaskResult.objects.create(worker_ids=["w1", "w2", "w3"], **common)
-    assert scheduler.reap_stuck_tasks() == {"requeued": 1, "failed": 1}
-    once.refresh_from_db()
-    thrice.refresh_from_db()
-    assert once.status == "READY" and thrice.status == "FAILED"

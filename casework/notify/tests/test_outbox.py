@@ -159,7 +159,8 @@ def test_permanent_5xx_fails_at_once_and_shows_on_the_case(
     assert row.status == OutboxStatus.FAILED and row.attempts == 1 and "550" in row.last_error
     reply.refresh_from_db()
     assert reply.meta["delivery"]["state"] == "failed"
-    assert CaseEvent.objects.get(case=case, kind="note").data["delivery_failure"]["permanent"] is True
+    note = CaseEvent.objects.get(case=case, kind="note", message=reply)
+    assert note.data["delivery_failure"]["permanent"] is True
 
 
 def test_two_drains_never_send_the_same_row_twice(

@@ -1,0 +1,169 @@
+"""Crash safety of outbound mail with real `casework worker` processes and a real SMTP server.
+
+1. A worker is SIGKILLed in the middle of the SMTP conversation (`CASEWORK_CRASH_AT=smtp_mid_send`): after
+   a restart the mail arrives, exactly once, with the Message-ID fixed before the kill.
+2. Two workers poll the same outbox while the SMTP server takes three lease lengths to accept the mail:
+   the worker sending it keeps renewing its lease, so the other never reclaims the row and the mail is
+   handed over once.
+
+The workers run on their own SQLite file in a temp CASEWORK_VAR_DIR (the pytest database is invisible to
+other processes); short leases and poll intervals come from the environment, so each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import threading
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from casework.testing.processes import casework_env, run_casework, start_worker, stop_worker, wait_until
+from casework.testing.services import free_port
+
+LEASE_SECONDS = 1
+
+ENQUEUE = """
+from django.utils import timezone
+from casework.notify.models import Outbox
+now = timezone.now()
+Outbox.objects.create(
+    dedup_key="crash:1", from_address="Support <support@casework.test>", to=["ann@customer.test"],
+    subject="Your case", body_text="Hello", next_attempt_at=now, created_at=now,
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def migrated_db(tmp_path_factory) -> Path:
+    """One migrated SQLite file per module; each test works on a copy (migrating takes seconds)."""
+    var_dir = tmp_path_factory.mktemp("outbox-template")
+    db = var_dir / "template.sqlite3"
+    run_casework(casework_env(var_dir, f"sqlite:///{db}"), "migrate", "--noinput", "-v", "0")
+    return db
+
+
+@pytest.fixture
+def db(migrated_db, tmp_path) -> Path:
+    target = tmp_path / "outbox.sqlite3"
+    with sqlite3.connect(migrated_db) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    return target
+
+
+def _env(db: Path, smtp_port: int, **extra: str) -> dict[str, str]:
+    return casework_env(
+        db.parent,
+        f"sqlite:///{db}",
+        {
+            "CASEWORK_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "CASEWORK_SMTP_HOST": "127.0.0.1",
+            "CASEWORK_SMTP_PORT": str(smtp_port),
+            "CASEWORK_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+            "CASEWORK_OUTBOX_POLL_SECONDS": "0.1",
+            "CASEWORK_SCHEDULER_TICK_SECONDS": "0.5",
+            **extra,
+        },
+    )
+
+
+def _row(db: Path) -> dict:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as con:
+        con.row_factory = sqlite3.Row
+        found = con.execute(
+            "SELECT status, attempts, reclaims, claimed_by, lease_expires_at, header_message_id"
+            " FROM notify_outbox WHERE dedup_key = 'crash:1'"
+        ).fetchone()
+        return dict(found) if found else {}
+
+
+def _live_workers(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as con:
+        return con.execute("SELECT COUNT(*) FROM core_workerprocess WHERE stopped_at IS NULL").fetchone()[0]
+
+
+def _message_id(raw: bytes) -> str:
+    return message_from_bytes(raw, policy=policy.default)["Message-ID"].strip("<>")
+
+
+def test_a_worker_killed_mid_send_delivers_the_mail_after_restart_exactly_once(db, smtp_sink, tmp_path):
+    env = _env(db, smtp_sink.port)
+    run_casework(env, "shell", "-c", ENQUEUE)
+    log = tmp_path / "worker.log"
+
+    doomed = start_worker({**env, "CASEWORK_CRASH_AT": "smtp_mid_send"}, log)
+    try:
+        assert doomed.wait(timeout=60) == -signal.SIGKILL, log.read_text()
+    finally:
+        stop_worker(doomed)
+    assert "crash point smtp_mid_send" in log.read_text()
+    killed = _row(db)
+    # Connected, claimed, the Message-ID fixed, nothing handed over: the row waits for its lease to end.
+    assert killed["status"] == "sending" and killed["attempts"] == 1 and killed["lease_expires_at"]
+    assert killed["header_message_id"] and smtp_sink.messages == []
+
+    restarted = start_worker(env, log)
+    try:
+        smtp_sink.wait_for(1, timeout=60)
+        wait_until(lambda: _row(db)["status"] == "sent", timeout=30, what="the row to be marked sent")
+    finally:
+        assert stop_worker(restarted) == 0, log.read_text()
+    ((_, rcpt, raw),) = smtp_sink.messages
+    assert rcpt == ["ann@customer.test"] and _message_id(raw) == killed["header_message_id"]
+    sent = _row(db)
+    assert sent["attempts"] == 2 and sent["reclaims"] == 1 and sent["claimed_by"] != killed["claimed_by"]
+    assert "reclaimed from" in log.read_text()
+
+
+class _SlowServer:
+    """Takes `delay` seconds to answer the end of DATA, as a loaded or tarpitting server does."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.data_started = 0
+        self.accepted: list[bytes] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.data_started += 1
+        await asyncio.sleep(self.delay)
+        with self._lock:
+            self.accepted.append(envelope.original_content or envelope.content)
+        return "250 Message accepted"
+
+
+@contextlib.contextmanager
+def _slow_server(delay: float):
+    from aiosmtpd.controller import Controller
+
+    handler = _SlowServer(delay)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=10)
+    controller.start()
+    try:
+        yield controller.port, handler
+    finally:
+        controller.stop()
+
+
+def test_a_live_worker_keeps_its_row_while_the_smtp_server_is_slow(db, tmp_path):
+    with _slow_server(delay=3 * LEASE_SECONDS) as (port, server):
+        env = _env(db, port)
+        log = tmp_path / "workers.log"
+        workers = [start_worker(env, log), start_worker(env, log)]
+        try:
+            wait_until(lambda: _live_workers(db) == 2, timeout=60, what="both workers to be up")
+            run_casework(env, "shell", "-c", ENQUEUE)
+            wait_until(lambda: _row(db).get("status") == "sent", timeout=60, what="the mail to be sent")
+        finally:
+            # SIGTERM lets a worker finish a send in progress, so every DATA that began is counted below.
+            codes = [stop_worker(worker) for worker in workers]
+        assert codes == [0, 0], log.read_text()
+        assert server.data_started == 1 and len(server.accepted) == 1
+    row = _row(db)
+    assert row["attempts"] == 1 and row["reclaims"] == 0
+    assert "reclaimed" not in log.read_text()

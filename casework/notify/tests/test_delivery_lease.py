@@ -1,0 +1,163 @@
+"""Outbox delivery with a lease, in one process (real SMTP sink): idempotency keys, a live lease is never
+reclaimed, an expired one is (same Message-ID, counted, logged), the Message-ID is fixed before the first
+attempt, and the crash point sits before the server has the mail.
+
+Real workers killed mid-send: test_crash_outbox.py."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from casework.cases.models import CaseEvent
+from casework.notify import delivery
+from casework.notify.delivery import outbox_drain, outbox_has_due, outbox_poll
+from casework.notify.models import Outbox, OutboxStatus
+from casework.testing.services import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sink(settings, smtp_sink):
+    for key, value in smtp_sink.django_settings.items():
+        setattr(settings, key, value)
+    return smtp_sink
+
+
+def _row(**fields) -> Outbox:
+    now = timezone.now()
+    values = {
+        "from_address": "Support <support@casework.test>",
+        "to": ["ann@customer.test"],
+        "subject": "Your case",
+        "body_text": "Hello",
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return Outbox.objects.create(**{**values, **fields})
+
+
+def _message_id(raw: bytes) -> str:
+    return message_from_bytes(raw, policy=policy.default)["Message-ID"].strip("<>")
+
+
+def test_every_row_has_an_idempotency_key():
+    _row()
+    _row(dedup_key=None)
+    Outbox.objects.bulk_create([Outbox(**{**_fields(), "dedup_key": ""})])
+    keys = list(Outbox.objects.values_list("dedup_key", flat=True))
+    assert len(set(keys)) == 3 and all(key.startswith("outbox:") for key in keys)
+    assert _row(dedup_key="reply:7").dedup_key == "reply:7"
+
+
+def _fields() -> dict:
+    now = timezone.now()
+    return {"from_address": "s@casework.test", "to": ["a@b.test"], "subject": "s", "body_text": "b",
+            "next_attempt_at": now, "created_at": now}  # fmt: skip
+
+
+def test_a_claimed_row_is_sent_marked_and_released(sink):
+    row = _row()
+    assert outbox_drain(holder="w1") == {"sent": 1}
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and row.claimed_by == "w1" and row.lease_expires_at is None
+    assert row.attempts == 1 and row.reclaims == 0 and row.sent_at is not None
+    ((_, _, raw),) = sink.wait_for(1)
+    assert _message_id(raw) == row.header_message_id  # fixed on the row before it was sent
+    assert not outbox_has_due() and outbox_drain(holder="w2") == {}
+
+
+def test_a_live_lease_is_never_reclaimed_an_expired_one_is_with_the_same_message_id(sink, caplog):
+    now = timezone.now()
+    row = _row(
+        status=OutboxStatus.SENDING,
+        claimed_by="w1",
+        claimed_at=now,
+        lease_expires_at=now + timedelta(seconds=60),
+        attempts=1,
+        header_message_id="m1@casework.test",
+        headers={"Message-ID": "<m1@casework.test>"},
+    )
+    # w1 is alive and renewing: nobody else touches its row.
+    assert not outbox_has_due()
+    assert outbox_drain(holder="w2") == {}
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENDING and row.claimed_by == "w1" and row.attempts == 1
+    assert sink.messages == []
+
+    # w1 was killed: its lease runs out and w2 sends the mail again, as the same Message-ID.
+    with time_machine.travel(now + timedelta(seconds=61), tick=False):
+        assert outbox_has_due()
+        with caplog.at_level(logging.WARNING, logger="casework.notify.delivery"):
+            assert outbox_drain(holder="w2") == {"sent": 1}
+    assert "reclaimed from w1" in caplog.text and "possible duplicate" in caplog.text
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and row.claimed_by == "w2"
+    assert row.attempts == 2 and row.reclaims == 1
+    ((_, _, raw),) = sink.wait_for(1)
+    assert _message_id(raw) == "m1@casework.test"
+
+
+def test_the_message_id_is_fixed_before_the_first_attempt_and_kept_for_the_retry(settings, smtp_sink):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    row = _row(headers={"X-Case": "CW-1"})
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        assert outbox_drain() == {"retry": 1}
+        row.refresh_from_db()
+        first_id = row.header_message_id
+        assert first_id and first_id.endswith("@casework.test")
+        assert row.headers == {"X-Case": "CW-1", "Message-ID": f"<{first_id}>"}
+        assert row.status == OutboxStatus.PENDING and row.lease_expires_at is None
+        settings.EMAIL_PORT = smtp_sink.port
+        traveller.shift(timedelta(seconds=settings.CASEWORK["OUTBOX_BACKOFF_SECONDS"] + 1))
+        assert outbox_drain() == {"sent": 1}
+    ((_, _, raw),) = smtp_sink.wait_for(1)
+    assert _message_id(raw) == first_id
+
+
+def test_the_crash_point_is_before_the_server_has_the_mail(sink, monkeypatch):
+    row = _row()
+    seen = {}
+
+    class Killed(BaseException):  # like SIGKILL, not an error the drain would handle
+        pass
+
+    def crash_point(point, detail=""):
+        assert point == "smtp_mid_send" and detail == str(row.pk)
+        current = Outbox.objects.get(pk=row.pk)
+        seen.update(status=current.status, lease=current.lease_expires_at, delivered=len(sink.messages))
+        raise Killed
+
+    monkeypatch.setattr(delivery, "crash_point", crash_point)
+    with pytest.raises(Killed):
+        outbox_drain(holder="w1")
+    assert seen["status"] == OutboxStatus.SENDING and seen["lease"] is not None and seen["delivered"] == 0
+
+
+def test_a_row_whose_worker_keeps_dying_fails_on_the_case(case, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_MAX_ATTEMPTS": 3}
+    past = timezone.now() - timedelta(seconds=1)
+    row = _row(case=case, status=OutboxStatus.SENDING, claimed_by="w3", lease_expires_at=past, attempts=3)
+    assert outbox_drain(holder="w4") == {"failed": 1}
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.FAILED and "WorkerLost" in row.last_error and row.reclaims == 1
+    note = CaseEvent.objects.get(case=case, kind="note", data__has_key="delivery_failure")
+    assert "could not be delivered" in note.reason and len(mail.outbox) == 0
+
+
+def test_the_poller_drains_only_when_something_is_due():
+    assert outbox_poll() is False and mail.outbox == []
+    _row(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    assert outbox_poll() is False and mail.outbox == []
+    _row(subject="Due now")
+    assert outbox_poll() is False  # less than a full batch: nothing left behind
+    assert [m.subject for m in mail.outbox] == ["Due now"]
