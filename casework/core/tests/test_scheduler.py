@@ -212,6 +212,8 @@ def restore_signals():
         signal.signal(sig, handler)
 
 
+# Transactional: db_worker closes the connection when it finds it inside a transaction (PostgreSQL).
+@pytest.mark.django_db(transaction=True)
 def test_worker_batch_runs_the_enqueued_job_through_the_task_queue(calls, restore_signals):
     scheduler.enqueue_due_jobs()
     call_command("worker", "--batch")
