@@ -6,9 +6,19 @@ from .models import Outbox
 
 @admin.register(Outbox)
 class OutboxAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "subject", "recipients", "status", "attempts", "next_attempt_at", "case")
+    list_display = (
+        "created_at",
+        "subject",
+        "recipients",
+        "status",
+        "attempts",
+        "reclaims",
+        "next_attempt_at",
+        "claimed_by",
+        "case",
+    )
     list_filter = ("status",)
-    search_fields = ("subject", "header_message_id", "to")
+    search_fields = ("subject", "header_message_id", "dedup_key", "to")
     date_hierarchy = "created_at"
     actions = ["retry_now"]
     readonly_fields = [f.name for f in Outbox._meta.fields]

@@ -161,3 +161,9 @@ def test_the_poller_drains_only_when_something_is_due():
     _row(subject="Due now")
     assert outbox_poll() is False  # less than a full batch: nothing left behind
     assert [m.subject for m in mail.outbox] == ["Due now"]
+
+
+def test_the_admin_lists_claims_and_reclaims(admin_client):
+    _row(subject="Reclaimed once", claimed_by="w2", reclaims=1, status=OutboxStatus.SENT)
+    page = admin_client.get("/admin/notify/outbox/").content.decode()
+    assert "Reclaimed once" in page and "w2" in page
