@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from .models import ScheduledJob, WorkerProcess
-from .scheduler import jobs_run_now, lease_is_live
+from .scheduler import jobs, jobs_run_now, lease_is_live
 from .workers import WORKER_GONE_AFTER
 
 
@@ -28,6 +28,9 @@ class ScheduledJobAdmin(admin.ModelAdmin):
     @admin.display(description="now")
     def state(self, obj: ScheduledJob) -> str:
         now = timezone.now()
+        if obj.name not in {job.name for job in jobs()}:
+            # Removed from the code (or registered through CASEWORK_JOB_MODULES, which only workers load).
+            return "not registered here (delete the row if the job is gone)"
         if lease_is_live(obj.holder, obj.lease_expires_at, now):
             return f"running on {obj.holder}"
         if obj.holder:
@@ -37,9 +40,6 @@ class ScheduledJobAdmin(admin.ModelAdmin):
         return "due" if obj.next_due_at <= now else "waiting"
 
     def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     @admin.action(description="Run now (make due at the next scheduler tick)")

@@ -282,8 +282,10 @@ def test_the_admin_shows_jobs_and_workers_and_can_make_a_job_due(admin_client):
         consecutive_failures=2,
     )
     worker_seen("w1", now)
+    ScheduledJob.objects.create(name="retired-job", every=EVERY, next_due_at=now)
     page = admin_client.get("/admin/core/scheduledjob/").content.decode()
     assert "running on w1" in page and "imap-poll" in page and "waiting" in page
+    assert "not registered here" in page
     assert "bad password" in admin_client.get("/admin/core/scheduledjob/imap-poll/change/").content.decode()
     response = admin_client.post(
         "/admin/core/scheduledjob/", {"action": "run_now", "_selected_action": ["imap-poll"]}, follow=True
