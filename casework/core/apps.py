@@ -11,8 +11,9 @@ class CoreConfig(AppConfig):
 
 
 class CaseworkAppConfig(AppConfig):
-    """Base for apps that react to case events: on start-up, import the app's `hooks` module (case event
-    handlers, panels) and `jobs` module (periodic work), when it has them.
+    """Base for casework's apps: on start-up, import the app's `panels` (case-page panels), `signals`
+    (receivers) and `jobs` (periodic work) modules, when it has them. Reactions to case changes are not
+    registered here: they are the stages listed in `cases/pipeline.py`.
 
     `default = False` keeps Django from choosing this base when it scans an app's apps.py; each subclass
     sets `default = True`."""
@@ -20,6 +21,6 @@ class CaseworkAppConfig(AppConfig):
     default = False
 
     def ready(self) -> None:
-        for module in ("hooks", "jobs"):
+        for module in ("panels", "signals", "jobs"):
             if find_spec(f"{self.name}.{module}") is not None:
                 import_module(f"{self.name}.{module}")

@@ -329,8 +329,8 @@ def create_cases(people: dict, *, count: int = 200, seed: int = 11) -> int:
         customer = rng.choice(people["customers"])
         opened_at = now - timedelta(days=rng.uniform(0, 30), minutes=rng.randint(0, 600))
         channel = rng.choice(channels)
-        # No outer transaction: each service commits on its own, so the hooks (triage, SLA, routing) run
-        # inside the frozen clock and the replayed timeline reads in order.
+        # Each service is its own write, with its reactions (triage, SLA, routing) decided inside it, under
+        # the frozen clock, so the replayed timeline reads in order.
         at = opened_at
         with clock.frozen(at):
             if channel == Channel.PHONE:

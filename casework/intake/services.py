@@ -25,6 +25,7 @@ from django.utils import timezone
 from casework.cases import services as case_services
 from casework.cases.models import Case, EventKind, Message, MessageKind
 from casework.cases.status import Channel
+from casework.cases.work import unit_of_work
 from casework.core import clock
 from casework.core.batching import gc_paused
 from casework.core.errors import ApplicationError, Conflict
@@ -260,10 +261,12 @@ class _Context:
 def _ingest_segment(
     mails: list[_Mail], options: _Options, *, existing: InboundMail | None = None
 ) -> list[IngestResult]:
-    """Decide and store a run of independent mails in one transaction (see `ingest_many`)."""
+    """Decide and store a run of independent mails in one transaction (see `ingest_many`): one write,
+    so the reactions to the run's new cases and replies (triage, routing, clocks, mail) are decided
+    together, with a constant number of statements for the shared parts, before it commits."""
     key = mails[0].key
     try:
-        with transaction.atomic():
+        with unit_of_work("ingest"):
             context = _Context(mails, check_duplicates=existing is None)
             for mail in mails:
                 mail.record = _Record(mail, existing, context)

@@ -1,7 +1,6 @@
-"""Writes for the outbox: enqueue a mail, drain the queue through Django's email backend, retry, fail.
-
-Sending happens only in `outbox_drain` (worker job every few seconds, plus a task kicked when a row
-commits), never in the transaction that decided to send: a rolled-back reply sends nothing, and a slow
+"""Writes for the outbox: every mail casework sends is first a row here, written in the transaction
+that decided to send it (the notify stage of the reaction pipeline, see reactions.py). The worker
+delivers it (delivery.py): a rolled-back reply sends nothing, a committed one is never lost, and a slow
 SMTP server never holds a database lock or an agent's request.
 """
 
@@ -11,14 +10,15 @@ import html
 import logging
 import re
 import secrets
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, Direction, Message
+from casework.cases.work import active, current, door
 from casework.intake.identity import message_id_domain, signing_key, support_address
 from casework.intake.signing import make_message_id, make_reply_token
 
@@ -46,41 +46,41 @@ def outbox_enqueue(
     message: Message | None = None,
     from_address: str = "",
     dedup_key: str | None = None,
+    check_existing: bool = True,
 ) -> tuple[Outbox, bool]:
-    """Queue one mail; returns (row, created). A drain task is kicked once the row has committed."""
-    with transaction.atomic():
-        if dedup_key and (existing := Outbox.objects.filter(dedup_key=dedup_key).first()):
-            return existing, False
-        headers = dict(headers or {})
-        msgid = headers.get("Message-ID", "").strip("<> ") or None
-        now = timezone.now()
-        row = Outbox.objects.create(
-            dedup_key=dedup_key,
-            from_address=from_address or settings.DEFAULT_FROM_EMAIL,
-            to=[a for a in to if a],
-            cc=[a for a in cc if a],
-            subject=subject[:400],
-            body_text=body_text,
-            body_html=body_html,
-            headers=headers,
-            header_message_id=msgid,
-            case=case,
-            message=message,
-            status=OutboxStatus.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        transaction.on_commit(_kick_drain, robust=True)
+    """Queue one mail in the write in progress (or on its own); returns (row, created).
+
+    `dedup_key` is the row's idempotency key (one is made up when none is given): a mail already queued
+    under it is not queued again. `check_existing=False` skips that read when the caller knows the key
+    is new (the reply to a message this very write added)."""
+    dedup_key = dedup_key or f"mail:{uuid.uuid4().hex}"
+    if check_existing and (existing := Outbox.objects.filter(dedup_key=dedup_key).first()):
+        return existing, False
+    headers = dict(headers or {})
+    msgid = headers.get("Message-ID", "").strip("<> ") or None
+    now = timezone.now()
+    row = Outbox(
+        dedup_key=dedup_key,
+        from_address=from_address or settings.DEFAULT_FROM_EMAIL,
+        to=[a for a in to if a],
+        cc=[a for a in cc if a],
+        subject=subject[:400],
+        body_text=body_text,
+        body_html=body_html,
+        headers=headers,
+        header_message_id=msgid,
+        case=case,
+        message=message,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    work = current()
+    if work is not None:
+        work.insert(row)
+    else:
+        row.save(force_insert=True)
     return row, True
-
-
-def _kick_drain() -> None:
-    from .tasks import drain_outbox
-
-    try:
-        drain_outbox.enqueue()
-    except Exception:  # the periodic drain job picks the row up anyway
-        logger.exception("could not enqueue the outbox drain task")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -100,10 +100,11 @@ def _footer(case: Case) -> str:
     return f"\n\n-- \nCase {case.reference}: reply to this email to add to the case.\n{token}\n"
 
 
-def enqueue_reply_email(*, message: Message) -> Outbox | None:
+@door
+def enqueue_reply_email(*, message: Message, check_existing: bool = True) -> Outbox | None:
     """Queue the email for a public agent reply: signed Message-ID (stored on the message so the
     customer's answer threads), In-Reply-To/References to the conversation, token in the footer."""
-    case = message.case
+    case = active().lock(message.case)
     recipient = case.customer.email
     if not recipient:
         return None
@@ -132,18 +133,18 @@ def enqueue_reply_email(*, message: Message) -> Outbox | None:
         + html.escape(footer.strip("\n -")).replace("\n", "<br>")
         + "</p>"
     )
-    with transaction.atomic():
-        row, created = outbox_enqueue(
-            to=[recipient],
-            subject=reply_subject(case, is_reply=bool(inbound)),
-            body_text=message.body + footer,
-            body_html=body_html,
-            headers=headers,
-            case=case,
-            message=message,
-            from_address=support_address(),
-            dedup_key=f"reply:{message.pk}",
-        )
-        if created:
-            case_services.message_record_email(message=message, message_id=msgid, delivery="queued")
+    row, created = outbox_enqueue(
+        to=[recipient],
+        subject=reply_subject(case, is_reply=bool(inbound)),
+        body_text=message.body + footer,
+        body_html=body_html,
+        headers=headers,
+        case=case,
+        message=message,
+        from_address=support_address(),
+        dedup_key=f"reply:{message.pk}",
+        check_existing=check_existing,
+    )
+    if created:
+        case_services.message_record_email(message=message, message_id=msgid, delivery="queued")
     return row

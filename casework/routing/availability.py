@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
 from casework.cases import services as case_services
 from casework.cases.models import EventKind
+from casework.cases.work import door
 from casework.core import clock
 from casework.core.errors import ValidationFailed
 from casework.people.models import AgentProfile, Availability, CoverPolicy
@@ -53,7 +52,7 @@ def _until_text(until: datetime | None) -> str:
     return f" until {until:%d %b %H:%M}" if until else ""
 
 
-@transaction.atomic
+@door
 def set_availability(
     *,
     agent: AgentProfile,
@@ -93,7 +92,7 @@ def set_availability(
     return HandoverReport()
 
 
-@transaction.atomic
+@door
 def schedule_out_of_office(
     *,
     agent: AgentProfile,
@@ -124,7 +123,7 @@ def schedule_out_of_office(
     return absence
 
 
-@transaction.atomic
+@door
 def cancel_out_of_office(*, absence: OutOfOffice, actor: Any = None) -> OutOfOffice:
     absence = OutOfOffice.objects.select_for_update().get(pk=absence.pk)
     if absence.cancelled or absence.ended_at:
@@ -160,7 +159,7 @@ def _end(absence: OutOfOffice, *, actor: Any = None) -> None:
         profile.save(update_fields=["availability", "away_until", "updated_at"])
 
 
-@transaction.atomic
+@door
 def apply_due_absences(now: datetime | None = None) -> dict[str, int]:
     """Start ranges whose time has come and end those that are over (the routing job, every minute)."""
     now = now or clock.now()
@@ -237,10 +236,7 @@ def _reassign_to_cover(*, case, agent: AgentProfile, cover: AgentProfile, away: 
         "cover": cover.user.username,
     }
     try:
-        with transaction.atomic():
-            services.claim(
-                case=case, profile_id=cover.pk, now=clock.now(), actor=actor, reason=text, data=data
-            )
+        services.claim(case=case, profile_id=cover.pk, now=clock.now(), actor=actor, reason=text, data=data)
     except services.CannotTake as exc:
         logger.info("routing: cover %s cannot take %s: %s", cover.user.username, case.reference, exc.reason)
         return False

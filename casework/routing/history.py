@@ -1,158 +1,214 @@
-"""Tier history and watchers, kept from case events (see hooks.py).
+"""Tier history and watchers, kept from case events inside the write that recorded them (see
+reactions.py).
 
-Each function takes the CaseEvent that just committed and is idempotent per event (a unique event_id on
-the row a event opens), so a hook that runs twice cannot write two rows.
+The history of a case is a row per stretch with the same tier, team and owner. It is built from the
+events in order — never from the case as it is at the end of the write, because one write can open a
+case, escalate it and assign it (a rule, then routing) and each of those is a stretch. The open stretch
+of a batch's existing cases is read with one query; the rows are written by the unit of work, each
+naming the event that opened it (unique, so a re-run cannot write two rows for one event).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
 
 from casework.cases.models import Case, CaseEvent, EventKind
+from casework.cases.status import OPEN_STATUSES
+from casework.cases.work import Work
+from casework.core import clock
 from casework.people.models import Team
 
 from .models import CaseWatcher, TierHistory
 
 User = get_user_model()
 
-
-def _user(username: str | None) -> Any:
-    if not username:
-        return None
-    return User.objects.filter(username=username).first()
-
-
-def _team(name: str | None) -> Team | None:
-    if not name:
-        return None
-    return Team.objects.filter(name=name).first()
-
-
-def _close_open(case_id: int, *, at, left_by: str) -> TierHistory | None:
-    current = TierHistory.objects.select_for_update().filter(case_id=case_id, left_at__isnull=True).first()
-    if current is not None:
-        current.left_at = max(at, current.entered_at)
-        current.left_by = left_by
-        current.save(update_fields=["left_at", "left_by"])
-    return current
+HISTORY_KINDS = frozenset(
+    {
+        EventKind.OPENED,
+        EventKind.ASSIGNED,
+        EventKind.TEAM_CHANGED,
+        EventKind.ESCALATED,
+        EventKind.DE_ESCALATED,
+        EventKind.STATUS_CHANGED,
+    }
+)
+_CLOSING = ("resolved", "closed")
 
 
-def _open(event: CaseEvent, *, tier: int, team: Team | None, owner: Any, reason: str = "", note: str = ""):
-    try:
-        with transaction.atomic():
-            return TierHistory.objects.create(
-                case_id=event.case_id,
-                tier=tier,
-                team=team,
-                owner=owner,
-                entered_at=event.created_at,
-                entered_by=event.kind,
-                reason=reason[:2000],
-                handoff_note=note,
-                event_id=event.pk,
-            )
-    except IntegrityError:
-        return None  # this event was already recorded
+class _Names:
+    """Teams and users named in a write's events, read with one query each (and only if named)."""
+
+    def __init__(self, events: list[CaseEvent]) -> None:
+        teams: set[str] = set()
+        users: set[str] = set()
+        for event in events:
+            old, new = event.old, event.new
+            if event.kind == EventKind.OPENED and isinstance(new, dict) and new.get("team"):
+                teams.add(new["team"])
+            elif event.kind in (EventKind.ESCALATED, EventKind.DE_ESCALATED):
+                for side in (old, new):
+                    if isinstance(side, dict):
+                        teams.update(filter(None, [side.get("team")]))
+                        users.update(filter(None, [side.get("assignee")]))
+            elif event.kind == EventKind.ASSIGNED and isinstance(new, str):
+                users.add(new)
+            elif event.kind == EventKind.TEAM_CHANGED and isinstance(new, str):
+                teams.add(new)
+        self.teams = {t.name: t for t in Team.objects.filter(name__in=teams)} if teams else {}
+        self.users = {u.username: u for u in User.objects.filter(username__in=users)} if users else {}
+
+    def team(self, name: str | None) -> Team | None:
+        return self.teams.get(name) if name else None
+
+    def user(self, username: str | None) -> Any:
+        return self.users.get(username) if username else None
 
 
-@transaction.atomic
-def record_event(event: CaseEvent) -> TierHistory | None:
-    """Update the case's tier history for one event; returns the row it opened, if any."""
-    if TierHistory.objects.filter(event_id=event.pk).exists():
-        return None
+def _open_stretches(work: Work, case_ids: set[int]) -> dict[int, TierHistory | None]:
+    """The open stretch of each case as this write sees it (read once per write)."""
+    held: dict[int, TierHistory | None] = work.scratch["routing"].setdefault("history", {})
+    missing = [pk for pk in case_ids if pk not in held and pk not in work.opened]
+    for pk in case_ids:
+        if pk in work.opened:
+            held.setdefault(pk, None)
+    if missing:
+        held.update(dict.fromkeys(missing))
+        rows = TierHistory.objects.filter(case_id__in=missing, left_at__isnull=True).select_related(
+            "team", "owner"
+        )
+        for row in rows:
+            held[row.case_id] = row
+    return held
+
+
+def record(work: Work, events: list[CaseEvent]) -> None:
+    """Update the tier history of the events' cases, in event order."""
+    events = [event for event in events if event.kind in HISTORY_KINDS]
+    if not events:
+        return
+    current = _open_stretches(work, {event.case_id for event in events})
+    names = _Names(events)
+    for event in events:
+        _apply(work, current, names, event)
+
+
+def _close(work: Work, stretch: TierHistory, *, at: datetime, left_by: str) -> None:
+    work.set(stretch, left_at=max(at, stretch.entered_at), left_by=left_by)
+
+
+def _open(
+    work: Work,
+    current: dict[int, TierHistory | None],
+    event: CaseEvent,
+    *,
+    tier: int,
+    team: Team | None,
+    owner: Any,
+    reason: str = "",
+    note: str = "",
+) -> None:
+    row = TierHistory(
+        case_id=event.case_id,
+        tier=tier,
+        team=team,
+        owner=owner,
+        entered_at=event.created_at,
+        entered_by=event.kind,
+        reason=(reason or "")[:2000],
+        handoff_note=note,
+    )
+    work.insert(row, links={"event_id": event})
+    current[event.case_id] = row
+
+
+def _apply(work: Work, current: dict[int, TierHistory | None], names: _Names, event: CaseEvent) -> None:
+    stretch = current.get(event.case_id)
     kind = event.kind
     if kind == EventKind.OPENED:
-        # Runs for every case opened: read the three columns it needs, not the case joined to its team and
-        # owner (most new cases have neither, and building that query cost more than running it).
-        case = Case.objects.filter(pk=event.case_id).values("pk", "tier", "team_id", "assignee_id").get()
-        if TierHistory.objects.filter(case_id=case["pk"]).exists():
-            return None
-        # If the case already moved tiers before this hook ran, the first move's "old" side is how it
-        # was opened; otherwise the case still is as it was opened.
-        first_move = (
-            CaseEvent.objects.filter(
-                case_id=case["pk"], kind__in=[EventKind.ESCALATED, EventKind.DE_ESCALATED], id__gt=event.pk
-            )
-            .order_by("id")
-            .first()
+        if stretch is not None:
+            return  # already recorded (a repair run)
+        new = event.new if isinstance(event.new, dict) else {}
+        _open(
+            work,
+            current,
+            event,
+            tier=new.get("tier") or 1,
+            team=names.team(new.get("team")),
+            owner=None,
+            reason="Case opened",
         )
-        if first_move is not None:
-            old = first_move.old or {}
-            return _open(
-                event,
-                tier=old.get("tier", 1),
-                team=_team(old.get("team")),
-                owner=_user(old.get("assignee")),
-                reason="Case opened",
-            )
-        team = Team.objects.get(pk=case["team_id"]) if case["team_id"] else None
-        owner = User.objects.get(pk=case["assignee_id"]) if case["assignee_id"] else None
-        return _open(event, tier=case["tier"], team=team, owner=owner, reason="Case opened")
-    if kind in (EventKind.ESCALATED, EventKind.DE_ESCALATED):
+    elif kind in (EventKind.ESCALATED, EventKind.DE_ESCALATED):
         new = event.new or {}
-        _close_open(event.case_id, at=event.created_at, left_by=kind)
-        return _open(
+        if stretch is not None:
+            _close(work, stretch, at=event.created_at, left_by=kind)
+        _open(
+            work,
+            current,
             event,
             tier=new.get("tier"),
-            team=_team(new.get("team")),
-            owner=_user(new.get("assignee")),
+            team=names.team(new.get("team")),
+            owner=names.user(new.get("assignee")),
             reason=event.reason,
             note=(event.data or {}).get("handoff_note", ""),
         )
-    if kind in (EventKind.ASSIGNED, EventKind.TEAM_CHANGED):
-        # Built from the event and the stretch it ends, not from the case as it is now: hooks may run
-        # after later changes committed in the same transaction (a rule that assigns, then escalates).
-        current = TierHistory.objects.filter(case_id=event.case_id, left_at__isnull=True).first()
-        if current is None:
-            case = Case.objects.select_related("team", "assignee").get(pk=event.case_id)
-            if case.status not in _open_statuses():
-                return None
+    elif kind in (EventKind.ASSIGNED, EventKind.TEAM_CHANGED):
+        if stretch is None:
+            case = work.case(event.case_id)
+            if case.status not in OPEN_STATUSES:
+                return
             tier, team, owner = case.tier, case.team, case.assignee
         else:
-            tier, team, owner = current.tier, current.team, current.owner
+            tier, team, owner = stretch.tier, stretch.team, stretch.owner
         if kind == EventKind.ASSIGNED:
-            owner = _user(event.new if isinstance(event.new, str) else None)
+            owner = names.user(event.new if isinstance(event.new, str) else None)
         else:
-            team = _team(event.new if isinstance(event.new, str) else None)
-        if current is not None and (current.owner_id, current.team_id) == (
+            team = names.team(event.new if isinstance(event.new, str) else None)
+        if stretch is not None and (stretch.owner_id, stretch.team_id) == (
             getattr(owner, "pk", None),
             getattr(team, "pk", None),
         ):
-            return None
-        _close_open(event.case_id, at=event.created_at, left_by=kind)
-        return _open(
+            return
+        if stretch is not None:
+            _close(work, stretch, at=event.created_at, left_by=kind)
+        _open(
+            work,
+            current,
             event,
             tier=tier,
             team=team,
             owner=owner,
             reason=event.reason or (event.data or {}).get("explanation", ""),
         )
-    if kind == EventKind.STATUS_CHANGED:
-        if event.new in ("resolved", "closed"):
-            _close_open(event.case_id, at=event.created_at, left_by=str(event.new))
-            return None
-        if event.old in ("resolved", "closed") and event.new in _open_statuses():
-            case = Case.objects.select_related("team", "assignee").get(pk=event.case_id)
-            if not TierHistory.objects.filter(case_id=case.pk, left_at__isnull=True).exists():
-                return _open(event, tier=case.tier, team=case.team, owner=case.assignee, reason="Reopened")
-    return None
+    elif kind == EventKind.STATUS_CHANGED:
+        if event.new in _CLOSING:
+            if stretch is not None:
+                _close(work, stretch, at=event.created_at, left_by=str(event.new))
+                current[event.case_id] = None
+        elif event.old in _CLOSING and event.new in OPEN_STATUSES and stretch is None:
+            case = work.case(event.case_id)
+            _open(
+                work, current, event, tier=case.tier, team=case.team, owner=case.assignee, reason="Reopened"
+            )
 
 
-def _open_statuses() -> set[str]:
-    from casework.cases.status import OPEN_STATUSES
+# --------------------------------------------------------------------------------------------------
+# watchers
+# --------------------------------------------------------------------------------------------------
 
-    return {str(s) for s in OPEN_STATUSES}
 
-
-def watch(*, case: Case, user: Any, reason: str) -> CaseWatcher | None:
-    """Keep someone informed about a case they no longer own. Idempotent."""
+def watch(*, case: Case, user: Any, reason: str, work: Work | None = None) -> CaseWatcher | None:
+    """Keep someone informed about a case they no longer own. Idempotent. Inside a write the row joins
+    its flush (a duplicate is skipped by the unique constraint); on its own it is written at once."""
     if user is None:
         return None
-    from casework.core import clock
-
+    if work is not None:
+        return work.insert(
+            CaseWatcher(case_id=case.pk, user=user, reason=reason[:300], created_at=clock.now()),
+            ignore_conflicts=True,
+        )
     watcher, _ = CaseWatcher.objects.get_or_create(
         case=case, user=user, defaults={"reason": reason[:300], "created_at": clock.now()}
     )
@@ -161,13 +217,3 @@ def watch(*, case: Case, user: Any, reason: str) -> CaseWatcher | None:
 
 def unwatch(*, case: Case, user: Any) -> int:
     return CaseWatcher.objects.filter(case=case, user=user).delete()[0]
-
-
-def keep_previous_owner(event: CaseEvent) -> CaseWatcher | None:
-    """After an escalation or de-escalation the previous owner keeps watching the case."""
-    previous = _user((event.old or {}).get("assignee"))
-    if previous is None:
-        return None
-    direction = "escalated" if event.kind == EventKind.ESCALATED else "de-escalated"
-    tier = (event.new or {}).get("tier")
-    return watch(case=event.case, user=previous, reason=f"Owned it before it was {direction} to L{tier}")

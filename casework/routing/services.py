@@ -2,18 +2,19 @@
 engine, and give the case to the best one through cases.services.case_assign, so the timeline explains
 the choice and the runners-up.
 
-Capacity is guarded under concurrency: the chosen agent's AgentProfile row is locked
-(`select_for_update`) and their open cases recounted inside the transaction, so two workers assigning at
-once can never push an agent past `max_open_cases` (the second waits for the first, then sees its case).
-Each candidate is tried inside its own savepoint, so a full agent's lock is released before the next
-one is taken and two workers can never hold one profile each while waiting for the other's.
+Capacity is guarded under concurrency: a write that assigns locks the team's AgentProfile rows (in id
+order, after the cases it holds — the lock order everywhere is cases, clocks, profiles) before it reads
+their open cases, so two writes assigning at once can never push an agent past `max_open_cases`: the
+second waits for the first to commit, then counts its case. The team's candidates are read once per
+write (the pool) and kept current in memory, so a batch of mail assigns a hundred cases with the same
+four queries as one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.db.models import Count, Q
 from casework.cases import services as case_services
 from casework.cases.models import Case, EventKind
 from casework.cases.status import OPEN_STATUSES
+from casework.cases.work import Work, active, current, door, unit_of_work
 from casework.core import clock
 from casework.core.errors import InvalidTransition, NotFound, ValidationFailed
 from casework.people.models import (
@@ -81,27 +83,32 @@ def _seniority(tier: int, date_joined: datetime, now: datetime) -> float:
     return round(0.75 * (tier - 1) / 2 + 0.25 * min(tenure_days / 730, 1.0), 4)
 
 
-def _profile_reason(profile: AgentProfile, now: datetime) -> str:
-    absent = (
-        OutOfOffice.objects.filter(agent=profile, cancelled=False, starts_at__lte=now, ends_at__gt=now)
-        .order_by("-ends_at")
-        .values_list("ends_at", flat=True)
-        .first()
-    )
-    return _reason(profile.user.is_active, profile.availability, profile.away_until, absent, now)
-
-
-def gather_candidates(*, team: Team, now: datetime | None = None) -> list[scoring.Candidate]:
-    """Every member of the team as a scoring Candidate, in four queries whatever the team size:
-    profiles+users, open-case load (one GROUP BY), skills, and out-of-office ranges in force.
+def gather_candidates(
+    *,
+    team: Team | None = None,
+    profile_ids: list[int] | None = None,
+    now: datetime | None = None,
+    lock: bool = False,
+    users: dict[int, int] | None = None,
+) -> list[scoring.Candidate]:
+    """Every member of the team (or the given profiles) as a scoring Candidate, in four queries whatever
+    the team size: profiles+users, open-case load (one GROUP BY), skills, and out-of-office ranges in
+    force. With `lock`, the profiles are locked first (in id order), so the load read after it is the
+    truth until this transaction ends. `users`, if given, is filled with profile id → user id.
 
     Plain value rows, not model instances: building 200 AgentProfile+User objects cost more than the
     queries themselves (bench/bench_assign.py)."""
     now = now or clock.now()
+    if team is not None:
+        mine, theirs = {"teams": team}, "agent__teams"
+    else:
+        mine, theirs = {"pk__in": list(profile_ids or [])}, "agent__in"
+    by_agent = {theirs: mine.get("teams", mine.get("pk__in"))}
+    profiles = AgentProfile.objects.filter(**mine)
+    if lock:
+        profiles = profiles.select_for_update(of=("self",))
     profiles = list(
-        AgentProfile.objects.filter(teams=team)
-        .order_by("pk")
-        .values_list(
+        profiles.order_by("pk").values_list(
             "pk",
             "user_id",
             "tier_level",
@@ -122,7 +129,7 @@ def gather_candidates(*, team: Team, now: datetime | None = None) -> list[scorin
     per_priority = {p: Count("id", filter=Q(priority=p)) for p in scoring.PRIORITY_LOAD}
     counts: dict[int, dict[str, int]] = {}
     rows = (
-        Case.objects.filter(assignee__agent__teams=team, status__in=OPEN_STATUSES)
+        Case.objects.filter(**{f"assignee__{k}": v for k, v in by_agent.items()}, status__in=OPEN_STATUSES)
         .order_by()
         .values("assignee_id")
         .annotate(**per_priority)
@@ -131,12 +138,12 @@ def gather_candidates(*, team: Team, now: datetime | None = None) -> list[scorin
     for user_id, *numbers in rows:
         counts[user_id] = {p: n for p, n in zip(per_priority, numbers, strict=True) if n}
     skills: dict[int, dict[str, float]] = defaultdict(dict)
-    for agent_id, name, level in AgentSkill.objects.filter(agent__teams=team).values_list(
+    for agent_id, name, level in AgentSkill.objects.filter(**by_agent).values_list(
         "agent_id", "skill__name", "level"
     ):
         skills[agent_id][_key(name)] = level
     absences = dict(
-        OutOfOffice.objects.filter(agent__teams=team, cancelled=False, starts_at__lte=now, ends_at__gt=now)
+        OutOfOffice.objects.filter(**by_agent, cancelled=False, starts_at__lte=now, ends_at__gt=now)
         .order_by("-ends_at")
         .values_list("agent_id", "ends_at")
     )
@@ -149,14 +156,16 @@ def gather_candidates(*, team: Team, now: datetime | None = None) -> list[scorin
         avail,
         away_until,
         last,
-        active,
+        is_active,
         first,
         last_name,
         username,
         joined,
     ) in profiles:
         by_priority = counts.get(user_id, {})
-        reason = _reason(active, avail, away_until, absences.get(pk), now)
+        if users is not None:
+            users[pk] = user_id
+        reason = _reason(is_active, avail, away_until, absences.get(pk), now)
         name = f"{first} {last_name}".strip() or username
         candidates.append(
             scoring.Candidate(
@@ -212,7 +221,7 @@ class AssignOutcome:
 
 
 class CannotTake(Exception):
-    """Raised inside a candidate's savepoint to roll it back (and release the profile lock)."""
+    """The named agent cannot take the case now (away, full); nothing was changed."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -220,25 +229,102 @@ class CannotTake(Exception):
 
 
 def _open_count(user_id: int) -> int:
-    return Case.objects.filter(assignee_id=user_id, status__in=OPEN_STATUSES).count()
+    """Open cases of an agent, as this write sees them (the database plus the write's own changes)."""
+    stored = Case.objects.filter(assignee_id=user_id, status__in=OPEN_STATUSES).count()
+    work = current()
+    return stored + (sum(_changes_in(work).get(user_id, {}).values()) if work else 0)
 
 
+def _changes_in(work: Work) -> dict[int, dict[str, int]]:
+    """How this write changes agents' open cases, by user id and priority: the cases it holds whose
+    owner, status or priority it changed, counted out as stored and back in as they are now. Loads read
+    from the database before the flush plus this are the truth, however often the write assigns."""
+    delta: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for case in work.cases.values():
+        if not work.dirty_fields(case) & {"assignee", "status", "priority"}:
+            continue
+        owner, status = work.original(case, "assignee"), work.original(case, "status")
+        if owner is not None and status in OPEN_STATUSES:
+            delta[owner][work.original(case, "priority")] -= 1
+        if case.assignee_id is not None and case.status in OPEN_STATUSES:
+            delta[case.assignee_id][case.priority] += 1
+    return delta
+
+
+class _Pool:
+    """Agents as one write sees them: their profiles locked (so two writes assigning at once never push
+    an agent past capacity: the second waits, then reads the first one's cases) and read once per
+    write, however many cases it assigns; the write's own assignments are added at each ranking."""
+
+    def __init__(
+        self, now: datetime, *, team: Team | None = None, profile_ids: list[int] | None = None
+    ) -> None:
+        self.user_of: dict[int, int] = {}
+        self.baseline = gather_candidates(
+            team=team, profile_ids=profile_ids, now=now, lock=True, users=self.user_of
+        )
+        self.users: dict[int, Any] = {}
+
+    def candidates(self, work: Work) -> list[scoring.Candidate]:
+        changes = _changes_in(work)
+        assigned = work.scratch["routing"].get("last_assigned", {})
+        result = []
+        for candidate in self.baseline:
+            change = changes.get(self.user_of[candidate.id])
+            if change:
+                candidate = replace(
+                    candidate,
+                    open_cases=candidate.open_cases + sum(change.values()),
+                    load=candidate.load + scoring.weighted_load(change),
+                )
+            if candidate.id in assigned:
+                candidate = replace(candidate, last_assigned_at=assigned[candidate.id])
+            result.append(candidate)
+        return result
+
+    def user(self, candidate_id: int) -> Any:
+        if candidate_id not in self.users:
+            # With the profile joined, `user.agent` is cached: case_assign's agent check costs nothing.
+            self.users[candidate_id] = AgentProfile.objects.select_related("user").get(pk=candidate_id).user
+        return self.users[candidate_id]
+
+
+def _pool(work: Work, now: datetime, *, team: Team | None = None, profile_id: int | None = None) -> _Pool:
+    pools = work.scratch["routing"].setdefault("pools", {})
+    key = ("team", team.pk) if team is not None else ("profile", profile_id)
+    if key not in pools:
+        pools[key] = _Pool(now, team=team, profile_ids=[profile_id] if team is None else None)
+    return pools[key]
+
+
+def _took(work: Work, candidate_id: int, now: datetime) -> None:
+    """Round-robin fairness counts from here; written once per agent at the flush."""
+    work.scratch["routing"].setdefault("last_assigned", {})[candidate_id] = now
+    profiles = work.scratch["routing"].setdefault("profiles", {})
+    profile = profiles.setdefault(candidate_id, AgentProfile(pk=candidate_id))
+    work.set(profile, last_assigned_at=now)
+
+
+@door
 def claim(*, case: Case, profile_id: int, now: datetime, actor: Any, reason: str, data: dict) -> Any:
-    """Lock the agent's profile, re-check availability and capacity, then assign. Raises CannotTake."""
-    with transaction.atomic():
-        profile = AgentProfile.objects.select_for_update().select_related("user").get(pk=profile_id)
-        why = _profile_reason(profile, now)
-        if why:
-            raise CannotTake(why)
-        open_now = _open_count(profile.user_id)
-        if open_now >= profile.max_open_cases:
-            raise CannotTake(f"filled up meanwhile ({open_now}/{profile.max_open_cases})")
-        case_services.case_assign(case=case, assignee=profile.user, actor=actor, reason=reason, data=data)
-        AgentProfile.objects.filter(pk=profile.pk).update(last_assigned_at=now)
-        return profile.user
+    """Give the case to one named agent (a cover): lock their profile, re-check availability and
+    capacity as this write sees them, then assign. Raises CannotTake."""
+    work = active()
+    pool = _pool(work, now, profile_id=profile_id)
+    candidate = next((c for c in pool.candidates(work) if c.id == profile_id), None)
+    if candidate is None:
+        raise CannotTake("is not an agent")
+    if not candidate.available:
+        raise CannotTake(candidate.unavailable_reason)
+    if candidate.open_cases >= candidate.capacity:
+        raise CannotTake(f"filled up meanwhile ({candidate.open_cases}/{candidate.capacity})")
+    user = pool.user(profile_id)
+    case_services.case_assign(case=case, assignee=user, actor=actor, reason=reason, data=data)
+    _took(work, profile_id, now)
+    return user
 
 
-@transaction.atomic
+@door
 def auto_assign(
     *,
     case: Case,
@@ -250,8 +336,10 @@ def auto_assign(
     """Pick the best available agent in the case's team (the tier's team when it has none) and assign.
 
     Manual teams and cases nobody can take stay in the team queue, with a note on the timeline and the
-    team lead notified. A case that already has an owner is left alone unless `replace_assignee`."""
-    locked = Case.objects.select_for_update().get(pk=case.pk)
+    team lead notified. A case that already has an owner is left alone unless `replace_assignee`.
+    Inside a write (the routing stage) it uses the write's in-memory case and the team's pool."""
+    work = active()
+    locked = work.lock(case)
     if locked.status not in OPEN_STATUSES:
         raise InvalidTransition(f"{locked.reference} is not open; only open cases are assigned")
     if locked.assignee_id and not replace_assignee:
@@ -264,45 +352,37 @@ def auto_assign(
         case_services.case_set_team(
             case=locked, team=team, actor=actor, reason=f"L{locked.tier} cases go to {team.name}"
         )
-    now = clock.now()
-    case_obj = Case.objects.select_related("category", "organisation").get(pk=locked.pk)
-    needs = case_needs(case_obj)
     mode = team.assignment_mode
     if mode == AssignmentMode.MANUAL:
         return _leave_in_queue(locked, team, f"{team.name} assigns cases by hand", actor=actor, notify=False)
+    now = clock.now()
+    pool = _pool(work, now, team=team)
+    needs = case_needs(locked, [tag.name for tag in work.tags_of(locked)])
     excluded_ids = _profile_ids_for(
         (*exclude_user_ids, *([locked.assignee_id] if locked.assignee_id else []))
     )
-    candidates = [c for c in gather_candidates(team=team, now=now) if c.id not in excluded_ids]
+    candidates = [c for c in pool.candidates(work) if c.id not in excluded_ids]
     ranking = scoring.rank(candidates, needs, now=now, mode=mode)
-    skipped: list[dict] = []
-    for position, scored in enumerate(ranking.ranked):
-        explanation = ranking.explain(scored)
-        others = [s for s in ranking.ranked[position + 1 :]][: RUNNERS_UP_IN_EVENT - 1]
-        data = {
-            "routing": "auto_assign",
-            "explanation": explanation,
-            "mode": mode,
-            "team": team.name,
-            "candidates": [scored.as_dict(), *(s.as_dict() for s in others)],
-            "excluded": [e.as_dict() for e in ranking.excluded][:20],
-            "skipped": list(skipped),
-        }
-        try:
-            user = claim(
-                case=locked, profile_id=scored.candidate.id, now=now, actor=actor, reason=reason, data=data
-            )
-        except CannotTake as exc:
-            skipped.append({"agent": scored.candidate.name, "reason": exc.reason})
-            continue
-        case.refresh_from_db()
-        return AssignOutcome(
-            case=case, team=team, assignee=user, explanation=explanation, ranking=ranking, skipped=skipped
-        )
-    why = ranking.explain(None)
-    if skipped:
-        why += "; " + "; ".join(f"{s['agent']} {s['reason']}" for s in skipped)
-    return _leave_in_queue(locked, team, why, actor=actor, ranking=ranking)
+    if not ranking.ranked:
+        return _leave_in_queue(locked, team, ranking.explain(None), actor=actor, ranking=ranking)
+    # The pool was read under the profiles' locks and counts this write's own assignments, so the
+    # ranking's best candidate can take the case: the scoring engine never ranks a full agent.
+    scored = ranking.ranked[0]
+    explanation = ranking.explain(scored)
+    data = {
+        "routing": "auto_assign",
+        "explanation": explanation,
+        "mode": mode,
+        "team": team.name,
+        "candidates": [s.as_dict() for s in ranking.ranked[:RUNNERS_UP_IN_EVENT]],
+        "excluded": [e.as_dict() for e in ranking.excluded][:20],
+        "skipped": [],
+    }
+    user = pool.user(scored.candidate.id)
+    case_services.case_assign(case=locked, assignee=user, actor=actor, reason=reason, data=data)
+    _took(work, scored.candidate.id, now)
+    work.sync(case, locked)
+    return AssignOutcome(case=case, team=team, assignee=user, explanation=explanation, ranking=ranking)
 
 
 def _profile_ids_for(user_ids: tuple[int, ...]) -> set[int]:
@@ -371,13 +451,13 @@ def assign_to(*, case: Case, user: Any, actor: Any, reason: str = "") -> Case:
     profile = getattr(user, "agent", None)
     if profile is None or not user.is_active:
         raise ValidationFailed(f"{user} is not an active agent", code="invalid_assignee")
-    with transaction.atomic():
+    with unit_of_work("assign_to") as work:
         open_now = _open_count(user.pk)
         data = {}
         if open_now >= profile.max_open_cases:
             data["explanation"] = f"over capacity by choice: {open_now}/{profile.max_open_cases} open"
         result = case_services.case_assign(case=case, assignee=user, actor=actor, reason=reason, data=data)
-        AgentProfile.objects.filter(pk=profile.pk).update(last_assigned_at=clock.now())
+        _took(work, profile.pk, clock.now())
     return result
 
 

@@ -1,24 +1,19 @@
 """Telling people that a clock is at risk or breached.
 
-Today this writes the `sla` event on the case timeline (who should be told, and why), logs it, and hands a
-`SlaNotice` to every registered sender after commit. The notify app plugs its channels in with
-
-    from casework.sla.notifications import register_sender
-    register_sender(send_sla_notice)   # (notice: SlaNotice) -> None, called after commit
-
-so in-app, email and Slack alerts need no change here. Recipients: the case's assignee and its team's
+This writes the `sla` event on the case timeline — who should be told, and why, in its data
+(`state`, `metric`, `due_at`, `policy`, `notified`) — inside the write that found it. Delivering it is a
+reaction like any other: the pipeline hands the event to triage (`sla_at_risk` / `sla_breached` rules)
+and to the notify stage, which turns it into outbox rows (email, Slack, in-app) that the worker
+delivers. Nothing is sent or called after the commit. Recipients: the case's assignee and its team's
 lead (or nobody but the timeline when the case is unowned; the team's address is in `team_email`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from django.db import transaction
 
 from casework.cases.models import CaseEvent, EventKind
 from casework.cases.services import SystemEvent, case_record_system_events
@@ -43,21 +38,6 @@ class SlaNotice:
     team_email: str = ""
     event_id: int | None = None
     data: dict = field(default_factory=dict)
-
-
-Sender = Callable[[SlaNotice], None]
-_senders: list[Sender] = []
-
-
-def register_sender(sender: Sender) -> Sender:
-    if sender not in _senders:
-        _senders.append(sender)
-    return sender
-
-
-def unregister_sender(sender: Sender) -> None:
-    if sender in _senders:
-        _senders.remove(sender)
 
 
 def recipients_for(clock: CaseClock) -> list[Any]:
@@ -95,11 +75,9 @@ def _prepare(kind: str, clock: CaseClock, text: str, extra: dict) -> tuple[Syste
 
 
 def _send(prepared: list[tuple[SystemEvent, SlaNotice]]) -> list[CaseEvent]:
-    """Write the timeline events (one bulk insert), log, and hand the notices to senders after commit."""
+    """Record the timeline events in the write (the pipeline reacts to them) and log each notice."""
     events = case_record_system_events(events=[event for event, _ in prepared], actor=SLA_ACTOR)
-    notices = []
-    for event, (_, notice) in zip(events, prepared, strict=True):
-        notices.append(replace(notice, event_id=event.pk))
+    for _, notice in prepared:
         logger.info(
             "SLA %s on %s: %s (notify: %s)",
             notice.kind,
@@ -107,17 +85,6 @@ def _send(prepared: list[tuple[SystemEvent, SlaNotice]]) -> list[CaseEvent]:
             notice.text,
             ", ".join(u.username for u in notice.recipients) or "-",
         )
-
-    def deliver() -> None:
-        for notice in notices:
-            for sender in list(_senders):
-                try:
-                    sender(notice)
-                except Exception:
-                    logger.exception("SLA notice sender %s failed for %s", sender, notice.reference)
-
-    if _senders and notices:
-        transaction.on_commit(deliver, robust=True)
     return events
 
 

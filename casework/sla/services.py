@@ -1,11 +1,13 @@
 """The one door for SLA clock rows: start, pause, resume, recalculate and stop a case's clocks.
 
-Each function is one transaction that locks the case's clock rows (`select_for_update`, clocks before the
-case row, the same order as the sweep, so the two never deadlock), writes a ledger entry per clock change
-and one `sla` event on the case timeline through `cases.services.case_record_system_event`. They are called
-by hooks after the case change committed, with the event's timestamp as the instant, so a hook that runs a
-moment late still pauses the clock when the status actually changed. All are idempotent: a clock is only
-moved out of a state it is in, so a repeated event changes nothing.
+They run inside the write that changed the case (the `sla` stage of `cases/pipeline.py`, see
+`reactions.py`), with the event's timestamp as the instant: a clock pauses when the status changed, not
+when somebody got round to it. The case's clock rows are read once per write (locked, one query for a
+whole batch; a case opened in this write has none), changed in memory, and written by the unit of work
+with the ledger entries (one per clock change), breaches and the one `sla` event per call that explains
+them on the timeline. Called on their own (tests, the organisation tier signal), each opens a write of
+its own. All are idempotent: a clock is only moved out of a state it is in, so a repeated event changes
+nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
-from casework.cases import hooks
-from casework.cases.models import Case, CaseEvent, EventKind
+from casework.cases.models import Case, EventKind
 from casework.cases.services import case_record_system_event
 from casework.cases.status import OPEN_STATUSES, Status
+from casework.cases.work import Work, active, door, unit_of_work
+from casework.core import clock as core_clock
 
 from . import clock as maths
 from .calendars import business_calendar
@@ -105,23 +107,6 @@ def ledger(
     )
 
 
-def fire_trigger(trigger: str, event: CaseEvent) -> None:
-    """After commit, hand an `sla` event to handlers subscribed to `sla_at_risk` / `sla_breached` (triage
-    rules with those triggers). Handlers of every kind ("*") already saw the event as kind `sla`."""
-    catch_all = hooks.handlers_for("")
-    specific = [h for h in hooks.handlers_for(trigger) if h not in catch_all]
-
-    def run() -> None:
-        for handler in specific:
-            try:
-                handler(event)
-            except Exception:
-                logger.exception("SLA trigger %s handler %s failed for event %s", trigger, handler, event.pk)
-
-    if specific:
-        transaction.on_commit(run, robust=True)
-
-
 def record_breach(clock: CaseClock, *, detected_at: datetime) -> Breach:
     return Breach(
         clock=clock,
@@ -167,17 +152,49 @@ def _facts(case: Case) -> dict[str, Any]:
     }
 
 
-def _lock_clocks(case_id: int) -> list[CaseClock]:
-    return list(
+# Every clock field a change may touch, written back together (bulk, at the flush).
+CLOCK_FIELDS = (
+    "state", "policy", "policy_name", "calendar", "priority", "customer_tier", "team_id_matched", "target",
+    "at_risk_lead", "consumed", "running_since", "paused_since", "due_at", "at_risk_at", "at_risk_notified",
+    "breached_at", "stopped_at", "updated_at",
+)  # fmt: skip
+
+
+def _held(work: Work) -> dict[int, list[CaseClock]]:
+    """The clocks this write holds, by case id (read once per write, locked)."""
+    return work.scratch["sla"].setdefault("clocks", {})
+
+
+def load_clocks(work: Work, case_ids) -> None:
+    """Read and lock the clocks of several cases with one query (clocks before cases is the sweep's lock
+    order too, so the two never deadlock). Cases opened in this write have none yet: no query."""
+    held = _held(work)
+    missing = sorted({pk for pk in case_ids if pk not in held and pk not in work.opened})
+    for pk in case_ids:
+        if pk in work.opened:
+            held.setdefault(pk, [])
+    if not missing:
+        return
+    found: dict[int, list[CaseClock]] = {pk: [] for pk in missing}
+    rows = (
         CaseClock.objects.select_for_update(of=("self",))
-        .filter(case_id=case_id)
+        .filter(case_id__in=missing)
         .select_related("calendar", "policy")
         .order_by("id")
     )
+    for row in rows:
+        found[row.case_id].append(row)
+    held.update(found)
+
+
+def _lock_clocks(case_id: int) -> list[CaseClock]:
+    work = active()
+    load_clocks(work, [case_id])
+    return _held(work)[case_id]
 
 
 def _load_case(case_id: int) -> Case:
-    return Case.objects.select_related("organisation", "assignee", "team", "team__lead").get(pk=case_id)
+    return active().case(case_id)
 
 
 def _set_deadlines(clock: CaseClock, at: datetime) -> None:
@@ -232,12 +249,16 @@ def _save(
 ) -> None:
     if not changes.entries:
         return
+    work = active()
+    now = core_clock.now()
     if not clocks_saved:
         for clock in changes.clocks:
-            clock.save()
-    ClockLedgerEntry.objects.bulk_create(changes.entries)
-    if changes.breaches:
-        Breach.objects.bulk_create(list(changes.breach_rows.values()))
+            clock.updated_at = now
+            work.save_fields(clock, *CLOCK_FIELDS)
+    for entry in changes.entries:
+        work.insert(entry)
+    for breach in changes.breach_rows.values():
+        work.insert(breach)
     case_record_system_event(
         case=case,
         kind=EventKind.SLA,
@@ -248,10 +269,10 @@ def _save(
     if changes.breaches:
         from . import notifications
 
+        # The breach event goes back to triage's `sla_breached` rules in the pipeline's next round.
         for clock in changes.breaches:
             clock.case = case
-            event = notifications.notify_breach(clock=clock, now=detected_at)
-            fire_trigger(TRIGGER_BREACHED, event)
+            notifications.notify_breach(clock=clock, now=detected_at)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -259,17 +280,14 @@ def _save(
 # --------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@door
 def clocks_start(*, case_id: int, at: datetime, actor_label: str = "system") -> list[CaseClock]:
     """Start the first-response and resolution clocks of a new case under the matching policy."""
-    # Runs for every case opened, so it reads only what it needs: the metrics already started (locked,
-    # as _lock_clocks does, without joining their policy and calendar) and the case with its organisation
-    # (the tier); the event below locks the case row itself, and nothing here can breach.
-    existing = set(
-        CaseClock.objects.select_for_update().filter(case_id=case_id).values_list("metric", flat=True)
-    )
-    case = Case.objects.select_related("organisation").get(pk=case_id)
-    book = PolicyBook.current()
+    # Runs for every case opened; a case opened in this write has no clocks to read, and the policy book
+    # is read once per write.
+    existing = {clock.metric for clock in _lock_clocks(case_id)}
+    case = _load_case(case_id)
+    book = policy_book()
     changes = _Changes()
     missing = []
     for metric in Metric.values:
@@ -279,10 +297,13 @@ def clocks_start(*, case_id: int, at: datetime, actor_label: str = "system") -> 
         if match is None:
             missing.append(metric_label(metric))
             continue
-        clock = CaseClock(case=case, metric=metric, started_at=at, running_since=at, consumed=timedelta(0))
+        clock = CaseClock(
+            case=case, metric=metric, started_at=at, running_since=at, consumed=timedelta(0), updated_at=at
+        )
         _apply_match(clock, match)
         _set_deadlines(clock, at)
-        clock.save()
+        active().insert(clock)
+        _held(active())[case_id].append(clock)
         line = (
             f"{metric_label(metric)} clock started: {match.explanation} → due "
             f"{local_time(clock.due_at, clock, reference=at)}"
@@ -304,7 +325,7 @@ def clocks_start(*, case_id: int, at: datetime, actor_label: str = "system") -> 
     return changes.clocks
 
 
-@transaction.atomic
+@door
 def clocks_pause(*, case_id: int, at: datetime, reason: str, actor_label: str = "system") -> list[CaseClock]:
     changes = _Changes()
     for clock in _lock_clocks(case_id):
@@ -331,7 +352,7 @@ def clocks_pause(*, case_id: int, at: datetime, reason: str, actor_label: str = 
     return changes.clocks
 
 
-@transaction.atomic
+@door
 def clocks_resume(
     *, case_id: int, at: datetime, reason: str, actor_label: str = "system", reopen: bool = False
 ) -> list[CaseClock]:
@@ -350,6 +371,7 @@ def clocks_resume(
             was = clock.stopped_at
             clock.stopped_at = None
             if clock.state == ClockState.BREACHED:
+                active().eager_write()
                 Breach.objects.filter(clock=clock).update(stopped_at=None, duration=None)
         else:
             continue
@@ -375,7 +397,7 @@ def clocks_resume(
     return changes.clocks
 
 
-@transaction.atomic
+@door
 def clocks_stop(
     *,
     case_id: int,
@@ -403,6 +425,7 @@ def clocks_stop(
                 changes.breach_rows[clock.pk].stopped_at = at
                 changes.breach_rows[clock.pk].duration = over
             else:
+                active().eager_write()
                 Breach.objects.filter(clock=clock).update(stopped_at=at, duration=over)
             kind = LedgerKind.STOPPED
             line = (
@@ -426,7 +449,7 @@ def clocks_stop(
     return changes.clocks
 
 
-@transaction.atomic
+@door
 def clocks_recalculate(
     *, case_id: int, at: datetime, reason: str, actor_label: str = "system"
 ) -> list[CaseClock]:
@@ -435,7 +458,7 @@ def clocks_recalculate(
     clocks = _lock_clocks(case_id)
     case = _load_case(case_id)
     facts = _facts(case)
-    book = PolicyBook.current()
+    book = policy_book()
     changes = _Changes()
     for clock in clocks:
         if clock.stopped_at is not None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
@@ -458,7 +481,8 @@ def clocks_recalculate(
                 facts["team_id"],
             ):
                 _apply_match(clock, match)
-                clock.save()
+                clock.updated_at = core_clock.now()
+                active().save_fields(clock, *CLOCK_FIELDS)
             continue
         before = clock.due_at
         if clock.running_since is not None:
@@ -489,7 +513,7 @@ def clocks_recalculate(
 def clocks_on_status(
     *, case_id: int, old: str, new: str, at: datetime, actor_label: str, reason: str
 ) -> None:
-    """Map a status change to clock moves (each its own transaction)."""
+    """Map a status change to clock moves."""
     pause = pause_statuses()
     why = reason or f"{Status(old).label} → {Status(new).label}"
     if new == Status.RESOLVED:
@@ -540,10 +564,25 @@ def clocks_recalculate_for_organisation(*, organisation_id: int, at: datetime, a
         .values_list("case_id", flat=True)
         .distinct()
     )
-    count = 0
-    for case_id in list(case_ids):
-        clocks_recalculate(
-            case_id=case_id, at=at, reason=f"organisation tier is now {tier}", actor_label=actor_label
-        )
-        count += 1
-    return count
+    case_ids = sorted(set(case_ids))
+    if not case_ids:
+        return 0
+    # One write for all of them: the cases and their clocks are locked with one query each.
+    with unit_of_work("organisation tier"):
+        work = active()
+        work.lock_many(case_ids)
+        load_clocks(work, case_ids)
+        for case_id in case_ids:
+            clocks_recalculate(
+                case_id=case_id, at=at, reason=f"organisation tier is now {tier}", actor_label=actor_label
+            )
+    return len(case_ids)
+
+
+def policy_book() -> PolicyBook:
+    """The active policies, checked once per write (PolicyBook.current reads a fingerprint)."""
+    work = active()
+    scratch = work.scratch["sla"]
+    if "book" not in scratch:
+        scratch["book"] = PolicyBook.current()
+    return scratch["book"]

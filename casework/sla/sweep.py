@@ -1,15 +1,17 @@
 """The periodic sweep: fire at-risk alerts and breaches whose time has come.
 
 Set-based, never a loop over open cases. Each pass asks the partial indexes for at most `batch` clocks
-whose `due_at` (running clocks) or `at_risk_at` (running, not yet alerted) has passed, then claims them
-with ONE conditional UPDATE that repeats those conditions (compare-and-swap) and stamps a fresh claim
-token; only the rows that UPDATE changed are read back and acted on. A second worker, an overlapping run or
-a hook that paused or recalculated the clock in between simply finds the condition false, so nothing fires
-twice. On PostgreSQL the candidate SELECT also takes `FOR UPDATE SKIP LOCKED`, so concurrent sweeps split
-the work instead of queueing; on SQLite writers are serialised by the database lock.
+whose `due_at` (running clocks) or `at_risk_at` (running, not yet alerted) has passed, locks their cases
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent sweeps split the work and never wait on an agent's
+write; on SQLite writers are serialised by the database lock), then claims the clocks with ONE
+conditional UPDATE that repeats those conditions (compare-and-swap) and stamps a fresh claim token; only
+the rows that UPDATE changed are read back and acted on. A second worker, an overlapping run or a write
+that paused or recalculated the clock in between simply finds the condition false, so nothing fires
+twice.
 
-Each batch is one transaction: claim, Breach rows, ledger entries and the timeline events commit together,
-so a crash leaves the clocks unclaimed and the next pass fires them.
+Each batch is one write (a unit of work): claim, Breach rows, ledger entries, the timeline events and the
+reactions to them (triage's `sla_at_risk` / `sla_breached` rules, the escalations and reassignments they
+cause) commit together, so a crash leaves the clocks unclaimed and the next pass fires them.
 """
 
 from __future__ import annotations
@@ -19,22 +21,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import F
 
+from casework.cases.work import active, unit_of_work
 from casework.core import clock as core_clock
 
 from . import notifications
 from .models import Breach, CaseClock, ClockLedgerEntry, ClockState, LedgerKind
-from .services import (
-    TRIGGER_AT_RISK,
-    TRIGGER_BREACHED,
-    fire_trigger,
-    ledger,
-    local_time,
-    metric_label,
-    record_breach,
-)
+from .services import ledger, local_time, metric_label, record_breach
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +49,15 @@ class SweepResult:
 
 
 def _candidates(filters: dict, batch: int, order: str) -> list[int]:
-    return list(
-        CaseClock.objects.filter(**filters)
-        .order_by(order)
-        .select_for_update(skip_locked=True)
-        .values_list("id", flat=True)[:batch]
-    )
+    """Clocks whose time has come, whose cases this write could lock. Cases are locked before their
+    clocks, as in every write (a door locks the case, its SLA stage then the clocks), so the sweep and
+    an agent's change never wait for each other in opposite orders; a case another write holds is
+    skipped (SKIP LOCKED on PostgreSQL) and its clock fires on the next pass."""
+    rows = list(CaseClock.objects.filter(**filters).order_by(order).values_list("id", "case_id")[:batch])
+    if not rows:
+        return []
+    held = active().lock_many({case_id for _, case_id in rows}, skip_locked=True)
+    return [clock_id for clock_id, case_id in rows if case_id in held]
 
 
 def _claim_ids(ids: list[int], filters: dict, updates: dict, order: str) -> list[CaseClock]:
@@ -86,8 +83,12 @@ def breach_claim(now: datetime) -> tuple[dict, dict]:
     return filters, {"state": ClockState.BREACHED, "breached_at": F("due_at"), "at_risk_notified": True}
 
 
-@transaction.atomic
 def _breach_batch(now: datetime, batch: int) -> int:
+    with unit_of_work("sla sweep"):
+        return _breach_claimed(now, batch)
+
+
+def _breach_claimed(now: datetime, batch: int) -> int:
     filters, updates = breach_claim(now)
     clocks = _claim(filters, updates, batch, "due_at")
     if not clocks:
@@ -100,13 +101,16 @@ def _breach_batch(now: datetime, batch: int) -> int:
             ledger(c, LedgerKind.BREACHED, now, due_before=c.due_at, reason=reason, actor_label=SWEEP_ACTOR)
         )
     ClockLedgerEntry.objects.bulk_create(entries)
-    for event in notifications.notify_breach_many(clocks=clocks, now=now):
-        fire_trigger(TRIGGER_BREACHED, event)
+    notifications.notify_breach_many(clocks=clocks, now=now)
     return len(clocks)
 
 
-@transaction.atomic
 def _at_risk_batch(now: datetime, batch: int) -> int:
+    with unit_of_work("sla sweep"):
+        return _at_risk_claimed(now, batch)
+
+
+def _at_risk_claimed(now: datetime, batch: int) -> int:
     filters = {
         "state": ClockState.RUNNING,
         "at_risk_notified": False,
@@ -123,8 +127,7 @@ def _at_risk_batch(now: datetime, batch: int) -> int:
             ledger(c, LedgerKind.AT_RISK, now, due_before=c.due_at, reason=reason, actor_label=SWEEP_ACTOR)
         )
     ClockLedgerEntry.objects.bulk_create(entries)
-    for event in notifications.notify_at_risk_many(clocks=clocks, now=now):
-        fire_trigger(TRIGGER_AT_RISK, event)
+    notifications.notify_at_risk_many(clocks=clocks, now=now)
     return len(clocks)
 
 

@@ -1,9 +1,12 @@
 """Triage on real cases: build facts, run the pure engine, apply the outcome through the case services.
 
-Every change a rule makes is a normal case service call, so it is locked, validated and recorded; on top
-of that each matched rule writes a `rule_applied` event with the engine's explanation ("rule 'Outage'
-matched: subject contains 'system down' → priority critical"). A rule that errors is disabled with its
-error kept on the rule, and triage carries on with the others: a broken rule never breaks intake.
+These run inside the write that triggered them (the `triage` stage of `cases/pipeline.py`, see
+`reactions.py`), on the write's in-memory case: every change a rule makes is a normal door call, so it
+is validated and recorded, and costs no statement of its own — the unit of work writes it with the
+rest. On top of that each matched rule writes a `rule_applied` event with the engine's explanation
+("rule 'Outage' matched: subject contains 'system down' → priority critical"). A rule that errors is
+disabled with its error kept on the rule and explained on the case, and triage carries on with the
+others: a broken rule never breaks intake.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from django.utils import timezone
 from casework.cases import services as case_services
 from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
 from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK, Status
+from casework.cases.work import active, door, unit_of_work
 from casework.core.errors import ApplicationError
 from casework.people.models import Team
 
@@ -94,7 +98,10 @@ def category_fact(case: Case) -> str | None:
     return case.category.slug.replace("-", " ") if case.category_id else None
 
 
-def case_facts(case: Case, *, message: Message | None = None) -> dict[str, Any]:
+def case_facts(
+    case: Case, *, message: Message | None = None, tags: list[str] | None = None
+) -> dict[str, Any]:
+    """The facts rules see. `tags` defaults to a query; inside a write pass the write's view of them."""
     org = case.organisation
     body = message.body if message is not None else case.description
     age = (timezone.now() - case.created_at).total_seconds() / 60 if case.created_at else 0
@@ -112,7 +119,7 @@ def case_facts(case: Case, *, message: Message | None = None) -> dict[str, Any]:
         "age_minutes": age,
         "sentiment": case.sentiment if case.sentiment is not None else 0.0,
         "frustrated": case.frustrated,
-        "tags": sorted(case.tags.values_list("name", flat=True)),
+        "tags": sorted(tags if tags is not None else case.tags.values_list("name", flat=True)),
         "tier": case.tier,
     }
 
@@ -157,10 +164,12 @@ def disable_rule(rule_id: Any, error: str) -> None:
     logger.error("triage rule %s disabled: %s", rule_id, error)
 
 
+@door
 def run_rules(
     *, case: Case, trigger: str, message: Message | None = None, explicit: frozenset[str] = frozenset()
 ) -> TriageResult:
-    """Evaluate the enabled rules for `trigger` on `case` and apply what matched.
+    """Evaluate the enabled rules for `trigger` on `case` and apply what matched, inside the write in
+    progress (or a write of its own).
 
     `explicit` names fields a person or API client chose when opening the case ("priority", "category"):
     rules do not overwrite those (they may still raise priority), and the explanation says so.
@@ -169,8 +178,10 @@ def run_rules(
     loaded = active_rules(trigger)
     if not loaded:
         return result
-    case = Case.objects.select_related("organisation", "category", "customer").get(pk=case.pk)
-    facts = case_facts(case, message=message)
+    work = active()
+    case = work.lock(case)
+    tags = [tag.name for tag in work.tags_of(case)]
+    facts = case_facts(case, message=message, tags=tags)
     final, outcomes = simulate([spec for _, spec in loaded], trigger, facts)
     by_id = {str(rule.pk): rule for rule, _ in loaded}
     for outcome in outcomes:
@@ -187,11 +198,28 @@ def run_rules(
     return result
 
 
+def _count_match(rule: Rule) -> None:
+    """Count a match on the rule; the counts of a whole write are added with one UPDATE per distinct
+    count at its flush (a batch of mail matches the same few rules over and over)."""
+    work = active()
+    counts = work.scratch["triage-counts"]
+    if not counts:
+        work.defer(lambda: _write_counts(counts))
+    counts[rule.pk] = counts.get(rule.pk, 0) + 1
+
+
+def _write_counts(counts: dict[int, int]) -> None:
+    by_count: dict[int, list[int]] = {}
+    for rule_id, count in counts.items():
+        by_count.setdefault(count, []).append(rule_id)
+    now = timezone.now()
+    for count, ids in by_count.items():
+        Rule.objects.filter(pk__in=ids).update(matched_count=F("matched_count") + count, last_matched_at=now)
+
+
 def _record_applied(case: Case, outcome: RuleOutcome, rule: Rule, trigger: str) -> None:
     """Count the match on the rule and put the engine's explanation on the case timeline."""
-    Rule.objects.filter(pk=rule.pk).update(
-        matched_count=F("matched_count") + 1, last_matched_at=timezone.now()
-    )
+    _count_match(rule)
     case_services.case_record_system_event(
         case=case,
         kind=EventKind.RULE_APPLIED,
@@ -390,13 +418,14 @@ def frustrated_threshold() -> float:
     return settings.CASEWORK["SENTIMENT_FRUSTRATED_BELOW"]
 
 
+@door
 def score_customer_message(*, message: Message) -> float:
     """Score a customer message, store it, and keep the case's mood flag in step with the latest one."""
     value = sentiment.score(message.body or "")
-    Message.objects.filter(pk=message.pk).update(sentiment=value)
+    work = active()
+    work.set(work.messages.get(message.pk, message), sentiment=value)
     frustrated = sentiment.is_frustrated(value, threshold=frustrated_threshold())
-    case = message.case
-    case.refresh_from_db(fields=["frustrated", "sentiment"])
+    case = work.lock(message.case)
     if case.frustrated != frustrated or case.sentiment != value:
         reason = (
             f"latest customer message scored {value:+.2f} (frustrated below {frustrated_threshold():+.2f})"
@@ -521,22 +550,32 @@ def alert_untriaged(now: datetime | None = None) -> int:
     )
     triagers = triagers_on_shift(now)
     names = ", ".join(t.get_full_name() or t.username for t in triagers) or "nobody (no triager on shift)"
-    count = 0
-    for case in waiting:
-        minutes = int((now - case.created_at).total_seconds() // 60)
-        case_services.case_record_system_event(
-            case=case,
-            kind=EventKind.NOTE,
+    waiting = list(waiting)
+    if not waiting:
+        return 0
+    with unit_of_work("untriaged alerts"):
+        case_services.case_record_system_events(
+            events=[
+                case_services.SystemEvent(
+                    case=case,
+                    kind=EventKind.NOTE,
+                    reason=f"Waiting untriaged for {_minutes(now, case)} min; notified the triager on "
+                    f"shift: {names}",
+                    data={
+                        "alert": "untriaged",
+                        "notify": [t.username for t in triagers] or "team_lead",
+                        "minutes": _minutes(now, case),
+                    },
+                )
+                for case in waiting
+            ],
             actor="triage",
-            reason=f"Waiting untriaged for {minutes} min; notified the triager on shift: {names}",
-            data={
-                "alert": "untriaged",
-                "notify": [t.username for t in triagers] or "team_lead",
-                "minutes": minutes,
-            },
         )
-        count += 1
-    return count
+    return len(waiting)
+
+
+def _minutes(now: datetime, case: Case) -> int:
+    return int((now - case.created_at).total_seconds() // 60)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -551,27 +590,40 @@ def run_scheduled_rules(now: datetime | None = None, *, batch: int = 500) -> int
         return 0
     now = now or timezone.now()
     fired = 0
-    cases = Case.objects.filter(status__in=OPEN_STATUSES).select_related(
-        "organisation", "category", "customer"
+    cases = list(
+        Case.objects.filter(status__in=OPEN_STATUSES)
+        .select_related("organisation", "category", "customer")
+        .prefetch_related("tags")
+        .order_by("updated_at")[:batch]
     )
-    for case in cases.order_by("updated_at")[:batch]:
-        facts = case_facts(case)
-        for rule, spec in loaded:
-            if RuleFiring.objects.filter(rule=rule, case=case).exists():
-                continue
-            _, outcomes = simulate([spec], "scheduled", facts)
-            if outcomes and outcomes[0].error:
-                disable_rule(rule.pk, outcomes[0].error)
-                continue
-            if outcomes and outcomes[0].matched:
-                RuleFiring.objects.create(rule=rule, case=case, fired_at=now)
-                run_rules_single(case=case, rule=rule, spec=spec)
-                fired += 1
+    already = set(
+        RuleFiring.objects.filter(case__in=cases, rule__in=[rule for rule, _ in loaded]).values_list(
+            "rule_id", "case_id"
+        )
+    )
+    # One write for the whole pass: the firings, the rules' changes and the reactions to them.
+    with unit_of_work("scheduled rules"):
+        for case in cases:
+            facts = case_facts(case, tags=[tag.name for tag in case.tags.all()])
+            for rule, spec in loaded:
+                if (rule.pk, case.pk) in already:
+                    continue
+                _, outcomes = simulate([spec], "scheduled", facts)
+                if outcomes and outcomes[0].error:
+                    disable_rule(rule.pk, outcomes[0].error)
+                    continue
+                if outcomes and outcomes[0].matched:
+                    active().insert(RuleFiring(rule=rule, case=case, fired_at=now))
+                    run_rules_single(case=case, rule=rule, spec=spec)
+                    fired += 1
     return fired
 
 
+@door
 def run_rules_single(*, case: Case, rule: Rule, spec: RuleSpec) -> None:
-    facts = case_facts(case)
+    work = active()
+    case = work.lock(case)
+    facts = case_facts(case, tags=[tag.name for tag in work.tags_of(case)])
     final, outcomes = simulate([spec], spec.trigger, facts)
     matched = [o for o in outcomes if o.matched]
     if not matched:

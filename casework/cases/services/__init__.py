@@ -1,12 +1,24 @@
 """THE door for writes to cases (split by concept into the modules of this package).
 
 Every change to a case — from the agent UI, the API, email intake, commands, tasks or rules — goes through
-one of these keyword-only functions. Each one runs in a transaction, locks the case row
-(`select_for_update`), validates, writes the change and the CaseEvent(s) that record it, and hands the
-events to hooks after commit (see hooks.py). Nothing else assigns `Case.status` or creates events.
+one of these keyword-only functions. Each one runs inside a unit of work (`cases/work.py`): it locks the
+case row once per write, validates before writing anything, changes the case in memory and records the
+CaseEvent(s) that explain the change. Before the transaction commits, the reaction pipeline
+(`cases/pipeline.py`) decides what the events imply (triage, routing, SLA clocks, outgoing mail) and the
+unit of work writes it all. Nothing else assigns `Case.status` or creates events; nothing is left for
+after the commit.
 """
 
 from ._core import Actor, resolve_category
+from .activity import (
+    SystemEvent,
+    case_add_attachment,
+    case_add_task,
+    case_log_call,
+    case_record_system_event,
+    case_record_system_events,
+    task_complete,
+)
 from .email import message_move, message_record_email, message_split_to_new_case
 from .lifecycle import (
     CustomerMessage,
@@ -32,15 +44,6 @@ from .ownership import (
     case_set_team,
     case_update,
     priority_is_higher,
-)
-from .work import (
-    SystemEvent,
-    case_add_attachment,
-    case_add_task,
-    case_log_call,
-    case_record_system_event,
-    case_record_system_events,
-    task_complete,
 )
 
 __all__ = [

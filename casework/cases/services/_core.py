@@ -14,10 +14,9 @@ from django.core.files.base import ContentFile
 from django.utils.text import get_valid_filename, slugify
 
 from casework.core import clock
-from casework.core.errors import NotFound, ValidationFailed
+from casework.core.errors import ValidationFailed
 from casework.people.models import Customer
 
-from .. import hooks
 from ..models import (
     Attachment,
     Case,
@@ -27,6 +26,7 @@ from ..models import (
     Message,
     Tag,
 )
+from ..work import active
 
 # --------------------------------------------------------------------------------------------------
 # shared plumbing
@@ -62,20 +62,18 @@ def _limits() -> dict[str, int]:
 
 
 def _lock(case: Case) -> Case:
-    if case.pk is None:
-        raise NotFound("Case does not exist", code="case_not_found")
-    try:
-        return Case.objects.select_for_update().get(pk=case.pk)
-    except Case.DoesNotExist as exc:
-        raise NotFound(f"Case {case.reference} does not exist", code="case_not_found") from exc
+    """The write's current, locked instance of the case (one query the first time in a write)."""
+    return active().lock(case)
+
+
+def _set(case: Case, **values: Any) -> None:
+    """Change case fields in memory; the unit of work writes them once, at the end of the write."""
+    active().set(case, **values)
 
 
 def _sync(stale: Case, fresh: Case) -> None:
-    """Give the caller's instance the committed values, so `case.status` is right after a service call."""
-    if stale is fresh:
-        return
-    for field in Case._meta.concrete_fields:
-        setattr(stale, field.attname, getattr(fresh, field.attname))
+    """Give the caller's instance the current values, now and again once reactions have run."""
+    active().sync(stale, fresh)
 
 
 def _event(
@@ -106,18 +104,13 @@ def _event(
 
 
 def _record(case: Case, kind: str, actor: Actor, **fields: Any) -> CaseEvent:
-    event = _event(case, kind, actor, **fields)
-    event.save(force_insert=True)
-    hooks.dispatch_on_commit(event)
-    return event
+    """Append an event to the write; the reaction pipeline reads it and the flush saves it."""
+    return active().record(_event(case, kind, actor, **fields))
 
 
 def _record_all(events: list[CaseEvent]) -> list[CaseEvent]:
-    """Save events built by `_event` in one INSERT and hand each to the hooks, in order, after commit."""
-    CaseEvent.objects.bulk_create(events)
-    for event in events:
-        hooks.dispatch_on_commit(event)
-    return events
+    """Append events built by `_event`, in order (saved with one INSERT at the flush)."""
+    return active().record_all(events)
 
 
 def _attachment(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from casework.core import clock
 from casework.core.errors import InvalidTransition, ValidationFailed
 
@@ -17,7 +15,8 @@ from ..models import (
     MessageKind,
 )
 from ..status import Status
-from ._core import Actor, _lock, _record
+from ..work import active, door
+from ._core import Actor, _lock, _record, _set
 from .lifecycle import case_open
 
 # --------------------------------------------------------------------------------------------------
@@ -25,7 +24,7 @@ from .lifecycle import case_open
 # --------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@door
 def message_record_email(
     *,
     message: Message,
@@ -38,18 +37,18 @@ def message_record_email(
     """Outbound mail bookkeeping on a message: the Message-ID it was sent with (so replies thread) and
     its delivery state (queued/sent/failed). A failure is written to the timeline so agents see it."""
     actor = Actor.of(actor or "email")
+    work = active()
     locked = _lock(message.case)
-    row = Message.objects.select_for_update().get(pk=message.pk)
-    fields = []
+    # A message this write inserted is current in memory; an older one is read (and locked) once.
+    row = work.messages.get(message.pk)
+    if row is None:
+        row = Message.objects.select_for_update().get(pk=message.pk)
+        work.note_message(row)
     if message_id and row.message_id != message_id:
-        row.message_id = message_id
-        fields.append("message_id")
+        work.set(row, message_id=message_id)
     if delivery:
         state = {"state": delivery, "detail": detail[:500], "at": clock.now().isoformat()}
-        row.meta = {**row.meta, "delivery": state}
-        fields.append("meta")
-    if fields:
-        row.save(update_fields=fields)
+        work.set(row, meta={**row.meta, "delivery": state})
     if delivery == "failed":
         _record(
             locked,
@@ -64,11 +63,12 @@ def message_record_email(
 
 
 def _rehome_message(message: Message, target: Case, meta: dict) -> None:
+    active().eager_write()
     Message.objects.filter(pk=message.pk).update(case=target, meta={**message.meta, **meta})
     Attachment.objects.filter(message=message).update(case=target)
 
 
-@transaction.atomic
+@door
 def message_split_to_new_case(
     *, message: Message, actor: Any = None, subject: str = "", reason: str = ""
 ) -> Case:
@@ -93,8 +93,7 @@ def message_split_to_new_case(
         new_case,
         {"matched_by": "manual", "evidence": f"split from {source.reference} by {actor.display}"},
     )
-    new_case.last_customer_message_at = message.created_at
-    new_case.save(update_fields=["last_customer_message_at", "updated_at"])
+    _set(new_case, last_customer_message_at=message.created_at)
     _record(
         source,
         EventKind.NOTE,
@@ -113,7 +112,7 @@ def message_split_to_new_case(
     return new_case
 
 
-@transaction.atomic
+@door
 def message_move(*, message: Message, target: Case, actor: Any = None, reason: str = "") -> Message:
     """Move a message (and its attachments) that threading put on the wrong case to the right one."""
     actor = Actor.of(actor)
@@ -146,6 +145,6 @@ def message_move(*, message: Message, target: Case, actor: Any = None, reason: s
         data={"moved_from": source.reference, "message": message.pk},
         message=message,
     )
-    dest.save(update_fields=["updated_at"])
+    active().touch(dest)
     message.refresh_from_db()
     return message

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
 from casework.core import clock
 from casework.core.errors import InvalidTransition, ValidationFailed
 from casework.core.models import Counter
@@ -27,6 +25,7 @@ from ..models import (
     MessageKind,
 )
 from ..status import Channel, Priority, Status, transition_for
+from ..work import active, door
 from ._core import (
     Actor,
     _attachment,
@@ -39,6 +38,7 @@ from ._core import (
     _record,
     _record_all,
     _reference,
+    _set,
     _sync,
     _tags,
     resolve_category,
@@ -110,14 +110,17 @@ def case_open_with_message(**kwargs: Any) -> tuple[Case, Message | None]:
     return case_open_many([Opening(**kwargs)])[0]
 
 
-@transaction.atomic
+@door
 def case_open_many(openings: Sequence[Opening]) -> list[tuple[Case, Message | None]]:
     """Open several cases in one transaction with a handful of statements (an IMAP poll or mbox import
     opens dozens at once). Each case gets exactly what `case_open_with_message` gives one: its number in
-    list order, its first message, attachments and the `opened` event. One invalid opening refuses all."""
+    list order, its first message, attachments and the `opened` event; the reactions (triage, clocks,
+    routing) are decided for the whole batch together. One invalid opening refuses all."""
     openings = [opening.cleaned() for opening in openings]
     if not openings:
         return []
+    work = active()
+    work.eager_write()
     numbers = Counter.next_values("case", len(openings))
     cases = []
     for opening, number in zip(openings, numbers, strict=True):
@@ -141,10 +144,15 @@ def case_open_many(openings: Sequence[Opening]) -> list[tuple[Case, Message | No
             )
         )
     Case.objects.bulk_create(cases)
+    work.adopt(cases, opened=True)
+    links = []
+    for case, opening in zip(cases, openings, strict=True):
+        work.tags[case.pk] = list(opening.tags)
+        links += [Case.tags.through(case_id=case.pk, tag_id=tag.pk) for tag in opening.tags]
+    if links:
+        Case.tags.through.objects.bulk_create(links)
     messages: list[Message | None] = []
     for case, opening in zip(cases, openings, strict=True):
-        if opening.tags:
-            case.tags.set(opening.tags)
         customer_message = opening.message_kind == MessageKind.CUSTOMER
         has_text = opening.description.strip() or opening.body_html
         messages.append(
@@ -165,7 +173,9 @@ def case_open_many(openings: Sequence[Opening]) -> list[tuple[Case, Message | No
             if has_text
             else None
         )
-    Message.objects.bulk_create([m for m in messages if m is not None])
+    saved = Message.objects.bulk_create([m for m in messages if m is not None])
+    for message in saved:
+        work.note_message(message)
     events = [_opened_event(c, m, o) for c, m, o in zip(cases, messages, openings, strict=True)]
     files = [
         _attachment(
@@ -192,6 +202,9 @@ def _opened_event(case: Case, message: Message | None, opening: Opening) -> Case
             "priority": case.priority,
             "channel": case.channel,
             "category": case.category.slug if case.category else None,
+            # How the case starts out, for the tier history (reactions may change it in the same write).
+            "tier": case.tier,
+            "team": case.team.name if case.team_id else None,
         },
         data={
             # Fields a person or client chose; automation may raise priority but not overwrite these.
@@ -203,7 +216,7 @@ def _opened_event(case: Case, message: Message | None, opening: Opening) -> Case
     )
 
 
-@transaction.atomic
+@door
 def case_open_for_contact(
     *, customer_email: str, customer_name: str = "", customer_phone: str = "", **kwargs
 ) -> Case:
@@ -221,13 +234,13 @@ def _apply_customer_reply_status(case: Case, actor: Actor) -> Case:
     if case.status == Status.AWAITING_CLIENT:
         _transition_locked(case, Status.IN_PROGRESS, actor, reason="Customer replied")
     elif case.status == Status.RESOLVED:
-        case.reopen_count += 1
+        _set(case, reopen_count=case.reopen_count + 1)
         _transition_locked(case, Status.IN_PROGRESS, actor, reason="Customer replied after resolution")
         _record(case, EventKind.REOPENED, actor, reason="Customer replied after resolution")
     return case
 
 
-@transaction.atomic
+@door
 def case_add_message(
     *,
     case: Case,
@@ -297,6 +310,9 @@ def case_add_message(
             reason="Customer wrote after the case was closed",
         )
         return first if first is not None else follow_up.messages.order_by("id").first()
+    if set_status and set_status != locked.status and kind != MessageKind.CUSTOMER:
+        # Refuse before anything is written: the message and its status move stand or fall together.
+        _check_transition(locked, set_status, status_reason)
     if kind == MessageKind.CUSTOMER:
         _apply_customer_reply_status(locked, actor)
     message = _new_message(
@@ -313,14 +329,16 @@ def case_add_message(
         meta=meta,
         at=now,
     )
+    work = active()
+    work.eager_write()
     message.save(force_insert=True)
+    work.note_message(message)
     _record_all([_message_added(locked, message, actor)])
     if kind == MessageKind.REPLY and locked.first_response_at is None and not (meta or {}).get("automatic"):
-        locked.first_response_at = now
+        _set(locked, first_response_at=now)
         _record(locked, EventKind.FIRST_RESPONSE, actor, new={"at": now.isoformat()}, message=message)
     if set_status and set_status != locked.status:
         _transition_locked(locked, set_status, actor, reason=status_reason)
-    locked.save()
     _sync(case, locked)
     return message
 
@@ -342,9 +360,9 @@ def _new_message(
 ) -> Message:
     """An unsaved message on a locked case, with the case's last-message time moved on."""
     if kind == MessageKind.CUSTOMER:
-        case.last_customer_message_at = at
+        _set(case, last_customer_message_at=at)
     elif kind == MessageKind.REPLY:
-        case.last_agent_message_at = at
+        _set(case, last_agent_message_at=at)
     return Message(
         case=case,
         kind=kind,
@@ -395,7 +413,7 @@ class CustomerMessage:
 _PLAIN_APPEND = (Status.NEW, Status.TRIAGED, Status.IN_PROGRESS)
 
 
-@transaction.atomic
+@door
 def case_add_customer_messages(items: Sequence[CustomerMessage]) -> list[Message]:
     """`case_add_message` for many customer messages at once (the replies in a batch of mail): the same
     messages and events, with the cases locked in one query and the rows written with bulk inserts.
@@ -403,8 +421,8 @@ def case_add_customer_messages(items: Sequence[CustomerMessage]) -> list[Message
     A message that needs more than an append — its case is merged, closed, awaiting the client or
     resolved, or an earlier message of the batch is on the same case — goes through `case_add_message`
     itself, in order. Returns the messages in the order given; each message's `case` is where it landed."""
-    ids = sorted({item.case.pk for item in items})
-    locked = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    work = active()
+    locked = work.lock_many(item.case.pk for item in items)
     results: list[Message | None] = [None] * len(items)
     plain: list[tuple[int, Case, Message, Actor]] = []
     taken: set[int] = set()
@@ -430,14 +448,10 @@ def case_add_customer_messages(items: Sequence[CustomerMessage]) -> list[Message
         )
         plain.append((index, case, message, actor))
     if plain:
-        Message.objects.bulk_create([message for _, _, message, _ in plain])
+        work.eager_write()
+        for message in Message.objects.bulk_create([message for _, _, message, _ in plain]):
+            work.note_message(message)
         _record_all([_message_added(case, message, actor) for _, case, message, actor in plain])
-        now = clock.now()
-        for _, case, _, _ in plain:
-            case.updated_at = now
-        Case.objects.bulk_update(
-            [case for _, case, _, _ in plain], ["last_customer_message_at", "updated_at"]
-        )
         for index, case, message, _ in plain:
             _sync(items[index].case, case)
             results[index] = message
@@ -465,9 +479,8 @@ def case_add_customer_messages(items: Sequence[CustomerMessage]) -> list[Message
 # --------------------------------------------------------------------------------------------------
 
 
-def _transition_locked(
-    case: Case, to: str, actor: Actor, *, reason: str = "", data: dict | None = None
-) -> None:
+def _check_transition(case: Case, to: str, reason: str):
+    """The transition rule for moving `case` to `to`; raises if the table or a missing reason forbids it."""
     source = case.status
     rule = transition_for(source, to)
     if rule is None:
@@ -476,24 +489,32 @@ def _transition_locked(
             f"{case.reference} cannot move from {Status(source).label} to {target}",
             details={"from": source, "to": to},
         )
-    reason = (reason or "").strip()
-    if rule.reason_required and not reason:
+    if rule.reason_required and not (reason or "").strip():
         raise ValidationFailed(
             f"Moving {case.reference} from {Status(source).label} to {Status(to).label} needs a reason",
             code="reason_required",
         )
+    return rule
+
+
+def _transition_locked(
+    case: Case, to: str, actor: Actor, *, reason: str = "", data: dict | None = None
+) -> None:
+    source = case.status
+    rule = _check_transition(case, to, reason)
+    reason = (reason or "").strip()
     now = clock.now()
-    case.status = to
+    _set(case, status=to)
     if to == Status.RESOLVED:
-        case.resolved_at = now
+        _set(case, resolved_at=now)
     elif to == Status.CLOSED:
-        case.closed_at = now
+        _set(case, closed_at=now)
     elif rule.is_reopen:
-        case.resolved_at = None
+        _set(case, resolved_at=None)
     _record(case, EventKind.STATUS_CHANGED, actor, old=source, new=to, reason=reason, data=data)
 
 
-@transaction.atomic
+@door
 def case_transition(
     *, case: Case, to: str, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
@@ -503,16 +524,16 @@ def case_transition(
             f"Unknown status '{to}'", code="invalid_status", details={"allowed": list(Status.values)}
         )
     locked = _lock(case)
-    if transition_for(locked.status, to) and transition_for(locked.status, to).is_reopen:
-        locked.reopen_count += 1
+    rule = _check_transition(locked, to, reason)
+    if rule.is_reopen:
+        _set(locked, reopen_count=locked.reopen_count + 1)
         _record(locked, EventKind.REOPENED, actor, reason=reason)
     _transition_locked(locked, to, actor, reason=reason, data=data)
-    locked.save()
     _sync(case, locked)
     return locked
 
 
-@transaction.atomic
+@door
 def case_reopen(*, case: Case, actor: Any = None, reason: str = "") -> Case:
     """Reopen a resolved case, or open a follow-up linked to a closed one. Returns the case to work on."""
     actor = Actor.of(actor)

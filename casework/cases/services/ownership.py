@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import transaction
 from django.utils.text import slugify
 
 from casework.core import clock
@@ -21,11 +20,11 @@ from ..models import (
     EventKind,
     Message,
     MessageKind,
-    Tag,
     Task,
 )
 from ..status import PRIORITY_RANK, Priority, Status, Tier
-from ._core import Actor, _check_choice, _check_text, _lock, _record, _sync, _tags, resolve_category
+from ..work import active, door
+from ._core import Actor, _check_choice, _check_text, _lock, _record, _set, _sync, _tags, resolve_category
 
 # --------------------------------------------------------------------------------------------------
 # ownership and classification
@@ -53,14 +52,13 @@ def _change_field(
     if _key(current) == _key(value):
         _sync(case, locked)
         return locked
-    setattr(locked, field, value)
-    locked.save(update_fields=[field, "updated_at"])
+    _set(locked, **{field: value})
     _record(locked, kind, actor, old=show(current), new=show(value), reason=reason, data=data)
     _sync(case, locked)
     return locked
 
 
-@transaction.atomic
+@door
 def case_assign(
     *, case: Case, assignee: Any, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
@@ -79,7 +77,7 @@ def case_assign(
     )
 
 
-@transaction.atomic
+@door
 def case_set_team(
     *, case: Case, team: Team | None, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
@@ -95,7 +93,7 @@ def case_set_team(
     )
 
 
-@transaction.atomic
+@door
 def case_set_priority(
     *, case: Case, priority: str, actor: Any = None, reason: str = "", data: dict | None = None
 ) -> Case:
@@ -116,7 +114,7 @@ def priority_is_higher(candidate: str, current: str) -> bool:
     return PRIORITY_RANK[candidate] < PRIORITY_RANK[current]
 
 
-@transaction.atomic
+@door
 def case_set_category(
     *,
     case: Case,
@@ -138,7 +136,7 @@ def case_set_category(
     )
 
 
-@transaction.atomic
+@door
 def case_set_tags(
     *,
     case: Case,
@@ -149,23 +147,32 @@ def case_set_tags(
     data: dict | None = None,
 ) -> Case:
     actor = Actor.of(actor)
+    work = active()
     locked = _lock(case)
-    before = sorted(locked.tags.values_list("name", flat=True))
-    to_add = _tags(add)
-    to_remove = [slugify(str(n), allow_unicode=True) for n in remove]
-    if to_add:
-        locked.tags.add(*to_add)
-    if to_remove:
-        locked.tags.remove(*Tag.objects.filter(name__in=to_remove))
-    after = sorted(locked.tags.values_list("name", flat=True))
+    current = work.tags_of(locked)
+    before = sorted(tag.name for tag in current)
+    to_remove = {slugify(str(n), allow_unicode=True) for n in remove}
+    kept = [tag for tag in current if tag.name not in to_remove]
+    added = []
+    for tag in _tags(add):
+        if tag.name not in {t.name for t in kept + added}:
+            added.append(tag)
+    after = sorted(tag.name for tag in kept + added)
     if before != after:
-        locked.save(update_fields=["updated_at"])
+        removed = [tag.pk for tag in current if tag.name in to_remove]
+        if removed:
+            work.eager_write()
+            Case.tags.through.objects.filter(case_id=locked.pk, tag_id__in=removed).delete()
+        for tag in added:
+            work.insert(Case.tags.through(case_id=locked.pk, tag_id=tag.pk))
+        work.set_tags(locked, sorted(kept + added, key=lambda t: t.name))
+        work.touch(locked)
         _record(locked, EventKind.TAGS_CHANGED, actor, old=before, new=after, reason=reason, data=data)
     _sync(case, locked)
     return locked
 
 
-@transaction.atomic
+@door
 def case_set_sentiment(
     *, case: Case, frustrated: bool, sentiment: float | None = None, actor: Any = None, reason: str = ""
 ) -> Case:
@@ -173,18 +180,15 @@ def case_set_sentiment(
     actor = Actor.of(actor)
     locked = _lock(case)
     old = {"frustrated": locked.frustrated, "sentiment": locked.sentiment}
-    locked.frustrated = frustrated
-    if sentiment is not None:
-        locked.sentiment = sentiment
-    new = {"frustrated": locked.frustrated, "sentiment": locked.sentiment}
+    new = {"frustrated": frustrated, "sentiment": locked.sentiment if sentiment is None else sentiment}
     if old != new:
-        locked.save(update_fields=["frustrated", "sentiment", "updated_at"])
+        _set(locked, frustrated=new["frustrated"], sentiment=new["sentiment"])
         _record(locked, EventKind.SENTIMENT_CHANGED, actor, old=old, new=new, reason=reason)
     _sync(case, locked)
     return locked
 
 
-@transaction.atomic
+@door
 def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: Any) -> Case:
     """Apply several field changes at once (API PATCH, the case side panel): all or nothing."""
     allowed = {"priority", "category", "assignee", "team", "subject", "custom_fields"}
@@ -216,8 +220,7 @@ def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: A
                 raise ValidationFailed("custom_fields must be an object", code="invalid_custom_fields")
             old = getattr(locked, field)
             if old != value:
-                setattr(locked, field, value)
-                locked.save(update_fields=[field, "updated_at"])
+                _set(locked, **{field: value})
                 _record(
                     locked,
                     EventKind.FIELD_CHANGED,
@@ -230,7 +233,7 @@ def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: A
     return case
 
 
-@transaction.atomic
+@door
 def case_escalate(
     *,
     case: Case,
@@ -266,6 +269,7 @@ def case_escalate(
     kind = EventKind.ESCALATED if to_tier > locked.tier else EventKind.DE_ESCALATED
     note = None
     if handoff_note.strip():
+        active().eager_write()
         note = Message.objects.create(
             case=locked,
             kind=MessageKind.NOTE,
@@ -276,10 +280,9 @@ def case_escalate(
             meta={"handoff": True, "to_tier": to_tier},
             created_at=clock.now(),
         )
-    locked.tier = to_tier
-    locked.team = team
-    locked.assignee = None
-    locked.save(update_fields=["tier", "team", "assignee", "updated_at"])
+    if note is not None:
+        active().note_message(note)
+    _set(locked, tier=to_tier, team=team, assignee=None)
     _record(
         locked,
         kind,
@@ -294,7 +297,7 @@ def case_escalate(
     return locked
 
 
-@transaction.atomic
+@door
 def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "") -> Case:
     """Fold a duplicate into the case that carries on: its messages, attachments and tasks move over,
     the duplicate is closed with a pointer, and both timelines say so."""
@@ -311,16 +314,15 @@ def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "
         raise InvalidTransition(
             f"{dst.reference} is closed and cannot receive a merge", code="merge_target_closed"
         )
+    active().eager_write()
     moved = Message.objects.filter(case=src).update(case=dst)
     Attachment.objects.filter(case=src).update(case=dst)
     Task.objects.filter(case=src).update(case=dst)
     dst.tags.add(*src.tags.all())
-    src.merged_into = dst
+    active().tags.pop(dst.pk, None)  # read again if anything in this write asks
     old_status = src.status
-    src.status = Status.CLOSED
-    src.closed_at = clock.now()
-    src.save(update_fields=["merged_into", "status", "closed_at", "updated_at"])
-    dst.save(update_fields=["updated_at"])
+    _set(src, merged_into=dst, status=Status.CLOSED, closed_at=clock.now())
+    active().touch(dst)
     _record(
         src,
         EventKind.STATUS_CHANGED,

@@ -1,5 +1,6 @@
-"""The one-door rule, checked on the source: only cases/services.py assigns Case.status or creates
-CaseEvent rows (tests, migrations and demo data that goes through services excepted)."""
+"""The one-door rule, checked on the source: only cases/services assigns Case.status or creates CaseEvent
+rows, and cases/work.py writes them (tests, migrations and demo data that goes through services
+excepted). And the reactions rule: nothing in casework schedules work for after a commit."""
 
 import ast
 from pathlib import Path
@@ -37,7 +38,8 @@ def _offences(path: Path) -> list[str]:
 
 
 def test_only_case_services_write_status_and_events():
-    allowed = set((ROOT / "cases" / "services").glob("*.py"))
+    # The services record events; the unit of work writes them at the end of the write.
+    allowed = {*(ROOT / "cases" / "services").glob("*.py"), ROOT / "cases" / "work.py"}
     offences = []
     for path in ROOT.rglob("*.py"):
         parts = set(path.relative_to(ROOT).parts)
@@ -56,3 +58,18 @@ def test_the_checker_catches_an_offence(tmp_path):
         "    Case.objects.filter(pk=1).update(status='new')\n"
     )
     assert len(_offences(bad)) == 3
+
+
+def test_nothing_is_left_for_after_the_commit():
+    """Decisions are made in the write's transaction and effects are outbox rows written in it: a process
+    killed right after a commit must lose nothing, so no code may hand work to `on_commit`."""
+    offences = []
+    for path in ROOT.rglob("*.py"):
+        parts = set(path.relative_to(ROOT).parts)
+        if "tests" in parts or "migrations" in parts or "testing" in parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("on_commit", "dispatch_on_commit"):
+                offences.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offences == []

@@ -1,4 +1,4 @@
-"""SLA test helpers: run case services with their after-commit hooks, as production does."""
+"""SLA test helpers: run case services at a moment in time."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ def _fresh_calendar_cache():
 
 @pytest.fixture
 def at(django_capture_on_commit_callbacks):
-    """`at(when, fn, **kwargs)`: call a service at a moment in time and run the hooks it dispatches."""
+    """`at(when, fn, **kwargs)`: call a service at a moment in time (its reactions run inside it; the
+    capture only proves nothing is left for after the commit: it must find no callbacks)."""
 
     def call(when: datetime, fn, /, **kwargs):
-        with time_machine.travel(when, tick=False), django_capture_on_commit_callbacks(execute=True):
-            return fn(**kwargs)
+        with time_machine.travel(when, tick=False), django_capture_on_commit_callbacks() as callbacks:
+            result = fn(**kwargs)
+        assert callbacks == []
+        return result
 
     return call

@@ -1,4 +1,5 @@
-"""The sweep: at risk, then breached, each exactly once per clock, with Breach rows and triggers."""
+"""The sweep: at risk, then breached, each exactly once per clock, with Breach rows, and the rules of
+the `sla_at_risk` / `sla_breached` triggers run in the sweep's own write."""
 
 import threading
 from datetime import timedelta
@@ -6,13 +7,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from casework.cases import hooks
 from casework.cases import services as cases
 from casework.cases.models import CaseEvent, EventKind
-from casework.sla import notifications
+from casework.cases.work import unit_of_work
 from casework.sla.models import Breach, CaseClock, ClockState
 from casework.sla.sweep import _candidates, _claim_ids, breach_claim, sweep
 from casework.testing.factories import CustomerFactory
+from casework.triage.models import Rule
 
 from .conftest import utc
 
@@ -48,25 +49,23 @@ def high_case(at, alice, teams):
 
 def test_at_risk_then_breach_once_each(high_case, django_capture_on_commit_callbacks, alice):
     capture = django_capture_on_commit_callbacks
-    received = []
-    notifications.register_sender(received.append)
-    triggered = []
-    handler = hooks.subscribe("sla_breached", triggered.append)
-    try:
-        # First response: high → 1 h, at risk 15 min before (25 % of 1 h).
-        assert run_sweep(utc(2026, 3, 2, 10, 44), capture) == {"breached": 0, "at_risk": 0}
-        assert run_sweep(utc(2026, 3, 2, 10, 45), capture) == {"breached": 0, "at_risk": 1}
-        assert run_sweep(utc(2026, 3, 2, 10, 50), capture) == {"breached": 0, "at_risk": 0}
-        [risk] = sla_events(high_case, "at_risk")
-        assert risk.reason.startswith("First response at risk: due 11:00, 15 min left — notified alice")
-        assert risk.data["metric"] == "first_response" and risk.data["policy"] == "Standard"
-        assert risk.data["due_at"] == "2026-03-02T11:00:00+00:00"
-        assert run_sweep(utc(2026, 3, 2, 11), capture) == {"breached": 0, "at_risk": 0}  # due, not past
-        assert run_sweep(utc(2026, 3, 2, 11, 0, 30), capture) == {"breached": 1, "at_risk": 0}
-        assert run_sweep(utc(2026, 3, 2, 11, 1), capture) == {"breached": 0, "at_risk": 0}
-    finally:
-        notifications.unregister_sender(received.append)
-        hooks._handlers["sla_breached"].remove(handler)
+    for trigger in ("sla_at_risk", "sla_breached"):
+        Rule.objects.create(
+            name=f"Tag {trigger}", trigger=trigger, actions=[{"type": "add_tag", "value": trigger}]
+        )
+    # First response: high → 1 h, at risk 15 min before (25 % of 1 h).
+    assert run_sweep(utc(2026, 3, 2, 10, 44), capture) == {"breached": 0, "at_risk": 0}
+    assert run_sweep(utc(2026, 3, 2, 10, 45), capture) == {"breached": 0, "at_risk": 1}
+    # The at-risk rule ran in the sweep's write, not after it.
+    assert list(high_case.tags.values_list("name", flat=True)) == ["sla_at_risk"]
+    assert run_sweep(utc(2026, 3, 2, 10, 50), capture) == {"breached": 0, "at_risk": 0}
+    [risk] = sla_events(high_case, "at_risk")
+    assert risk.reason.startswith("First response at risk: due 11:00, 15 min left — notified alice")
+    assert risk.data["metric"] == "first_response" and risk.data["policy"] == "Standard"
+    assert risk.data["due_at"] == "2026-03-02T11:00:00+00:00" and risk.data["notified"] == ["alice"]
+    assert run_sweep(utc(2026, 3, 2, 11), capture) == {"breached": 0, "at_risk": 0}  # due, not past
+    assert run_sweep(utc(2026, 3, 2, 11, 0, 30), capture) == {"breached": 1, "at_risk": 0}
+    assert run_sweep(utc(2026, 3, 2, 11, 1), capture) == {"breached": 0, "at_risk": 0}
     fr = CaseClock.objects.get(case=high_case, metric="first_response")
     assert fr.state == ClockState.BREACHED and fr.breached_at == utc(2026, 3, 2, 11)
     assert [e.kind for e in fr.ledger.order_by("id")] == ["start", "at_risk", "breached"]
@@ -79,9 +78,12 @@ def test_at_risk_then_breach_once_each(high_case, django_capture_on_commit_callb
     )
     [event] = sla_events(high_case, "breached")
     assert "First response breached: was due 11:00 (policy 'Standard', high: 1 h)" in event.reason
-    assert [n.kind for n in received] == ["at_risk", "breached"]
-    assert [u.username for u in received[0].recipients] == ["alice"]
-    assert [e.pk for e in triggered] == [event.pk]
+    assert event.data["notified"] == ["alice"]
+    applied = CaseEvent.objects.filter(
+        case=high_case, kind=EventKind.RULE_APPLIED, new__trigger="sla_breached"
+    )
+    assert applied.count() == 1 and applied.get().id > event.id
+    assert sorted(high_case.tags.values_list("name", flat=True)) == ["sla_at_risk", "sla_breached"]
     # The reply finally comes: the breach gets its duration in business time.
     with time_machine.travel(utc(2026, 3, 2, 11, 40), tick=False), capture(execute=True):
         cases.case_add_message(case=high_case, kind="reply", body="Sorry for the wait", actor=alice)
@@ -135,10 +137,11 @@ def test_a_stale_candidate_list_cannot_claim_twice(high_case):
     """The race without threads: two workers selected the same candidates before either updated."""
     now = utc(2026, 3, 3, 12)
     filters, updates = breach_claim(now)
-    seen_by_a = _candidates(filters, 100, "due_at")
-    seen_by_b = _candidates(filters, 100, "due_at")
-    assert len(seen_by_a) == 2 and seen_by_a == seen_by_b
-    assert len(_claim_ids(seen_by_a, filters, updates, "due_at")) == 2
-    assert _claim_ids(seen_by_b, filters, updates, "due_at") == []
+    with unit_of_work("test"):
+        seen_by_a = _candidates(filters, 100, "due_at")
+        seen_by_b = _candidates(filters, 100, "due_at")
+        assert len(seen_by_a) == 2 and seen_by_a == seen_by_b
+        assert len(_claim_ids(seen_by_a, filters, updates, "due_at")) == 2
+        assert _claim_ids(seen_by_b, filters, updates, "due_at") == []
     assert Breach.objects.count() == 0  # the Breach rows are the caller's, written only for won rows
     assert set(CaseClock.objects.values_list("state", flat=True)) == {ClockState.BREACHED}

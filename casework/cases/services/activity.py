@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
 from casework.core import clock
 from casework.core.errors import NotFound, ValidationFailed
 from casework.core.text import normalise_whitespace
 from casework.people.models import Customer
 
-from .. import hooks
 from ..models import (
     Attachment,
     Case,
@@ -25,6 +22,7 @@ from ..models import (
     Task,
 )
 from ..status import Channel
+from ..work import active, door
 from ._core import (
     Actor,
     _attachment,
@@ -34,22 +32,24 @@ from ._core import (
     _lock,
     _record,
     _record_all,
+    _set,
     _sync,
 )
-from .lifecycle import case_add_message, case_open
+from .lifecycle import case_add_message, case_open_with_message
 
 # --------------------------------------------------------------------------------------------------
 # tasks, attachments, calls
 # --------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@door
 def case_add_task(
     *, case: Case, title: str, actor: Any = None, owner: Any = None, due_at: datetime | None = None
 ) -> Task:
     actor = Actor.of(actor)
     title = normalise_whitespace(_check_text(title, field="title", max_chars=300))
     locked = _lock(case)
+    active().eager_write()
     task = Task.objects.create(case=locked, title=title, owner=owner, due_at=due_at, created_by=actor.user)
     _record(
         locked,
@@ -65,7 +65,7 @@ def case_add_task(
     return task
 
 
-@transaction.atomic
+@door
 def task_complete(*, task: Task, actor: Any = None, done: bool = True) -> Task:
     actor = Actor.of(actor)
     _lock(task.case)
@@ -74,6 +74,7 @@ def task_complete(*, task: Task, actor: Any = None, done: bool = True) -> Task:
         return task
     task.done = done
     task.done_at = clock.now() if done else None
+    active().eager_write()
     task.save(update_fields=["done", "done_at", "updated_at"])
     _record(
         task.case, EventKind.TASK_COMPLETED, actor, new={"task": task.pk, "title": task.title, "done": done}
@@ -81,7 +82,7 @@ def task_complete(*, task: Task, actor: Any = None, done: bool = True) -> Task:
     return task
 
 
-@transaction.atomic
+@door
 def case_add_attachment(
     *,
     case: Case,
@@ -95,12 +96,13 @@ def case_add_attachment(
     actor = Actor.of(actor)
     locked = _lock(case)
     attachment, event = _attachment(locked, message, filename, content, content_type, inline, actor)
+    active().eager_write()
     attachment.save()
     _record_all([_attachment_event(attachment, event)])
     return attachment
 
 
-@transaction.atomic
+@door
 def case_log_call(
     *,
     customer: Customer,
@@ -121,7 +123,7 @@ def case_log_call(
         raise ValidationFailed("Call duration must be between 0 and 24 hours", code="invalid_duration")
     call = {"direction": direction, "duration_seconds": duration_seconds}
     if case is None:
-        new_case = case_open(
+        new_case, message = case_open_with_message(
             subject=subject or _call_subject(summary),
             description=summary,
             customer=customer,
@@ -132,7 +134,6 @@ def case_log_call(
             message_kind=MessageKind.CALL,
             message_meta={"call": call},
         )
-        message = new_case.messages.order_by("id").first()
         _record(new_case, EventKind.CALL_LOGGED, actor, new=call, message=message)
         return message
     message = case_add_message(
@@ -146,8 +147,7 @@ def case_log_call(
     # A call to the customer is a response: it stops the first-response clock like a reply would.
     locked = _lock(case)
     if locked.first_response_at is None:
-        locked.first_response_at = clock.now()
-        locked.save(update_fields=["first_response_at", "updated_at"])
+        _set(locked, first_response_at=clock.now())
         _record(
             locked,
             EventKind.FIRST_RESPONSE,
@@ -165,7 +165,7 @@ def _call_subject(summary: str) -> str:
     return first_line[:120] or "Phone call"
 
 
-@transaction.atomic
+@door
 def case_record_system_event(
     *,
     case: Case,
@@ -195,23 +195,23 @@ class SystemEvent:
     new: Any = None
 
 
-@transaction.atomic
+@door
 def case_record_system_events(*, events: list[SystemEvent], actor: Any = None) -> list[CaseEvent]:
     """Bulk form of `case_record_system_event` for engines that explain many cases at once (the SLA
-    sweep): the cases are locked in id order with one query, the events written with one INSERT, and
-    each is dispatched to hooks after commit like any other event."""
+    sweep): the cases are locked in id order with one query and the events join the write like any
+    other (the pipeline reacts to them, the flush saves them with one INSERT)."""
     if not events:
         return []
     for entry in events:
         _check_choice(entry.kind, EventKind, field="kind")
     actor = Actor.of(actor)
     ids = sorted({entry.case.pk for entry in events})
-    locked = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    locked = active().lock_many(ids)
     missing = [pk for pk in ids if pk not in locked]
     if missing:
         raise NotFound("Case does not exist", code="case_not_found", details={"ids": missing})
     now = clock.now()
-    rows = CaseEvent.objects.bulk_create(
+    return _record_all(
         [
             CaseEvent(
                 case=locked[entry.case.pk],
@@ -227,6 +227,3 @@ def case_record_system_events(*, events: list[SystemEvent], actor: Any = None) -
             for entry in events
         ]
     )
-    for event in rows:
-        hooks.dispatch_on_commit(event)
-    return rows
