@@ -22,6 +22,7 @@ def doors_only():
     with pipeline.only():
         yield
 
+
 # The shortest path from New to each status, through legal transitions.
 PATH_TO = {
     "new": [],
