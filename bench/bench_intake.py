@@ -154,6 +154,8 @@ def run() -> dict:
             alone = _workload(
                 peer, seed=SEED + 17, domain="@alone.example", start=start + dt.timedelta(days=3)
             )
+        alone["reactions"] = "none"
+        alone["switch"] = mechanism  # "pipeline" or "hooks"
         alone["mechanism"] = (
             "casework.cases.pipeline.only() (no reaction stage)"
             if mechanism == "pipeline"

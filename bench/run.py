@@ -361,11 +361,7 @@ def comparison(ours: dict, peer: dict, micro: dict) -> list[dict]:
             "msgs/s",
             True,
             "breakdown: ours with no reaction ("
-            + (
-                "pipeline.only()"
-                if "pipeline" in str(dig(intake, "intake_alone", "mechanism"))
-                else "hooks detached"
-            )
+            + ("pipeline.only()" if dig(intake, "intake_alone", "switch") == "pipeline" else "hooks detached")
             + "); the peer always runs its own",
         )
     return rows

@@ -53,7 +53,7 @@ def test_ratios_say_how_many_times_better_casework_is(run):
             "result": {
                 "msgs_per_s": 10.0,
                 "with_every_reaction": {"msgs_per_s": 10.0},
-                "intake_alone": {"msgs_per_s": 40.0, "mechanism": "casework.cases.pipeline.only() (none)"},
+                "intake_alone": {"msgs_per_s": 40.0, "switch": "pipeline", "mechanism": "pipeline.only()"},
             },
         }
     }
@@ -86,7 +86,11 @@ def test_intake_rows_fall_back_to_the_hooks_detach_note(run):
             "ok": True,
             "result": {
                 "with_every_reaction": {"msgs_per_s": 50.0},
-                "intake_alone": {"msgs_per_s": 500.0, "mechanism": "after-commit hook dispatch detached"},
+                "intake_alone": {
+                    "msgs_per_s": 500.0,
+                    "switch": "hooks",
+                    "mechanism": "after-commit hook dispatch detached (the code has no pipeline.only)",
+                },
             },
         }
     }
