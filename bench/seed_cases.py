@@ -83,6 +83,8 @@ def _people(rng: random.Random) -> list:
 
 
 def seed(n: int, seed: int, capacity: int) -> dict:
+    from django.conf import settings
+
     from casework.cases import services
     from casework.cases.models import Case
     from casework.core import clock
@@ -144,6 +146,7 @@ def seed(n: int, seed: int, capacity: int) -> dict:
             for term in (peer.TERM_COMMON, peer.TERM_RARE, peer.TERM_NONE)
         },
         "last_case_id": Case.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        "reactions_seen": benchlib.reaction_counts(settings.DATABASES["default"]["NAME"]),
     }
 
 
