@@ -26,7 +26,7 @@ def customer_ref(customer: Customer) -> dict:
     }
 
 
-def case_dict(case: Case) -> dict:
+def case_dict(case: Case, *, tags: list | None = None) -> dict:
     return {
         "id": case.pk,
         "reference": case.reference,
@@ -40,7 +40,7 @@ def case_dict(case: Case) -> dict:
         "organisation": organisation_ref(case.organisation),
         "team": case.team.name if case.team_id else None,
         "assignee": case.assignee.username if case.assignee_id else None,
-        "tags": [t.name for t in case.tags.all()],
+        "tags": [t.name for t in (case.tags.all() if tags is None else tags)],
         "sentiment": case.sentiment,
         "frustrated": case.frustrated,
         "merged_into": case.merged_into.reference if case.merged_into_id else None,
@@ -54,15 +54,19 @@ def case_dict(case: Case) -> dict:
     }
 
 
-def case_detail_dict(case: Case) -> dict:
+def case_detail_dict(case: Case, *, tags: list | None = None, applied_rules: list | None = None) -> dict:
+    """`tags` and `applied_rules` (rule_applied events) are read from the case unless given (a create
+    answers from the write that made the case)."""
+    if applied_rules is None:
+        applied_rules = list(case.events.filter(kind="rule_applied").order_by("id"))
     return {
-        **case_dict(case),
+        **case_dict(case, tags=tags),
         "description": case.description,
         "custom_fields": case.custom_fields,
         "allowed_transitions": [t.target for t in allowed_targets(case.status)],
         "applied_rules": [
             {"rule": e.data.get("rule"), "explanation": e.data.get("explanation"), "at": e.created_at}
-            for e in case.events.filter(kind="rule_applied").order_by("id")
+            for e in applied_rules
         ],
     }
 

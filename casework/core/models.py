@@ -28,7 +28,8 @@ class Counter(models.Model):
         """Reserve `count` consecutive values in one statement (a batch of mail opens many cases)."""
         if count < 1:
             raise ValueError("count must be at least 1")
-        with transaction.atomic():
+        # No savepoint inside a caller's transaction: nothing here is caught and retried.
+        with transaction.atomic(savepoint=False):
             if connection.features.can_return_columns_from_insert:
                 # PostgreSQL and SQLite >= 3.35: increment and read in one statement (this runs for every
                 # case opened; three ORM round trips were a visible share of opening one).

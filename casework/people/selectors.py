@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from casework.core import config
+
 from .models import AgentProfile, Customer, Organisation, Team
 
 
@@ -20,6 +22,21 @@ def agent_users() -> QuerySet:
 
 def agent_profiles() -> QuerySet[AgentProfile]:
     return AgentProfile.objects.select_related("user").prefetch_related("teams")
+
+
+def teams_by_name() -> dict[str, Team]:
+    """Every team, read once per configuration version (teams are configuration: core/config.py). The
+    instances are shared; treat them as read-only."""
+    return config.cached("teams", lambda: {team.name: team for team in Team.objects.order_by("name")})
+
+
+def team_named(name: str | None) -> Team | None:
+    return teams_by_name().get(name) if name else None
+
+
+def team_for_tier(tier: int) -> Team | None:
+    """The team that serves a tier: the first by name with that tier level."""
+    return next((t for t in teams_by_name().values() if t.tier_level == tier), None)
 
 
 def team_list() -> QuerySet[Team]:

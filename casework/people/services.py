@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
 from casework.core.errors import Conflict, ValidationFailed
@@ -55,7 +55,6 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> tu
     return customers_get_or_create([Contact(email, name, phone)])[email]
 
 
-@transaction.atomic
 def customers_get_or_create(contacts: Sequence[Contact]) -> dict[str, tuple[Customer, bool]]:
     """`customer_get_or_create` for many contacts at once (a batch of mail), in three queries whatever
     the count; keyed by normalised address, with `created` telling which are new. An invalid address
@@ -70,6 +69,12 @@ def customers_get_or_create(contacts: Sequence[Contact]) -> dict[str, tuple[Cust
         )
     if not wanted:
         return {}
+    return _get_or_create(wanted)
+
+
+# Inside a write this joins its transaction without a savepoint of its own: nothing in it is caught.
+@transaction.atomic(savepoint=False)
+def _get_or_create(wanted: dict[str, Contact]) -> dict[str, tuple[Customer, bool]]:
     # LOWER(email) IN (...) is what the unique index (customer_email_unique_ci) covers, so these are index
     # lookups; email__iexact (LIKE / UPPER) scanned the whole table on every mail and API create.
     found = {
@@ -105,7 +110,9 @@ def customers_get_or_create(contacts: Sequence[Contact]) -> dict[str, tuple[Cust
     if not new:
         return result
     try:
-        with transaction.atomic():
+        # SQLite takes its write lock at BEGIN IMMEDIATE: nobody can insert these addresses between our
+        # read and write, so the savepoint that a concurrent insert needs on PostgreSQL is skipped there.
+        with transaction.atomic(savepoint=connection.vendor != "sqlite"):
             Customer.objects.bulk_create(new)
         result.update((c.email, (c, True)) for c in new)
     except IntegrityError:

@@ -20,6 +20,7 @@ from casework.cases.status import OPEN_STATUSES
 from casework.cases.work import Work
 from casework.core import clock
 from casework.people.models import Team
+from casework.people.selectors import teams_by_name
 
 from .models import CaseWatcher, TierHistory
 
@@ -41,7 +42,7 @@ _CLOSING = ("resolved", "closed")
 class _Names:
     """Teams and users named in a write's events, read with one query each (and only if named)."""
 
-    def __init__(self, events: list[CaseEvent]) -> None:
+    def __init__(self, work: Work, events: list[CaseEvent]) -> None:
         teams: set[str] = set()
         users: set[str] = set()
         for event in events:
@@ -57,8 +58,14 @@ class _Names:
                 users.add(new)
             elif event.kind == EventKind.TEAM_CHANGED and isinstance(new, str):
                 teams.add(new)
-        self.teams = {t.name: t for t in Team.objects.filter(name__in=teams)} if teams else {}
-        self.users = {u.username: u for u in User.objects.filter(username__in=users)} if users else {}
+        self.teams = teams_by_name() if teams else {}
+        # Owners this write assigned are on its cases already; only others are read.
+        self.users = {
+            case.assignee.username: case.assignee for case in work.cases.values() if case.assignee_id
+        }
+        missing = users - set(self.users)
+        if missing:
+            self.users.update((u.username, u) for u in User.objects.filter(username__in=missing))
 
     def team(self, name: str | None) -> Team | None:
         return self.teams.get(name) if name else None
@@ -90,7 +97,7 @@ def record(work: Work, events: list[CaseEvent]) -> None:
     if not events:
         return
     current = _open_stretches(work, {event.case_id for event in events})
-    names = _Names(events)
+    names = _Names(work, events)
     for event in events:
         _apply(work, current, names, event)
 

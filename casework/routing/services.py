@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 
@@ -25,8 +26,9 @@ from casework.cases import services as case_services
 from casework.cases.models import Case, EventKind
 from casework.cases.status import OPEN_STATUSES
 from casework.cases.work import Work, active, current, door, unit_of_work
-from casework.core import clock
+from casework.core import clock, config
 from casework.core.errors import InvalidTransition, NotFound, ValidationFailed
+from casework.people import selectors as people_selectors
 from casework.people.models import (
     AgentProfile,
     AgentSkill,
@@ -91,10 +93,11 @@ def gather_candidates(
     lock: bool = False,
     users: dict[int, int] | None = None,
 ) -> list[scoring.Candidate]:
-    """Every member of the team (or the given profiles) as a scoring Candidate, in four queries whatever
-    the team size: profiles+users, open-case load (one GROUP BY), skills, and out-of-office ranges in
-    force. With `lock`, the profiles are locked first (in id order), so the load read after it is the
-    truth until this transaction ends. `users`, if given, is filled with profile id → user id.
+    """Every member of the team (or the given profiles) as a scoring Candidate, in two queries whatever
+    the team size: profiles+users and open-case load (one GROUP BY); skills and out-of-office ranges are
+    configuration, cached per version. With `lock`, the profiles are locked first (in id order), so the
+    load read after it is the truth until this transaction ends. `users`, if given, is filled with
+    profile id → user id.
 
     Plain value rows, not model instances: building 200 AgentProfile+User objects cost more than the
     queries themselves (bench/bench_assign.py)."""
@@ -103,7 +106,7 @@ def gather_candidates(
         mine, theirs = {"teams": team}, "agent__teams"
     else:
         mine, theirs = {"pk__in": list(profile_ids or [])}, "agent__in"
-    by_agent = {theirs: mine.get("teams", mine.get("pk__in"))}
+    by_assignee = {f"assignee__{theirs}": mine.get("teams", mine.get("pk__in"))}
     profiles = AgentProfile.objects.filter(**mine)
     if lock:
         profiles = profiles.select_for_update(of=("self",))
@@ -129,7 +132,7 @@ def gather_candidates(
     per_priority = {p: Count("id", filter=Q(priority=p)) for p in scoring.PRIORITY_LOAD}
     counts: dict[int, dict[str, int]] = {}
     rows = (
-        Case.objects.filter(**{f"assignee__{k}": v for k, v in by_agent.items()}, status__in=OPEN_STATUSES)
+        Case.objects.filter(**by_assignee, status__in=OPEN_STATUSES)
         .order_by()
         .values("assignee_id")
         .annotate(**per_priority)
@@ -137,16 +140,8 @@ def gather_candidates(
     )
     for user_id, *numbers in rows:
         counts[user_id] = {p: n for p, n in zip(per_priority, numbers, strict=True) if n}
-    skills: dict[int, dict[str, float]] = defaultdict(dict)
-    for agent_id, name, level in AgentSkill.objects.filter(**by_agent).values_list(
-        "agent_id", "skill__name", "level"
-    ):
-        skills[agent_id][_key(name)] = level
-    absences = dict(
-        OutOfOffice.objects.filter(**by_agent, cancelled=False, starts_at__lte=now, ends_at__gt=now)
-        .order_by("-ends_at")
-        .values_list("agent_id", "ends_at")
-    )
+    skills = agent_skills()
+    absences = absences_in_force(now)
     candidates = []
     for (
         pk,
@@ -185,6 +180,36 @@ def gather_candidates(
     return candidates
 
 
+def agent_skills() -> dict[int, dict[str, float]]:
+    """Every agent's skills with their levels, by profile id (configuration: read once per version)."""
+
+    def load() -> dict[int, dict[str, float]]:
+        skills: dict[int, dict[str, float]] = defaultdict(dict)
+        for agent_id, name, level in AgentSkill.objects.values_list("agent_id", "skill__name", "level"):
+            skills[agent_id][_key(name)] = level
+        return dict(skills)
+
+    return config.cached("agent-skills", load)
+
+
+def absences_in_force(now: datetime) -> dict[int, datetime]:
+    """Planned absences in force at `now`, by profile id → when they end. The ranges not over yet are
+    read once per configuration version (a new or cancelled range changes it); `now` picks from them."""
+
+    def load() -> list[tuple[int, datetime, datetime]]:
+        return list(
+            OutOfOffice.objects.filter(cancelled=False, ends_at__gt=clock.now()).values_list(
+                "agent_id", "starts_at", "ends_at"
+            )
+        )
+
+    found: dict[int, datetime] = {}
+    for agent_id, starts_at, ends_at in config.cached("absences", load):
+        if starts_at <= now < ends_at:
+            found[agent_id] = max(ends_at, found.get(agent_id, ends_at))
+    return found
+
+
 def _reason(active: bool, availability: str, away_until, absence_ends, now: datetime) -> str:
     """Why an agent cannot take a case now ('' when they can); mirrors AgentProfile.is_available."""
     if not active:
@@ -198,7 +223,7 @@ def _reason(active: bool, availability: str, away_until, absence_ends, now: date
 
 
 def team_for_tier(tier: int) -> Team | None:
-    return Team.objects.filter(tier_level=tier).order_by("name").first()
+    return people_selectors.team_for_tier(tier)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,7 +310,9 @@ class _Pool:
     def user(self, candidate_id: int) -> Any:
         if candidate_id not in self.users:
             # With the profile joined, `user.agent` is cached: case_assign's agent check costs nothing.
-            self.users[candidate_id] = AgentProfile.objects.select_related("user").get(pk=candidate_id).user
+            self.users[candidate_id] = (
+                get_user_model().objects.select_related("agent").get(agent__pk=candidate_id)
+            )
         return self.users[candidate_id]
 
 

@@ -6,13 +6,12 @@ pure, which is what the services call per case and what the benchmark measures p
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import Prefetch
+
+from casework.core import config
 
 from . import clock
 from .calendars import business_calendar
@@ -77,21 +76,16 @@ class PolicyBook:
 
     @classmethod
     def current(cls) -> PolicyBook:
-        """The active policies as of now, reused between calls while the policy tables are unchanged.
+        """The active policies as of now, reused while the configuration is unchanged.
 
         Every case opened starts two clocks; loading and compiling the book for each one cost more than
-        the rest of the SLA hook together. Validity is checked against the rows themselves (one cheap
-        read of four small tables, hashed), not against save signals: that also sees a queryset
-        `.update()`, an edit made by another process and a rolled-back transaction."""
-        fingerprint = _policy_fingerprint()
-        with _book_lock:
-            cached = _book_cache.get(connection.alias)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-        book = cls.load()
-        with _book_lock:
-            _book_cache[connection.alias] = (fingerprint, book)
-        return book
+        the rest of the SLA reaction together. The configuration version (core/config.py) is bumped by
+        triggers on the policy, target, calendar and policy-team tables, so a queryset `.update()`, an
+        edit made by another process and a rolled-back transaction are all seen. The holiday window is
+        part of the key, so a long-running process rebuilds the calendars when the year turns."""
+        from .calendars import holiday_window
+
+        return config.cached(f"sla-policy-book:{holiday_window().start}", cls.load)
 
     def match(self, *, metric: str, priority: str, customer_tier: str, team_id: int | None) -> Match | None:
         key = (metric, priority, customer_tier, team_id)
@@ -126,29 +120,6 @@ class PolicyBook:
                 team_id=team_id,
             )
         return None
-
-
-_book_lock = threading.Lock()
-_book_cache: dict[str, tuple[str, PolicyBook]] = {}
-
-
-def _policy_fingerprint() -> str:
-    """A hash of every row that shapes a match: policies, their targets and teams, calendars. Raw SQL on
-    purpose: the tables hold a few dozen rows, and the ORM would cost more to build the queries than the
-    database takes to answer them. The holiday window is part of it, so a long-running process rebuilds
-    the calendars when the year turns."""
-    from .calendars import holiday_window
-
-    digest = hashlib.sha256(str(holiday_window().start).encode())
-    tables = (Policy._meta.db_table, PolicyTarget._meta.db_table, Calendar._meta.db_table)
-    teams = Policy.teams.through._meta.db_table
-    with connection.cursor() as cursor:
-        for table in (*tables, teams):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)} ORDER BY 1")
-            for row in cursor.fetchall():
-                digest.update(repr(row).encode())
-            digest.update(b"|")
-    return digest.hexdigest()
 
 
 def deadlines(

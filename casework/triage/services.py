@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,15 +21,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
 from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK, Status
 from casework.cases.work import active, door, unit_of_work
+from casework.core import config
 from casework.core.errors import ApplicationError
 from casework.people.models import Team
+from casework.people.selectors import team_for_tier, teams_by_name
 
 from . import sentiment
 from .conditions import RuleDefinitionError
@@ -60,32 +60,21 @@ def _spec_for(rule: Rule) -> RuleSpec:
     return spec
 
 
-# Active rules per trigger, kept for a few seconds: SLA sweeps and mail imports fire many events, and
-# re-reading the rule table for each one dominated their cost. Saves in this process clear the cache at
-# once (signals below); other processes see an edit within RULE_CACHE_SECONDS.
-RULE_CACHE_SECONDS = 10.0
-_active: dict[str, tuple[float, list[tuple[Rule, RuleSpec]]]] = {}
-
-
-def clear_rule_cache(**_: Any) -> None:
-    with _cache_lock:
-        _active.clear()
+def _load_active(trigger: str) -> list[tuple[Rule, RuleSpec]]:
+    rules = Rule.objects.filter(enabled=True, trigger=trigger).order_by("order", "id")
+    return [(rule, _spec_for(rule)) for rule in rules]
 
 
 def active_rules(trigger: str) -> list[tuple[Rule, RuleSpec]]:
-    cached = _active.get(trigger)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < RULE_CACHE_SECONDS:
-        return cached[1]
-    rules = Rule.objects.filter(enabled=True, trigger=trigger).order_by("order", "id")
-    loaded = [(rule, _spec_for(rule)) for rule in rules]
-    with _cache_lock:
-        _active[trigger] = (now, loaded)
-    return loaded
+    """The enabled rules of a trigger, compiled. Read once per configuration version (core/config.py):
+    an edit anywhere — the admin, the API, another process, a `disable_rule` — is seen by the next write,
+    and a batch of mail or an SLA sweep does not re-read the table for each event."""
+    return config.cached(f"triage-rules:{trigger}", lambda: _load_active(trigger))
 
 
-post_save.connect(clear_rule_cache, sender=Rule, dispatch_uid="triage-rule-cache-save")
-post_delete.connect(clear_rule_cache, sender=Rule, dispatch_uid="triage-rule-cache-delete")
+def clear_rule_cache(**_: Any) -> None:
+    """Kept for callers that edited rules: the configuration version already tells every process."""
+    config.clear()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,10 +138,10 @@ def _last_setting(outcomes: list[RuleOutcome], *types: str) -> RuleOutcome | Non
 
 
 def _team_named(value: str) -> Team | None:
-    team = Team.objects.filter(name__iexact=value).first()
+    team = next((t for name, t in teams_by_name().items() if name.casefold() == value.casefold()), None)
     if team is None and len(value) == 2 and value[0] in "lL" and value[1] in "123":
         # "L2" in the playbook means "the tier-2 team", whatever the team is called here.
-        team = Team.objects.filter(tier_level=int(value[1])).order_by("name").first()
+        team = team_for_tier(int(value[1]))
     return team
 
 

@@ -8,7 +8,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from casework.cases import selectors, services
-from casework.cases.models import Case, MessageKind, Tag
+from casework.cases.models import Case, EventKind, MessageKind, Tag
+from casework.cases.work import unit_of_work
 from casework.core.errors import NotFound, ValidationFailed
 from casework.people.models import Team
 
@@ -53,19 +54,23 @@ def _reload(case: Case) -> Case:
 
 @router.post("/cases", response={201: CaseDetailOut}, summary="Open a case")
 def create_case(request, payload: CaseCreateIn):
-    case = services.case_open_for_contact(
-        customer_email=payload.customer_email,
-        customer_name=payload.customer_name,
-        subject=payload.subject,
-        description=payload.description,
-        channel=payload.channel,
-        priority=payload.priority,
-        category=payload.category,
-        tags=payload.tags,
-        custom_fields=payload.custom_fields,
-        actor=request.auth,
-    )
-    return Status(201, case_detail_dict(_reload(case)))
+    with unit_of_work("api create") as work:
+        case = services.case_open_for_contact(
+            customer_email=payload.customer_email,
+            customer_name=payload.customer_name,
+            subject=payload.subject,
+            description=payload.description,
+            channel=payload.channel,
+            priority=payload.priority,
+            category=payload.category,
+            tags=payload.tags,
+            custom_fields=payload.custom_fields,
+            actor=request.auth,
+        )
+    # The write's own instance is what it committed, reactions included (triage, owner, clocks): the
+    # response is built from it and the write's events, without reading the case back.
+    applied = [e for e in work.events if e.case_id == case.pk and e.kind == EventKind.RULE_APPLIED]
+    return Status(201, case_detail_dict(case, tags=work.tags.get(case.pk, []), applied_rules=applied))
 
 
 @router.get("/cases", response=CaseListOut, summary="List and search cases")

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.text import get_valid_filename, slugify
 
-from casework.core import clock
+from casework.core import clock, config
 from casework.core.errors import ValidationFailed
 from casework.people.models import Customer
 
@@ -206,12 +206,13 @@ def resolve_category(category: Category | str | None) -> Category | None:
         return None
     if isinstance(category, Category):
         return category
-    found = (
-        Category.objects.filter(slug=slugify(str(category))).first()
-        or Category.objects.filter(name__iexact=str(category)).first()
+    categories = config.cached("categories", lambda: list(Category.objects.order_by("slug")))
+    slug, name = slugify(str(category)), str(category).casefold()
+    found = next((c for c in categories if c.slug == slug), None) or next(
+        (c for c in categories if c.name.casefold() == name), None
     )
     if found is None:
-        allowed = list(Category.objects.filter(active=True).values_list("slug", flat=True))
+        allowed = [c.slug for c in categories if c.active]
         raise ValidationFailed(
             f"Unknown category '{category}'",
             code="invalid_category",

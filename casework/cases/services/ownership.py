@@ -11,6 +11,7 @@ from casework.core import clock
 from casework.core.errors import InvalidTransition, ValidationFailed
 from casework.core.text import normalise_whitespace
 from casework.people.models import Team
+from casework.people.selectors import team_for_tier
 
 from ..models import (
     Attachment,
@@ -260,7 +261,7 @@ def case_escalate(
         raise ValidationFailed(
             "Escalation needs a handoff note for the next tier", code="handoff_note_required"
         )
-    team = team or Team.objects.filter(tier_level=to_tier).order_by("name").first()
+    team = team or team_for_tier(to_tier)
     previous = {
         "tier": locked.tier,
         "team": locked.team.name if locked.team_id else None,

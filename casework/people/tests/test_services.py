@@ -1,6 +1,7 @@
 """Finding or creating customers, one at a time and for a batch of mail."""
 
 import pytest
+from django.db import connection
 
 from casework.core.errors import ValidationFailed
 from casework.people.models import Customer
@@ -28,8 +29,9 @@ def test_a_batch_reads_once_merges_repeats_and_fills_blanks(django_assert_num_qu
         Contact("known@acme.test", "Known Person"),
         Contact("solo@elsewhere.test", "Solo"),
     ]
-    # customers, organisation domains, one update for the blank name/organisation, one insert
-    with django_assert_num_queries(4 + 4):  # + savepoints of the transaction and the insert
+    # customers, organisation domains, one update for the blank name/organisation, one insert (inside
+    # a transaction: no savepoint of its own; PostgreSQL keeps one around the insert for races)
+    with django_assert_num_queries(4 if connection.vendor == "sqlite" else 6):
         result = customers_get_or_create(contacts)
     assert set(result) == {"new@acme.test", "known@acme.test", "solo@elsewhere.test"}
     new, created = result["new@acme.test"]
