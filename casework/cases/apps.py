@@ -1,7 +1,8 @@
-from django.apps import AppConfig
+from casework.core.apps import CaseworkAppConfig
 
 
-class CasesConfig(AppConfig):
+class CasesConfig(CaseworkAppConfig):
     name = "casework.cases"
     label = "cases"
     verbose_name = "cases"
+    default = True

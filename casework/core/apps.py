@@ -9,11 +9,16 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = "casework core"
 
+    def ready(self) -> None:
+        # Registers the daily doctor job; the apps register its checks in their `doctor` modules.
+        import_module("casework.core.doctor")
+
 
 class CaseworkAppConfig(AppConfig):
     """Base for casework's apps: on start-up, import the app's `panels` (case-page panels), `signals`
-    (receivers) and `jobs` (periodic work) modules, when it has them. Reactions to case changes are not
-    registered here: they are the stages listed in `cases/pipeline.py`.
+    (receivers), `jobs` (periodic work) and `doctor` (repair checks) modules, when it has them.
+    Reactions to case changes are not registered here: they are the stages listed in
+    `cases/pipeline.py`.
 
     `default = False` keeps Django from choosing this base when it scans an app's apps.py; each subclass
     sets `default = True`."""
@@ -21,6 +26,6 @@ class CaseworkAppConfig(AppConfig):
     default = False
 
     def ready(self) -> None:
-        for module in ("panels", "signals", "jobs"):
+        for module in ("panels", "signals", "jobs", "doctor"):
             if find_spec(f"{self.name}.{module}") is not None:
                 import_module(f"{self.name}.{module}")
