@@ -95,7 +95,11 @@ DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CASEWORK_DB_CONN_MAX_AGE", 60))
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django's backend with writers queued on a lock file instead of SQLite's sleeping busy handler
+    # (casework/core/db/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "casework.core.db.sqlite3"
+    # Connections are kept like PostgreSQL's (CASEWORK_DB_CONN_MAX_AGE): opening one and running the
+    # PRAGMAs below cost about as much as a whole read request (bench: /healthz).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env_int("CASEWORK_SQLITE_TIMEOUT", 20, minimum=1),

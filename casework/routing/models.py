@@ -16,7 +16,7 @@ class TierHistory(models.Model):
 
     A row opens when the case is opened, changes tier (escalated / de-escalated), changes team or changes
     owner, and closes (left_at) when the next one opens or the case is resolved/closed. `owner` empty
-    means the case sat in the team queue. Maintained by routing.hooks from case events."""
+    means the case sat in the team queue. Kept from case events by the routing reaction stage (history.py)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tier_history")
     tier = models.PositiveSmallIntegerField()
@@ -41,7 +41,7 @@ class TierHistory(models.Model):
             models.Index(fields=["tier", "entered_at"], name="tierhist_tier_entered"),
         ]
         constraints = [
-            # At most one open stretch per case: the hooks close the previous one before opening the next.
+            # At most one open stretch per case: history.py closes the previous one before opening the next.
             models.UniqueConstraint(
                 fields=["case"], condition=Q(left_at__isnull=True), name="tierhist_one_open_per_case"
             ),

@@ -117,7 +117,7 @@ def _move(request, reference: str, payload: EscalateIn, *, up: bool):
         reason=payload.reason,
         handoff_note=payload.handoff_note,
     )
-    # The new tier's team auto-assigns after commit (routing hooks); the reload shows the new owner.
+    # The new tier's team auto-assigned it in the same write (routing stage); the reload shows the owner.
     return case_detail_dict(selectors.case_get(reference))
 
 

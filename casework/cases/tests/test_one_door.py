@@ -73,3 +73,22 @@ def test_nothing_is_left_for_after_the_commit():
             if isinstance(node, ast.Attribute) and node.attr in ("on_commit", "dispatch_on_commit"):
                 offences.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offences == []
+
+
+def test_every_public_function_that_writes_a_case_is_a_door():
+    """A service that locks, changes or records must run inside a unit of work: decorated with `@door`
+    (or opening `unit_of_work` itself), so its reactions are decided before its transaction commits."""
+    writers = {"_lock", "_set", "_record", "_record_all", "_transition_locked"}
+    offences = []
+    for path in (ROOT / "cases" / "services").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+                continue
+            calls = {
+                n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            }
+            decorators = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
+            if calls & writers and "door" not in decorators and "unit_of_work" not in calls:
+                offences.append(f"{path.name}:{node.lineno} {node.name}")
+    assert offences == []
