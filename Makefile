@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv install demo run test lint format bench clean
+.PHONY: help venv install demo run test lint format chaos bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,14 @@ test: install ## lint, then the whole test suite (set DATABASE_URL to run it on 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The crash scenarios (SIGKILL right after a commit, a worker killed mid-send), each CHAOS_RUNS times on fresh
+# copies of a seeded database; `make test` runs them once. See casework/testing/README.md.
+CHAOS_RUNS ?= 20
+CHAOS_TESTS := tests/test_crash_reactions.py $(wildcard casework/*/tests/test_crash_*.py)
+
+chaos: install ## crash scenarios, each CHAOS_RUNS=20 times (DATABASE_URL=postgres://... for PostgreSQL)
+	CASEWORK_CHAOS_RUNS=$(CHAOS_RUNS) $(BIN)/pytest -q -p no:randomly -n $(PYTEST_WORKERS) $(PYTEST_ARGS) $(CHAOS_TESTS)
 
 lint: install ## ruff lint + format check
 	$(BIN)/ruff check .
