@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from casework.testing.chaos import OUTBOX_LEASE_SECONDS, mail_settings, start_doomed_worker
 from casework.testing.processes import casework_env, run_casework, start_worker, stop_worker, wait_until
 from casework.testing.services import free_port
 
-LEASE_SECONDS = 1
+LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 
 ENQUEUE = """
 from django.utils import timezone
@@ -56,19 +57,7 @@ def db(migrated_db, tmp_path) -> Path:
 
 
 def _env(db: Path, smtp_port: int, **extra: str) -> dict[str, str]:
-    return casework_env(
-        db.parent,
-        f"sqlite:///{db}",
-        {
-            "CASEWORK_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "CASEWORK_SMTP_HOST": "127.0.0.1",
-            "CASEWORK_SMTP_PORT": str(smtp_port),
-            "CASEWORK_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
-            "CASEWORK_OUTBOX_POLL_SECONDS": "0.1",
-            "CASEWORK_SCHEDULER_TICK_SECONDS": "0.5",
-            **extra,
-        },
-    )
+    return casework_env(db.parent, f"sqlite:///{db}", {**mail_settings(smtp_port), **extra})
 
 
 def _row(db: Path) -> dict:
@@ -95,11 +84,7 @@ def test_a_worker_killed_mid_send_delivers_the_mail_after_restart_exactly_once(d
     run_casework(env, "shell", "-c", ENQUEUE)
     log = tmp_path / "worker.log"
 
-    doomed = start_worker({**env, "CASEWORK_CRASH_AT": "smtp_mid_send"}, log)
-    try:
-        assert doomed.wait(timeout=60) == -signal.SIGKILL, log.read_text()
-    finally:
-        stop_worker(doomed)
+    assert start_doomed_worker(env, log) == -signal.SIGKILL, log.read_text()
     assert "crash point smtp_mid_send" in log.read_text()
     killed = _row(db)
     # Connected, claimed, the Message-ID fixed, nothing handed over: the row waits for its lease to end.
