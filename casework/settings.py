@@ -108,7 +108,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA busy_timeout=20000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=134217728;"
         ),
     }
-    DATABASES["default"]["TEST"] = {"NAME": env_str("CASEWORK_TEST_SQLITE", "") or None}
+    # In memory unless a file is asked for. Named explicitly: test tooling (pytest-django's per-worker
+    # suffixes) recognises SQLite by Django's engine name, which ours is not.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("CASEWORK_TEST_SQLITE", "") or ":memory:"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -396,11 +396,7 @@ class Work:
         self._dirty = {}
         self._originals = {}
         for names, cases in groups.items():
-            if len(cases) == 1:
-                case = cases[0]
-                Case.objects.filter(pk=case.pk).update(**_values(case, names))
-            else:
-                Case.objects.bulk_update(cases, sorted(names))
+            _update_rows(Case, cases, sorted(names))
         pending = self.events[self._flushed_events :]
         if pending:
             CaseEvent.objects.bulk_create(pending)
@@ -414,10 +410,7 @@ class Work:
                 if names:
                     by_fields[frozenset(names)].append(obj)
             for names, objs in by_fields.items():
-                if len(objs) == 1:
-                    model.objects.filter(pk=objs[0].pk).update(**_values(objs[0], names))
-                else:
-                    model.objects.bulk_update(objs, sorted(names))
+                _update_rows(model, objs, sorted(names))
             if entries.inserts:
                 for obj in entries.inserts:
                     for attname, source in self._links.pop(id(obj), {}).items():
@@ -449,13 +442,22 @@ def _restore(obj: models.Model, name: str, snapshot: tuple[Any, Any]) -> None:
             f.set_cached_value(obj, related)
 
 
-def _values(obj: models.Model, names: Iterable[str]) -> dict[str, Any]:
-    meta = obj._meta
-    result = {}
-    for name in names:
-        attname = meta.get_field(name).attname
-        result[attname] = getattr(obj, attname)
-    return result
+def _update_rows(model: type[models.Model], objs: list[models.Model], names: list[str]) -> None:
+    """UPDATE these fields of these rows by primary key: one prepared statement run for every row
+    (`executemany`). Django's `bulk_update` builds a CASE WHEN per field and row, and building it took
+    half of a batch's flush (bench: 100 new cases of a mail batch)."""
+    fields = [model._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s"
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk] for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
 
 
 def _copy_fields(source: Case, target: Case) -> None:
