@@ -129,6 +129,7 @@ class Work:
         self._dirty: dict[int, set[str]] = {}
         self._rows: dict[type, _Rows] = {}
         self._deferred: list[Callable[[], None]] = []
+        self._flush_hooks: dict[str, Callable[[list[CaseEvent]], None]] = {}
         self._links: dict[int, dict[str, models.Model]] = {}
         self._originals: dict[tuple[int, str], Any] = {}
         self._callers: list[tuple[Case, Case]] = []
@@ -289,6 +290,11 @@ class Work:
         counters and the like). Never after the commit."""
         self._deferred.append(action)
 
+    def on_flush(self, key: str, action: Callable[[list[CaseEvent]], None]) -> None:
+        """Run `action(events)` at every flush with the events it writes (once per key per write). For
+        what is derived from the events that survive — counters — so an undone step is not counted."""
+        self._flush_hooks.setdefault(key, action)
+
     def note_message(self, message: Message) -> None:
         """A message inserted by this write (its instance is current)."""
         self.messages[message.pk] = message
@@ -401,6 +407,8 @@ class Work:
         if pending:
             CaseEvent.objects.bulk_create(pending)
             self._flushed_events = len(self.events)
+            for action in self._flush_hooks.values():
+                action(pending)
         rows, self._rows = self._rows, {}
         for key, entries in rows.items():
             model, ignore = (key[0], True) if isinstance(key, tuple) else (key, False)

@@ -188,16 +188,17 @@ def run_rules(
 
 
 def _count_match(rule: Rule) -> None:
-    """Count a match on the rule; the counts of a whole write are added with one UPDATE per distinct
-    count at its flush (a batch of mail matches the same few rules over and over)."""
-    work = active()
-    counts = work.scratch["triage-counts"]
-    if not counts:
-        work.defer(lambda: _write_counts(counts))
-    counts[rule.pk] = counts.get(rule.pk, 0) + 1
+    """Count a match on the rule: at the write's flush, from the `rule_applied` events it writes — so a
+    batch of mail that matches the same few rules over and over costs one UPDATE per distinct count, and
+    the matches of a reaction step that was undone are not counted."""
+    active().on_flush("triage-rule-counts", _write_counts)
 
 
-def _write_counts(counts: dict[int, int]) -> None:
+def _write_counts(events: list[CaseEvent]) -> None:
+    counts: dict[int, int] = {}
+    for event in events:
+        if event.kind == EventKind.RULE_APPLIED and (rule_id := (event.data or {}).get("rule_id")):
+            counts[rule_id] = counts.get(rule_id, 0) + 1
     by_count: dict[int, list[int]] = {}
     for rule_id, count in counts.items():
         by_count.setdefault(count, []).append(rule_id)
