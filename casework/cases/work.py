@@ -214,6 +214,12 @@ class Work:
     def dirty_fields(self, case: Case) -> set[str]:
         return set(self._dirty.get(case.pk, ()))
 
+    def changed_cases(self, names: set[str]) -> Iterator[Case]:
+        """The cases this write changed any of these fields of (not yet flushed)."""
+        for pk, dirty in self._dirty.items():
+            if not dirty.isdisjoint(names):
+                yield self.cases[pk]
+
     def tags_of(self, case: Case) -> list[Tag]:
         """The case's tags as this write sees them (read once; a new case has its opening's)."""
         if case.pk not in self.tags:

@@ -265,9 +265,7 @@ def _changes_in(work: Work) -> dict[int, dict[str, int]]:
     owner, status or priority it changed, counted out as stored and back in as they are now. Loads read
     from the database before the flush plus this are the truth, however often the write assigns."""
     delta: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for case in work.cases.values():
-        if not work.dirty_fields(case) & {"assignee", "status", "priority"}:
-            continue
+    for case in work.changed_cases({"assignee", "status", "priority"}):
         owner, status = work.original(case, "assignee"), work.original(case, "status")
         if owner is not None and status in OPEN_STATUSES:
             delta[owner][work.original(case, "priority")] -= 1

@@ -65,6 +65,14 @@ class Calendar(TimeStampedModel):
             raise ValidationError({"custom_holidays": str(exc)}) from exc
 
     def describe(self) -> str:
+        # Every clock's explanation names its calendar; the text only changes with the row (a cached
+        # configuration instance is replaced when any calendar changes).
+        described = self.__dict__.get("_described")
+        if described is None:
+            described = self.__dict__["_described"] = self._describe()
+        return described
+
+    def _describe(self) -> str:
         if self.always_open:
             return f"{self.name} (24×7)"
         # Consecutive weekdays with the same hours read as one run: "Mon–Fri 09:00–17:30".

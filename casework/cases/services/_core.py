@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 from collections.abc import Iterable
@@ -191,8 +192,14 @@ def _check_text(value: str, *, field: str, required: bool = True, max_chars: int
     return value
 
 
+@functools.cache
+def _allowed(choices: type) -> frozenset[str]:
+    # Django's `Choices.values` builds a new list on every access; doors check choices on every call.
+    return frozenset(choices.values)
+
+
 def _check_choice(value: str, choices: type, *, field: str) -> str:
-    if value not in choices.values:
+    if value not in _allowed(choices):
         raise ValidationFailed(
             f"Unknown {field} '{value}'",
             code=f"invalid_{field}",
