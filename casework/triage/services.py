@@ -421,7 +421,12 @@ def score_customer_message(*, message: Message) -> float:
             f"latest customer message scored {value:+.2f} (frustrated below {frustrated_threshold():+.2f})"
         )
         case_services.case_set_sentiment(
-            case=case, frustrated=frustrated, sentiment=value, actor="sentiment", reason=reason
+            case=case,
+            frustrated=frustrated,
+            sentiment=value,
+            actor="sentiment",
+            reason=reason,
+            explain_score_only=False,
         )
     return value
 

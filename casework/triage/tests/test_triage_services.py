@@ -94,6 +94,13 @@ def test_negative_message_flags_frustration_and_routes_high_cases_to_l2(run_hook
     assert events(case, EventKind.SENTIMENT_CHANGED)[0].reason.startswith("latest customer message scored")
 
 
+def test_a_calm_message_keeps_its_score_without_a_timeline_entry(run_hooks):
+    case = run_hooks(subject="Report layout", description="Thanks, the new report looks great.")
+    assert not case.frustrated and case.sentiment > 0
+    assert case.messages.get().sentiment == case.sentiment
+    assert events(case, EventKind.SENTIMENT_CHANGED) == []  # the mood did not turn: nothing to explain
+
+
 def test_customer_reply_is_scored_and_runs_message_rules(
     run_hooks, django_capture_on_commit_callbacks, alice
 ):
