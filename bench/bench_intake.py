@@ -23,9 +23,7 @@ Run: ``.venv/bin/python bench/bench_intake.py`` (prints JSON).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import os
 import random
 import sys
 import tempfile
@@ -39,32 +37,8 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 
 import benchlib  # noqa: E402  (bench/ on sys.path first)
 
-PEER_BENCH = ROOT.parent / "shared" / "bench" / "peer-django-helpdesk" / "bench.py"
 NEW, REPLIES, SEED = 800, 200, 20240501
 PEER_MSGS_PER_S = 26
-
-
-def _peer_module():
-    spec = importlib.util.spec_from_file_location("peer_dh_bench", PEER_BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _setup_django(var_dir: str) -> None:
-    os.environ["CASEWORK_VAR_DIR"] = var_dir
-    os.environ["CASEWORK_MEDIA_DIR"] = str(Path(var_dir) / "media")
-    os.environ["DATABASE_URL"] = f"sqlite:///{Path(var_dir) / 'casework.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.settings")
-    os.environ.setdefault("CASEWORK_LOG_LEVEL", "WARNING")
-    # Reply mail and acknowledgements are queued in the outbox; nothing is delivered.
-    os.environ["CASEWORK_EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def _workload(peer, *, seed: int, domain: str, start: dt.datetime) -> dict[str, Any]:
@@ -127,9 +101,9 @@ def _workload(peer, *, seed: int, domain: str, start: dt.datetime) -> dict[str, 
 
 
 def run() -> dict:
-    peer = _peer_module()
+    peer = benchlib.peer_module()
     with tempfile.TemporaryDirectory(prefix="casework-bench-intake-") as var_dir:
-        _setup_django(var_dir)
+        benchlib.setup_django(var_dir)
         from django.conf import settings
         from django.db import connection
         from django.db.models import Max

@@ -25,9 +25,7 @@ Run: ``.venv/bin/python bench/bench_statements.py`` (JSON on stdout) or ``bench/
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import os
 import random
 import sys
 import tempfile
@@ -41,34 +39,10 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 
 import benchlib  # noqa: E402  (bench/ on sys.path first)
 
-PEER_BENCH = ROOT.parent / "shared" / "bench" / "peer-django-helpdesk" / "bench.py"
 CREATES, MAILS, REPLIES, SINGLE, SEED = 200, 300, 100, 50, 20240501
 AGENT = "benchagent"
 # The HTTP benchmark's mapping of the peer's priorities 1..5.
 PRIORITY = {1: "critical", 2: "high", 3: "medium", 4: "low", 5: "low"}
-
-
-def _peer_module():
-    spec = importlib.util.spec_from_file_location("peer_dh_bench", PEER_BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _setup_django(var_dir: str) -> None:
-    os.environ["CASEWORK_VAR_DIR"] = var_dir
-    os.environ["CASEWORK_MEDIA_DIR"] = str(Path(var_dir) / "media")
-    os.environ["DATABASE_URL"] = f"sqlite:///{Path(var_dir) / 'casework.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.settings")
-    os.environ.setdefault("CASEWORK_LOG_LEVEL", "WARNING")
-    # Reply mail and acknowledgements are queued in the outbox; nothing is delivered.
-    os.environ["CASEWORK_EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def _token() -> str:
@@ -231,9 +205,9 @@ def _intake(peer, log: benchlib.StatementLog) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    peer = _peer_module()
+    peer = benchlib.peer_module()
     with tempfile.TemporaryDirectory(prefix="casework-bench-statements-") as var_dir:
-        _setup_django(var_dir)
+        benchlib.setup_django(var_dir)
         from django.conf import settings
 
         team = benchlib.setup_team(capacity=benchlib.agent_capacity(CREATES + MAILS + SINGLE + 50))

@@ -6,7 +6,9 @@
   through ``casework.cases.pipeline.only`` when the installed code has it, else today's after-commit hooks;
 * ``reaction_counts()``: how many cases show each reaction's trace (priority set by rules, triaged, SLA
   clocks, assigned…), read with plain SQL so it works on any SQLite file;
-* ``StatementLog``: every SQL statement a block runs, with transactions and savepoints told apart.
+* ``StatementLog``: every SQL statement a block runs, with transactions and savepoints told apart;
+* ``peer_module()`` (the peer harness, imported read-only for its generators) and ``setup_django()``
+  (an in-process benchmark on a fresh SQLite file in a temp var dir).
 
 Everything here imports Django lazily: ``bench_api.py`` imports this module without Django set up and runs
 ``setup_team`` inside ``casework shell`` of the install under test.
@@ -15,12 +17,41 @@ Everything here imports Django lazily: ``bench_api.py`` imports this module with
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import os
 import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+PEER_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench" / "peer-django-helpdesk" / "bench.py"
+
+
+def peer_module():
+    """The peer harness as a module (its mail and ticket generators), without copying its code."""
+    spec = importlib.util.spec_from_file_location("peer_dh_bench", PEER_BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def setup_django(var_dir: str) -> None:
+    """Django on a fresh SQLite file in `var_dir`, migrated; outgoing mail is queued, never delivered."""
+    os.environ["CASEWORK_VAR_DIR"] = var_dir
+    os.environ["CASEWORK_MEDIA_DIR"] = str(Path(var_dir) / "media")
+    os.environ["DATABASE_URL"] = f"sqlite:///{Path(var_dir) / 'casework.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.settings")
+    os.environ.setdefault("CASEWORK_LOG_LEVEL", "WARNING")
+    os.environ["CASEWORK_EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
 
 # --------------------------------------------------------------------------------------------------
 # the support team

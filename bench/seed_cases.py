@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import random
@@ -40,7 +39,6 @@ sys.path.insert(0, str(BENCH))
 
 import benchlib  # noqa: E402  (bench/ on sys.path first)
 
-PEER_BENCH = BENCH.parent.parent / "shared" / "bench" / "peer-django-helpdesk" / "bench.py"
 BATCH = 500
 ROSTER = "hist-"
 ORGANISATIONS = 40
@@ -51,13 +49,6 @@ PRIORITY = {1: "critical", 2: "high", 3: "medium", 4: "low", 5: "low"}
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def _peer():
-    spec = importlib.util.spec_from_file_location("peer_dh_bench", PEER_BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _people(rng: random.Random) -> list:
@@ -90,7 +81,7 @@ def seed(n: int, seed: int, capacity: int) -> dict:
     from casework.core import clock
     from casework.core.batching import gc_paused
 
-    peer = _peer()
+    peer = benchlib.peer_module()
     rng = random.Random(seed)
     started = time.perf_counter()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from casework.cases.models import Case, CaseEvent, EventKind
+from casework.cases.pipeline import STAGES
 from casework.cases.status import OPEN_STATUSES
 from casework.cases.work import Work
 from casework.core import clock
@@ -26,16 +27,8 @@ from .models import CaseWatcher, TierHistory
 
 User = get_user_model()
 
-HISTORY_KINDS = frozenset(
-    {
-        EventKind.OPENED,
-        EventKind.ASSIGNED,
-        EventKind.TEAM_CHANGED,
-        EventKind.ESCALATED,
-        EventKind.DE_ESCALATED,
-        EventKind.STATUS_CHANGED,
-    }
-)
+# Every event the routing stage is given (cases/pipeline.py) moves the history or may.
+HISTORY_KINDS = next(stage.kinds for stage in STAGES if stage.name == "routing")
 _CLOSING = ("resolved", "closed")
 
 
