@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from casework.core.doctor import register_check
 
 from .models import Case, CaseEvent, EventKind
-from .work import Work
+from .services.unit_of_work import Work
 
 DOCTOR = "casework doctor"
 # Failed reaction steps this recent are listed; the state checks of the other apps repair their effects.

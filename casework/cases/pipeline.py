@@ -1,8 +1,8 @@
 """What a change to a case implies, decided inside the change's own transaction: the reaction pipeline.
 
 This file is the whole story of "what happens when…". A door function in `cases.services` records
-events in the unit of work (`work.py`); before the transaction commits, `run` hands the new events to
-each stage below, in this order:
+events in the unit of work (`services/unit_of_work.py`); before the transaction commits, `run` hands
+the new events to each stage below, in this order:
 
     triage   sentiment of customer messages; the rules of the event's trigger (case opened, message
              received, status changed, SLA at risk/breached) → priority, category, tags, team, tier,
@@ -40,7 +40,7 @@ from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from .models import CaseEvent, EventKind
-from .work import Work
+from .services.unit_of_work import Work
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ _cache: dict[tuple[str, str], tuple[int, Any]] = {}
 def version() -> int:
     """The configuration's version: one query, or none when this write already read it. 0 means the row
     is missing (a test database just flushed): nothing is cached then."""
-    from casework.cases.work import current
+    from casework.cases.services.unit_of_work import current
 
     work = current()
     if work is not None and "version" in work.scratch["config"]:

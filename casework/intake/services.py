@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, EventKind, Message, MessageKind
+from casework.cases.services.unit_of_work import unit_of_work
 from casework.cases.status import Channel
-from casework.cases.work import unit_of_work
 from casework.core import clock
 from casework.core.batching import gc_paused
 from casework.core.errors import ApplicationError, Conflict

@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 
 from casework.cases.doctor import doctor_note, references
 from casework.cases.models import Message, MessageKind
-from casework.cases.work import active, unit_of_work
+from casework.cases.services.unit_of_work import active, unit_of_work
 from casework.core.doctor import GRACE, register_check
 
 from .models import Outbox, OutboxStatus

@@ -11,7 +11,7 @@ alerts and CSAT surveys join here as further rows (issue 13), never as callbacks
 from __future__ import annotations
 
 from casework.cases.models import CaseEvent, EventKind, MessageKind
-from casework.cases.work import Work
+from casework.cases.services.unit_of_work import Work
 
 from .services import enqueue_reply_email
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, Direction, Message
-from casework.cases.work import active, current, door
+from casework.cases.services.unit_of_work import active, current, door
 from casework.intake.identity import message_id_domain, signing_key, support_address
 from casework.intake.signing import make_message_id, make_reply_token
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from casework.cases import services as case_services
 from casework.cases.models import EventKind
-from casework.cases.work import door
+from casework.cases.services.unit_of_work import door
 from casework.core import clock
 from casework.core.errors import ValidationFailed
 from casework.people.models import AgentProfile, Availability, CoverPolicy

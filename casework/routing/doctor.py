@@ -9,8 +9,8 @@ from django.db.models import Exists, OuterRef, Q
 
 from casework.cases.doctor import doctor_note, references
 from casework.cases.models import Case, CaseEvent, EventKind
+from casework.cases.services.unit_of_work import active, unit_of_work
 from casework.cases.status import Status
-from casework.cases.work import active, unit_of_work
 from casework.core.doctor import GRACE, register_check
 
 from . import services

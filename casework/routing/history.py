@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 
 from casework.cases.models import Case, CaseEvent, EventKind
 from casework.cases.pipeline import STAGES
+from casework.cases.services.unit_of_work import Work
 from casework.cases.status import OPEN_STATUSES
-from casework.cases.work import Work
 from casework.core import clock
 from casework.people.models import Team
 from casework.people.selectors import teams_by_name

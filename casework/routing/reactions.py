@@ -16,8 +16,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 
 from casework.cases.models import CaseEvent, EventKind
+from casework.cases.services.unit_of_work import Work
 from casework.cases.status import OPEN_STATUSES, Status
-from casework.cases.work import Work
 
 from . import history, services
 

@@ -24,8 +24,8 @@ from django.db.models import Count, Q
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, EventKind
+from casework.cases.services.unit_of_work import Work, active, current, door, unit_of_work
 from casework.cases.status import OPEN_STATUSES
-from casework.cases.work import Work, active, current, door, unit_of_work
 from casework.core import clock, config
 from casework.core.errors import InvalidTransition, NotFound, ValidationFailed
 from casework.people import selectors as people_selectors

@@ -13,8 +13,8 @@ from django.db.models import Exists, OuterRef
 from casework.cases.doctor import doctor_note, references
 from casework.cases.models import Case, CaseEvent, EventKind
 from casework.cases.pipeline import STAGES
+from casework.cases.services.unit_of_work import active, unit_of_work
 from casework.cases.status import OPEN_STATUSES
-from casework.cases.work import active, unit_of_work
 from casework.core.doctor import GRACE, register_check
 
 from . import reactions

@@ -13,7 +13,7 @@ of a batch's existing cases are read with one query; everything is written by th
 from __future__ import annotations
 
 from casework.cases.models import CaseEvent, EventKind, MessageKind
-from casework.cases.work import Work
+from casework.cases.services.unit_of_work import Work
 
 from . import services
 from .models import Metric

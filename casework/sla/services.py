@@ -21,8 +21,8 @@ from django.conf import settings
 
 from casework.cases.models import Case, EventKind
 from casework.cases.services import case_record_system_event
+from casework.cases.services.unit_of_work import Work, active, door, unit_of_work
 from casework.cases.status import OPEN_STATUSES, Status
-from casework.cases.work import Work, active, door, unit_of_work
 from casework.core import clock as core_clock
 
 from . import clock as maths

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.db.models import F
 
-from casework.cases.work import active, unit_of_work
+from casework.cases.services.unit_of_work import active, unit_of_work
 from casework.core import clock as core_clock
 
 from . import notifications

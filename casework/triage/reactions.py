@@ -18,8 +18,8 @@ from django.conf import settings
 
 from casework.cases import services as case_services
 from casework.cases.models import CaseEvent, EventKind, MessageKind
+from casework.cases.services.unit_of_work import Work
 from casework.cases.status import Status
-from casework.cases.work import Work
 
 from . import services
 

@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
+from casework.cases.services.unit_of_work import active, door, unit_of_work
 from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK, Status
-from casework.cases.work import active, door, unit_of_work
 from casework.core import config
 from casework.core.errors import ApplicationError
 from casework.people.models import Team

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from casework.cases import selectors, services
 from casework.cases.models import Case, EventKind, MessageKind, Tag
-from casework.cases.work import unit_of_work
+from casework.cases.services.unit_of_work import unit_of_work
 from casework.core.errors import NotFound, ValidationFailed
 from casework.people.models import Team
 

@@ -1,8 +1,8 @@
 """THE door for writes to cases (split by concept into the modules of this package).
 
 Every change to a case — from the agent UI, the API, email intake, commands, tasks or rules — goes through
-one of these keyword-only functions. Each one runs inside a unit of work (`cases/work.py`): it locks the
-case row once per write, validates before writing anything, changes the case in memory and records the
+one of these keyword-only functions. Each one runs inside a unit of work (`unit_of_work.py`): it locks
+the case row once per write, validates before writing anything, changes the case in memory and records the
 CaseEvent(s) that explain the change. Before the transaction commits, the reaction pipeline
 (`cases/pipeline.py`) decides what the events imply (triage, routing, SLA clocks, outgoing mail) and the
 unit of work writes it all. Nothing else assigns `Case.status` or creates events; nothing is left for

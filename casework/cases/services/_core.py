@@ -27,7 +27,7 @@ from ..models import (
     Message,
     Tag,
 )
-from ..work import active
+from .unit_of_work import active
 
 # --------------------------------------------------------------------------------------------------
 # shared plumbing

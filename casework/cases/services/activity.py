@@ -22,7 +22,6 @@ from ..models import (
     Task,
 )
 from ..status import Channel
-from ..work import active, door
 from ._core import (
     Actor,
     _attachment,
@@ -36,6 +35,7 @@ from ._core import (
     _sync,
 )
 from .lifecycle import case_add_message, case_open_with_message
+from .unit_of_work import active, door
 
 # --------------------------------------------------------------------------------------------------
 # tasks, attachments, calls

@@ -15,9 +15,9 @@ from ..models import (
     MessageKind,
 )
 from ..status import Status
-from ..work import active, door
 from ._core import Actor, _lock, _record, _set
 from .lifecycle import case_open
+from .unit_of_work import active, door
 
 # --------------------------------------------------------------------------------------------------
 # email bookkeeping and message re-homing (email channel, issue 4)

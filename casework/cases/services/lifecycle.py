@@ -25,7 +25,6 @@ from ..models import (
     MessageKind,
 )
 from ..status import Channel, Priority, Status, transition_for
-from ..work import active, door
 from ._core import (
     Actor,
     _attachment,
@@ -43,6 +42,7 @@ from ._core import (
     _tags,
     resolve_category,
 )
+from .unit_of_work import active, door
 
 # --------------------------------------------------------------------------------------------------
 # opening cases and adding messages

@@ -24,8 +24,8 @@ from ..models import (
     Task,
 )
 from ..status import PRIORITY_RANK, Priority, Status, Tier
-from ..work import active, door
 from ._core import Actor, _check_choice, _check_text, _lock, _record, _set, _sync, _tags, resolve_category
+from .unit_of_work import active, door
 
 # --------------------------------------------------------------------------------------------------
 # ownership and classification

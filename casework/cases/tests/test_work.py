@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from casework.cases import pipeline, services
 from casework.cases.models import Case, CaseEvent, EventKind
-from casework.cases.work import active, current, unit_of_work
+from casework.cases.services.unit_of_work import active, current, unit_of_work
 from casework.core import config
 from casework.core.errors import ValidationFailed
 from casework.testing.factories import open_case

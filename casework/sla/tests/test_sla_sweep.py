@@ -9,7 +9,7 @@ import time_machine
 
 from casework.cases import services as cases
 from casework.cases.models import CaseEvent, EventKind
-from casework.cases.work import unit_of_work
+from casework.cases.services.unit_of_work import unit_of_work
 from casework.sla.models import Breach, CaseClock, ClockState
 from casework.sla.sweep import _candidates, _claim_ids, breach_claim, sweep
 from casework.testing.factories import CustomerFactory

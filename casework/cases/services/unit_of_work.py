@@ -32,7 +32,7 @@ from casework.core import clock
 from casework.core.crashpoints import crash_point
 from casework.core.errors import NotFound
 
-from .models import Case, CaseEvent, Message, Tag
+from ..models import Case, CaseEvent, Message, Tag
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +66,7 @@ def unit_of_work(label: str = "write") -> Iterator[Work]:
     try:
         with transaction.atomic():
             yield work
-            from . import pipeline
+            from .. import pipeline
 
             pipeline.run(work)
             work.flush()
