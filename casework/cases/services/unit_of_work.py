@@ -97,8 +97,9 @@ class _Mark:
     undo: int
     events: int
     inserts: dict[type, int]
-    deferred: int
     callers: int
+    # Stage-level marks only: the pending updates as they were, so an undone stage's rows are not written.
+    updates: dict | None = None
     db_savepoint: str | None = None
     eager: bool = False
 
@@ -128,7 +129,6 @@ class Work:
         self.scratch: dict[str, dict] = defaultdict(dict)
         self._dirty: dict[int, set[str]] = {}
         self._rows: dict[type, _Rows] = {}
-        self._deferred: list[Callable[[], None]] = []
         self._flush_hooks: dict[str, Callable[[list[CaseEvent]], None]] = {}
         self._links: dict[int, dict[str, models.Model]] = {}
         self._originals: dict[tuple[int, str], Any] = {}
@@ -211,9 +211,6 @@ class Work:
         """The case changed without a field of its own changing (its tags): bump `updated_at`."""
         self._dirty.setdefault(case.pk, set()).add("updated_at")
 
-    def dirty_fields(self, case: Case) -> set[str]:
-        return set(self._dirty.get(case.pk, ()))
-
     def changed_cases(self, names: set[str]) -> Iterator[Case]:
         """The cases this write changed any of these fields of (not yet flushed)."""
         for pk, dirty in self._dirty.items():
@@ -291,11 +288,6 @@ class Work:
         """Write these fields of an existing row at the flush (after changing them yourself)."""
         self._pending_update(obj, set(names))
 
-    def defer(self, action: Callable[[], None]) -> None:
-        """Run `action` at the flush, inside the transaction, after the rows are written (aggregated
-        counters and the like). Never after the commit."""
-        self._deferred.append(action)
-
     def on_flush(self, key: str, action: Callable[[list[CaseEvent]], None]) -> None:
         """Run `action(events)` at every flush with the events it writes (once per key per write). For
         what is derived from the events that survive — counters — so an undone step is not counted."""
@@ -361,9 +353,14 @@ class Work:
             undo=len(self._undo),
             events=len(self.events),
             inserts={model: len(rows.inserts) for model, rows in self._rows.items()},
-            deferred=len(self._deferred),
             callers=len(self._callers),
             eager=eager,
+            updates={
+                key: {i: (obj, set(names)) for i, (obj, names) in rows.updates.items()}
+                for key, rows in self._rows.items()
+            }
+            if eager
+            else None,
         )
         self._marks.append(mark)
         try:
@@ -387,7 +384,8 @@ class Work:
         del self.events[mark.events :]
         for model, rows in self._rows.items():
             del rows.inserts[mark.inserts.get(model, 0) :]
-        del self._deferred[mark.deferred :]
+            if mark.updates is not None:
+                rows.updates = dict(mark.updates.get(model, {}))
         del self._callers[mark.callers :]
 
     # ----------------------------------------------------------------------------------------------
@@ -396,8 +394,8 @@ class Work:
 
     def flush(self) -> None:
         """Write every pending change: cases, then events, then the other rows model by model (updates
-        before inserts, so a history stretch is closed before the next one opens), then deferred
-        actions. Safe to call more than once."""
+        before inserts, so a history stretch is closed before the next one opens). The `on_flush`
+        actions run with the events written. Safe to call more than once."""
         now = clock.now()
         groups: dict[frozenset[str], list[Case]] = defaultdict(list)
         for pk, names in self._dirty.items():
@@ -430,9 +428,6 @@ class Work:
                     for attname, source in self._links.pop(id(obj), {}).items():
                         setattr(obj, attname, source.pk)
                 model.objects.bulk_create(entries.inserts, ignore_conflicts=ignore)
-        deferred, self._deferred = self._deferred, []
-        for action in deferred:
-            action()
 
 
 def _snapshot(obj: models.Model, name: str) -> tuple[Any, Any]:

@@ -66,6 +66,9 @@ def test_a_failing_stage_is_undone_and_recorded_and_the_write_commits(stages, cu
         case = work.case(events[0].case_id)
         services.case_set_priority(case=case, priority="critical", actor="broken")
         services.case_add_message(case=case, kind="note", body="half done", actor="broken")
+        first = events[0].message
+        first.subject = "rewritten by a broken step"
+        work.save_fields(first, "subject")
         raise KeyError("boom")
 
     stages(("tidy", {EventKind.OPENED}, tidy), ("broken", {EventKind.OPENED}, broken))
@@ -74,6 +77,7 @@ def test_a_failing_stage_is_undone_and_recorded_and_the_write_commits(stages, cu
     # The broken stage's change and its eagerly written note are gone; the tidy stage's change stays.
     assert case.priority == "low"
     assert not Message.objects.filter(body="half done").exists()
+    assert not Message.objects.filter(subject="rewritten by a broken step").exists()  # its row update too
     note = CaseEvent.objects.get(case=case, kind=EventKind.NOTE)
     assert note.data["automation_failure"] == {"stage": "broken", "error": "KeyError: 'boom'"}
     assert "Automation step 'broken' failed" in note.reason and "casework doctor" in note.reason
