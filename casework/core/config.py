@@ -62,6 +62,16 @@ def cached(key: str, load: Callable[[], T]) -> T:
     return value
 
 
+def changed() -> None:
+    """The write in progress changed configuration itself (triage disabling a broken rule): read the
+    version again — the trigger has moved it — so the rest of the write sees the change."""
+    from casework.cases.services.unit_of_work import current
+
+    work = current()
+    if work is not None:
+        work.scratch["config"].pop("version", None)
+
+
 def clear() -> None:
     with _lock:
         _cache.clear()

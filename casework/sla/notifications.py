@@ -36,7 +36,6 @@ class SlaNotice:
     due_at: datetime | None
     recipients: tuple[Any, ...] = ()  # users
     team_email: str = ""
-    event_id: int | None = None
     data: dict = field(default_factory=dict)
 
 

@@ -33,8 +33,6 @@ from .policies import Match, PolicyBook, deadlines, format_duration
 logger = logging.getLogger(__name__)
 
 SLA_ACTOR = "SLA"
-TRIGGER_AT_RISK = "sla_at_risk"
-TRIGGER_BREACHED = "sla_breached"
 _UTC_FALLBACK = maths.BusinessCalendar.twenty_four_seven("UTC")
 
 

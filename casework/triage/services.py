@@ -72,9 +72,6 @@ def active_rules(trigger: str) -> list[tuple[Rule, RuleSpec]]:
     return config.cached(f"triage-rules:{trigger}", lambda: _load_active(trigger))
 
 
-def clear_rule_cache(**_: Any) -> None:
-    """Kept for callers that edited rules: the configuration version already tells every process."""
-    config.clear()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +146,7 @@ def disable_rule(rule_id: Any, error: str) -> None:
     Rule.objects.filter(pk=rule_id).update(
         enabled=False, last_error=error[:2000], errored_at=timezone.now(), updated_at=timezone.now()
     )
-    clear_rule_cache()
+    config.changed()  # the rest of this write (a batch of mail) must not run the rule again
     logger.error("triage rule %s disabled: %s", rule_id, error)
 
 
