@@ -268,6 +268,24 @@ class Server:
 # --------------------------------------------------------------------------------------------------
 
 
+def run_threads(worker, threads: int, server: Server) -> tuple[float, float, float, float]:
+    """Run `worker` in `threads` threads to completion; (start, wall seconds, server CPU seconds of the
+    gunicorn tree, client CPU seconds of this process) over the run."""
+    srv_cpu0 = peer.cpu_seconds(server.pids())
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    t_start = time.perf_counter()
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    wall = time.perf_counter() - t_start
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    srv_cpu = peer.cpu_seconds(server.pids()) - srv_cpu0
+    cli_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return t_start, wall, srv_cpu, cli_cpu
+
+
 def api_create(
     base: str, token: str, payloads: list[dict], threads: int, cap_s: float, server: Server
 ) -> dict:
@@ -307,18 +325,7 @@ def api_create(
                 if done[0] % max(1, n // 10) == 0:
                     log(f"  api create {done[0]}/{n}")
 
-    srv_cpu0 = peer.cpu_seconds(server.pids())
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    t_start = time.perf_counter()
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    wall = time.perf_counter() - t_start
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    srv_cpu = peer.cpu_seconds(server.pids()) - srv_cpu0
-    cli_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    t_start, wall, srv_cpu, cli_cpu = run_threads(worker, threads, server)
 
     ok_lat = [lat[i] for i in range(n) if codes[i] == 201]
     attempted = sum(1 for c in codes if c is not None)
@@ -382,18 +389,7 @@ def ceiling(base: str, threads: int, requests_n: int, server: Server) -> dict:
         with lock:
             lat.extend(mine)
 
-    srv_cpu0 = peer.cpu_seconds(server.pids())
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    t_start = time.perf_counter()
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    wall = time.perf_counter() - t_start
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    srv_cpu = peer.cpu_seconds(server.pids()) - srv_cpu0
-    cli_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    _, wall, srv_cpu, cli_cpu = run_threads(worker, threads, server)
     done = len(lat)
     return {
         "endpoint": "GET /healthz (SELECT 1)",
