@@ -72,8 +72,6 @@ def active_rules(trigger: str) -> list[tuple[Rule, RuleSpec]]:
     return config.cached(f"triage-rules:{trigger}", lambda: _load_active(trigger))
 
 
-
-
 # --------------------------------------------------------------------------------------------------
 # facts
 # --------------------------------------------------------------------------------------------------
