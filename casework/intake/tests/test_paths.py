@@ -85,6 +85,24 @@ def test_import_maildir(tmp_path):
     assert (summary["created"], summary["threaded"]) == (3, 1)
 
 
+def test_maildir_names_sort_in_delivery_order_not_as_strings():
+    from importlib import import_module
+
+    order = import_module("casework.intake.management.commands.import-mbox")._delivery_order
+    names = [
+        "1764755732.M100000P7Q2.host",
+        "1764755732.M99999P7Q1.host",
+        "1764755731.M5P7Q9.host",
+        "odd-name",
+    ]
+    assert sorted(names, key=order) == [
+        "1764755731.M5P7Q9.host",
+        "1764755732.M99999P7Q1.host",
+        "1764755732.M100000P7Q2.host",
+        "odd-name",
+    ]
+
+
 def test_http_inbound_endpoint_needs_a_token_and_returns_the_result(api, anon_api):
     raw = build_mail()
     refused = anon_api.client.post("/api/v1/inbound/email", data=raw, content_type="message/rfc822")

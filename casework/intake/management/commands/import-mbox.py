@@ -7,6 +7,7 @@ what is already in.
 
 import json
 import mailbox as stdlib_mailbox
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +24,26 @@ def _messages(path: Path) -> tuple[int, Iterator[bytes]]:
         box = stdlib_mailbox.Maildir(str(path), factory=None, create=False)
     else:
         box = stdlib_mailbox.mbox(str(path), factory=None, create=False)
-    keys = sorted(box.keys()) if path.is_dir() else list(box.keys())
+    keys = sorted(box.keys(), key=_delivery_order) if path.is_dir() else list(box.keys())
 
     def generate() -> Iterator[bytes]:
         for key in keys:
             yield box.get_bytes(key)
 
     return len(keys), generate()
+
+
+_MAILDIR_NAME = re.compile(r"^(\d+)\.(?:M(\d+))?(?:P\d+)?(?:Q(\d+))?")
+
+
+def _delivery_order(key: str) -> tuple:
+    """Maildir names start `<seconds>.M<microseconds>P<pid>Q<counter>`: sort them numerically, so an original
+    is imported before the reply delivered after it (a string sort puts `M99999` after `M100000`)."""
+    match = _MAILDIR_NAME.match(key)
+    if match is None:
+        return (float("inf"), 0, 0, key)
+    seconds, micros, counter = (int(part or 0) for part in match.groups())
+    return (seconds, micros, counter, key)
 
 
 class Command(BaseCommand):
