@@ -135,6 +135,12 @@ _MAILBOX = re.compile(
     rf"[ \t]*(?:(?P<bare>{_ADDR_SPEC})|(?:{_DISPLAY_NAME})?[ \t]*<(?P<addr>{_ADDR_SPEC})>)[ \t]*(?:,|\Z)"
 )
 _WSP = re.compile(r"[ \t]+")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_HELD = re.compile("\ue000(\\d+)\ue001")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# How many addresses of one To/Cc/Reply-To header are kept: a mail to 200,000 recipients is read, but only
+# the first ones matter for threading and for who is copied.
+MAX_ADDRESSES = 500
 
 
 def _simple_mailboxes(value: str) -> list[tuple[str, str]] | None:
@@ -172,15 +178,39 @@ class Headers:
         return decode_words(self.raw(name), self._defects, name)
 
     def addresses(self, name: str) -> tuple[str, list[tuple[str, str]]]:
-        """An address header as text and as (display name, address) pairs."""
+        """An address header as text and as (display name, address) pairs.
+
+        The addresses are read from the raw header and only the display names are decoded afterwards: an
+        encoded word can hide anything (`=?utf-8?q?Eve=0D=0ABcc:_evil@x?= <real@sender>`), and decoding it
+        first would let a display name pose as the address."""
         value = self.raw(name)
         if not value:
             return "", []
-        pairs = _simple_mailboxes(value) if "=?" not in value else None
-        if pairs is not None:
-            return value, pairs
-        value = _registry_text(name, value, self._defects)
-        return value, parse_addresses(value)
+        if "=?" not in value:
+            pairs = _simple_mailboxes(value)
+            if pairs is not None:
+                return value, pairs
+            value = _registry_text(name, value, self._defects)
+            return value, parse_addresses(value)
+        words: list[str] = []
+
+        def hold(match: re.Match[str]) -> str:
+            words.append(match.group(0))
+            return f"\ue000{len(words) - 1}\ue001"
+
+        masked = _ENCODED_WORD.sub(hold, value)
+        pairs = _simple_mailboxes(masked)
+        if pairs is None:
+            pairs = parse_addresses(_registry_text(name, masked, self._defects))
+
+        def restore(text: str) -> str:
+            return _HELD.sub(lambda match: words[int(match.group(1))], text)
+
+        decoded = []
+        for display, address in pairs:
+            display = decode_words(restore(display), self._defects) if display else ""
+            decoded.append((_CONTROL.sub(" ", display).strip(), restore(address)))
+        return _CONTROL.sub(" ", _registry_text(name, value, self._defects)), decoded
 
 
 def message_ids(value: str) -> list[str]:
@@ -199,13 +229,16 @@ def parse_addresses(value: str) -> list[tuple[str, str]]:
         return [("", token) for token in re.findall(r"[\w.+'-]+@[\w.-]+", value)]
 
 
-def address_list(pairs: list[tuple[str, str]]) -> list[str]:
-    result = []
+def address_list(pairs: list[tuple[str, str]], limit: int = MAX_ADDRESSES) -> list[str]:
+    """The distinct addresses, lower-cased, in order, at most `limit` of them (linear in the header)."""
+    result: dict[str, None] = {}
     for _name, address in pairs:
         address = address.strip().lower()
-        if "@" in address and address not in result:
-            result.append(address)
-    return result
+        if "@" in address:
+            result.setdefault(address)
+            if len(result) >= limit:
+                break
+    return list(result)
 
 
 def parse_date(value: str, defects: list[str]) -> datetime | None:

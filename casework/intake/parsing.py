@@ -31,7 +31,6 @@ from casework.intake.mime import (
     fix_surrogates,
     header_text,
     message_ids,
-    parse_addresses,
     parse_bytes,
     parse_date,
     part_header,
@@ -514,16 +513,19 @@ def _parse_message(raw: bytes, *, reply_languages: Sequence[str] = DEFAULT_REPLY
         raise UnparseableMessage("no headers and no body")
     headers = Headers(msg, defects)
 
-    from_value, senders = headers.addresses("From")
-    if not from_value:
-        from_value, senders = headers.addresses("Sender")
-    if not from_value:
-        from_value = headers.get("Return-Path")
-        senders = parse_addresses(from_value)
+    # Who wrote: From, else the headers that name the sender when a broken client left From out.
+    from_value, senders, sender_header = "", [], "From"
+    for sender_header in ("From", "Sender", "Reply-To", "Return-Path"):
+        from_value, senders = headers.addresses(sender_header)
+        if from_value:
+            break
+    if sender_header != "From" and from_value:
+        defects.append(f"no From header; sender taken from {sender_header}")
     from_name, from_address = senders[0] if senders else ("", "")
     from_address = from_address.strip().strip("<>").lower()
     if "@" not in from_address:
-        found = re.search(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+", from_value)
+        # Searched in the raw header, never in decoded display names (which can carry any text).
+        found = re.search(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+", headers.raw(sender_header))
         from_address = found.group(0).lower() if found else ""
     subject = " ".join(headers.get("Subject").split())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -15,11 +16,18 @@ from casework.core.text import email_domain, normalise_whitespace
 
 from .models import Customer, Organisation, OrganisationDomain, OrganisationTier
 
+# RFC 5322 quoted-string local part: printable ASCII and blanks, with `"` and `\` only as quoted pairs.
+# Django's validator refuses the blank in `"test test"@example.com`, which real mail uses and other helpdesks
+# accept.
+_QUOTED_LOCAL = re.compile(r'"(?:[ \t!#-\[\]-~]|\\[ -~])*"')
+
 
 def normalise_email(address: str) -> str:
     address = (address or "").strip().lower()
+    local, _, domain = address.rpartition("@")
+    checked = f"quoted@{domain}" if local and _QUOTED_LOCAL.fullmatch(local) else address
     try:
-        validate_email(address)
+        validate_email(checked)
     except ValidationError as exc:
         raise ValidationFailed(f"'{address}' is not a valid email address", code="invalid_email") from exc
     return address
