@@ -26,6 +26,22 @@ ALLOWED_HOSTS = env_list("CASEWORK_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "t
 CSRF_TRUSTED_ORIGINS = env_list("CASEWORK_CSRF_TRUSTED_ORIGINS", [])
 BASE_URL = env_str("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# HTTPS: a site whose BASE_URL is https:// gets secure cookies by default. Behind a TLS-terminating proxy set
+# CASEWORK_BEHIND_PROXY=true (trusts X-Forwarded-Proto). `casework check --deploy` is clean once these are set.
+_HTTPS = BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = env_bool("CASEWORK_SECURE_COOKIES", _HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if env_bool("CASEWORK_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("CASEWORK_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("CASEWORK_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CASEWORK_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("CASEWORK_HSTS_PRELOAD", False)
+SECURE_REFERRER_POLICY = "same-origin"
+# An agent's session ends after this many hours, and at once when the browser closes if so configured.
+SESSION_COOKIE_AGE = env_int("CASEWORK_SESSION_HOURS", 12, minimum=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("CASEWORK_SESSION_BROWSER_CLOSE", False)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 PriorityName = Literal["critical", "high", "medium", "low"]
 ChannelName = Literal["email", "web", "chat", "phone", "api", "webhook"]
@@ -16,6 +16,10 @@ TierName = Literal["standard", "business", "enterprise"]
 
 class StrictIn(Schema):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# A JSON boolean and nothing else: `"internal": 0` must not quietly become a public reply that is emailed.
+Flag = StrictBool
 
 
 class OrganisationRef(Schema):
@@ -106,7 +110,7 @@ class TransitionIn(StrictIn):
 
 class MessageIn(StrictIn):
     body: str = Field(min_length=1, max_length=262144)
-    internal: bool = False
+    internal: Flag = False
 
 
 class MessageOut(Schema):
@@ -157,7 +161,7 @@ class CustomerDetailOut(CustomerOut):
 class OrganisationIn(StrictIn):
     name: str = Field(min_length=1, max_length=200)
     tier: TierName = "standard"
-    vip: bool = False
+    vip: Flag = False
     domains: list[str] = Field(default_factory=list, max_length=50)
     notes: str = Field(default="", max_length=10000)
     external_id: str = Field(default="", max_length=100)

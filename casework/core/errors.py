@@ -42,6 +42,11 @@ class PermissionDenied(ApplicationError):
     http_status = 403
 
 
+class TooLarge(ApplicationError):
+    code = "too_large"
+    http_status = 413
+
+
 class Conflict(ApplicationError):
     code = "conflict"
     http_status = 409

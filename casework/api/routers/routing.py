@@ -8,7 +8,7 @@ from typing import Literal
 
 from django.contrib.auth import get_user_model
 from ninja import Router
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from casework.cases import selectors, services
 from casework.core import clock
@@ -25,7 +25,7 @@ router = Router(tags=["routing"])
 
 class AssignIn(StrictIn):
     agent: str | None = Field(default=None, description="Username of the new owner")
-    auto: bool = Field(default=False, description="Let routing choose (skills, workload, fairness)")
+    auto: StrictBool = Field(default=False, description="Let routing choose (skills, workload, fairness)")
     reason: str = Field(default="", max_length=2000)
 
     @model_validator(mode="after")

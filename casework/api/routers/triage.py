@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ninja import Query, Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from casework.core.errors import NotFound, ValidationFailed
 from casework.triage.conditions import RuleDefinitionError
@@ -35,11 +35,13 @@ class RuleIn(Schema):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     trigger: str = "case_opened"
-    conditions: Any = Field(default_factory=dict)
+    conditions: dict[str, Any] = Field(
+        default_factory=dict, description='A condition tree ({"all": [...]}, ...); {} matches every case'
+    )
     actions: list = Field(default_factory=list)
     order: int = 100
-    stop_processing: bool = False
-    enabled: bool = False
+    stop_processing: StrictBool = False
+    enabled: StrictBool = False
 
 
 class RulePatch(Schema):
@@ -47,18 +49,18 @@ class RulePatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     trigger: str | None = None
-    conditions: Any = None
+    conditions: dict[str, Any] | None = Field(default=None, description="{} for no conditions; not null")
     actions: list | None = None
     order: int | None = None
-    stop_processing: bool | None = None
-    enabled: bool | None = None
+    stop_processing: StrictBool | None = None
+    enabled: StrictBool | None = None
 
 
 class DryRunIn(Schema):
     model_config = ConfigDict(extra="forbid")
     rule_id: int | None = None
     trigger: str = "case_opened"
-    conditions: Any = None
+    conditions: dict[str, Any] | None = None
     actions: list = Field(default_factory=list)
     last: int = Field(default=100, ge=1, le=1000)
 
@@ -125,7 +127,7 @@ def update_rule(request, rule_id: int, payload: RulePatch):
     rule = _get(rule_id)
     changes = payload.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        if value is None and name not in ("conditions",):
+        if value is None:
             raise ValidationFailed(f"{name} cannot be null", code="validation_failed")
         setattr(rule, name, value)
     _check(rule.trigger, rule.conditions, rule.actions)

@@ -3,7 +3,7 @@
 import pytest
 
 from casework.cases import services as case_services
-from casework.cases.models import Case, CaseEvent, Message
+from casework.cases.models import Case, CaseEvent, Message, MessageKind
 from casework.people.models import Customer
 from casework.testing.factories import open_case
 
@@ -78,7 +78,7 @@ def test_get_one_case_and_events(api, case):
     # "fails with error 500": the bug rule classified it, so it is Triaged.
     assert body["status"] == "triaged"
     assert body["allowed_transitions"] == ["in_progress", "closed"]
-    events = api.get(f"/api/v1/cases/{case.reference}/events").json()
+    events = api.get(f"/api/v1/cases/{case.reference}/events").json()["items"]
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "opened" and "rule_applied" in kinds and "status_changed" in kinds
     assert api.get(f"/api/v1/cases/{case.reference.lower()}").status_code == 200
@@ -251,3 +251,39 @@ def test_unknown_endpoint_and_wrong_method_are_json(api, case):
     assert response.status_code == 404 and error_code(response) == "not_found"
     response = api.client.delete(f"/api/v1/cases/{case.reference}", **api._headers())
     assert response.status_code == 405 and error_code(response) == "method_not_allowed"
+
+
+def test_booleans_are_json_booleans_only(api, case):
+    """`"internal": 0` was read as false: a note the agent meant to keep internal was emailed."""
+    for value in (0, 1, "true", "no", None):
+        response = api.post(f"/api/v1/cases/{case.reference}/messages", {"body": "x", "internal": value})
+        assert response.status_code == 422, (value, response.content)
+        assert response.json()["error"]["code"] == "validation_failed"
+    assert case.messages.filter(body="x").count() == 0
+    assert api.post("/api/v1/organisations", {"name": "Acme", "vip": 1}).status_code == 422
+
+
+def test_rule_conditions_cannot_be_null(api):
+    created = api.post("/api/v1/rules", {"name": "n", "conditions": None})
+    assert created.status_code == 422 and created.json()["error"]["code"] == "validation_failed"
+    rule = api.post("/api/v1/rules", {"name": "every case", "conditions": {}}).json()
+    patched = api.patch(f"/api/v1/rules/{rule['id']}", {"conditions": None})
+    assert patched.status_code == 422
+    assert api.patch(f"/api/v1/rules/{rule['id']}", {"enabled": 0}).status_code == 422
+
+
+def test_events_come_a_page_at_a_time(api, case):
+    for n in range(7):
+        case_services.case_add_message(case=case, kind=MessageKind.NOTE, body=f"note {n}", actor="test")
+    everything = api.get(f"/api/v1/cases/{case.reference}/events", {"limit": 500}).json()
+    assert everything["next"] is None
+    seen, after = [], 0
+    while True:
+        page = api.get(f"/api/v1/cases/{case.reference}/events", {"limit": 3, "after": after}).json()
+        assert len(page["items"]) <= 3
+        seen += [e["id"] for e in page["items"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert seen == [e["id"] for e in everything["items"]] and len(seen) > 7
+    assert api.get(f"/api/v1/cases/{case.reference}/events", {"limit": 0}).status_code == 422
