@@ -27,7 +27,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CASEWORK_CSRF_TRUSTED_ORIGINS", [])
 BASE_URL = env_str("CASEWORK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # HTTPS: a site whose BASE_URL is https:// gets secure cookies by default. Behind a TLS-terminating proxy set
-# CASEWORK_BEHIND_PROXY=true (trusts X-Forwarded-Proto). `casework check --deploy` is clean once these are set.
+# CASEWORK_BEHIND_PROXY=true (trusts X-Forwarded-Proto). `casework check --deploy` is clean once set.
 _HTTPS = BASE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = env_bool("CASEWORK_SECURE_COOKIES", _HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
