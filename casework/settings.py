@@ -1,6 +1,7 @@
 """casework settings. Every operator-facing value comes from CASEWORK_* / DATABASE_URL (see .env.example)."""
 
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "casework.core",
     "casework.people",
     "casework.cases",
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casework.api.middleware.ApiErrorShapeMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "casework.urls"
@@ -132,6 +136,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Failed sign-ins are counted per (username, IP) in the database, so every process sees them: after
+# CASEWORK_LOGIN_FAILURE_LIMIT failures that pair is locked out for CASEWORK_LOGIN_LOCKOUT_MINUTES; a success
+# resets the count. Behind a proxy, CASEWORK_BEHIND_PROXY makes the client IP come from X-Forwarded-For.
+AUTHENTICATION_BACKENDS = [
+    "casework.people.auth.SignInThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CASEWORK_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("CASEWORK_LOGIN_LOCKOUT_MINUTES", 15.0, minimum=1.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = 1 if env_bool("CASEWORK_BEHIND_PROXY", False) else None
+AXES_VERBOSE = False
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:queue"
 LOGOUT_REDIRECT_URL = "web:login"
