@@ -130,12 +130,35 @@ class ApiClient:
 
 @pytest.fixture
 def api(client, alice):
+    """alice's token with every scope, alice promoted to manager: the API's behaviour tests act with
+    every right; what each role and scope may do is casework/api/tests/test_access_matrix.py's."""
     from casework.api.models import ApiToken
 
-    _, raw = ApiToken.issue(alice, name="tests")
+    alice.agent.role = "manager"
+    alice.agent.save(update_fields=["role"])
+    _, raw = ApiToken.issue(alice, name="tests", scopes=["read", "write", "admin"])
     return ApiClient(client, raw)
 
 
 @pytest.fixture
 def anon_api(client):
     return ApiClient(client, None)
+
+
+INBOUND_SECRET = "inbound-test-secret-0123456789"
+
+
+@pytest.fixture
+def inbound_headers(settings):
+    """Headers for POST /api/v1/inbound/email: the endpoint's own secret, never an agent token."""
+    settings.CASEWORK = {**settings.CASEWORK, "INBOUND_SECRETS": [INBOUND_SECRET]}
+    return {"HTTP_AUTHORIZATION": f"Bearer {INBOUND_SECRET}"}
+
+
+@pytest.fixture
+def manager_alice(alice):
+    """alice as a manager: for behaviour tests whose case lands outside her team (triage sends the
+    standard test case to L2); what each role may do is the access matrix's job."""
+    alice.agent.role = "manager"
+    alice.agent.save(update_fields=["role"])
+    return alice

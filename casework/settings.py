@@ -84,6 +84,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Rate-limit counts live in the database so every process shares them (casework/core/ratelimit.py).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {"BACKEND": "casework.core.ratelimit.CounterCache"},
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_ENABLE = env_bool("CASEWORK_RATELIMIT", True)
+# django-ratelimit's check knows only memcached/Redis as atomic; CounterCache is atomic by construction.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
 ROOT_URLCONF = "casework.urls"
 WSGI_APPLICATION = "casework.wsgi.application"
 
@@ -250,7 +260,26 @@ CASEWORK = {
     "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),
     "SCHEDULED_RULES_SECONDS": env_int("CASEWORK_SCHEDULED_RULES_SECONDS", 300, minimum=10),
+    # Access (casework/people/permissions.py, SECURITY.md): other teams' cases are "read" (read-only) or
+    # "hidden" for agents. The inbound-mail endpoint takes one of these secrets (comma-separated, so a new
+    # one can be rolled out before the old one is dropped), never an agent token; none set = endpoint off.
+    "OTHER_TEAMS": env_str("CASEWORK_OTHER_TEAMS", "read"),
+    "INBOUND_SECRETS": [s for s in env_list("CASEWORK_INBOUND_SECRET", []) if s],
+    # Abuse limits (casework/core/ratelimit.py): "N/s|m|h|d" per token, per client IP and per sender.
+    "RATE_API_TOKEN": env_str("CASEWORK_RATE_API_TOKEN", "600/m"),
+    "RATE_API_IP": env_str("CASEWORK_RATE_API_IP", "1200/m"),
+    "RATE_INBOUND_IP": env_str("CASEWORK_RATE_INBOUND_IP", "600/m"),
+    # Retention of transient rows (casework/core/retention.py), in days: finished task rows, delivered or
+    # failed outbox rows, released quarantine, sign-in attempt logs. Expired sessions go daily.
+    "KEEP_FINISHED_TASKS_DAYS": env_int("CASEWORK_KEEP_FINISHED_TASKS_DAYS", 7, minimum=1),
+    "KEEP_SENT_OUTBOX_DAYS": env_int("CASEWORK_KEEP_SENT_OUTBOX_DAYS", 30, minimum=1),
+    "KEEP_QUARANTINE_DAYS": env_int("CASEWORK_KEEP_QUARANTINE_DAYS", 90, minimum=1),
+    "KEEP_LOGIN_LOG_DAYS": env_int("CASEWORK_KEEP_LOGIN_LOG_DAYS", 90, minimum=1),
 }
+if CASEWORK["OTHER_TEAMS"] not in ("read", "hidden"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("CASEWORK_OTHER_TEAMS must be 'read' or 'hidden'")
 if set(CASEWORK["SLA_PAUSE_STATUSES"]) - {"new", "triaged", "in_progress", "awaiting_client"}:
     from django.core.exceptions import ImproperlyConfigured
 

@@ -32,7 +32,10 @@ def _clean_validation_errors(errors: list[dict]) -> list[dict]:
 def install(api: NinjaAPI) -> None:
     @api.exception_handler(ApplicationError)
     def application_error(request, exc: ApplicationError):
-        return api.create_response(request, {"error": exc.as_dict()}, status=exc.http_status)
+        response = api.create_response(request, {"error": exc.as_dict()}, status=exc.http_status)
+        if exc.http_status == 429 and isinstance(exc.details, dict) and "retry_after" in exc.details:
+            response["Retry-After"] = str(exc.details["retry_after"])
+        return response
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):

@@ -8,6 +8,13 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+SCOPES = ("read", "write", "admin")
+
+
+def default_scopes() -> list[str]:
+    # A new token reads and writes cases; configuration (rules, teams, organisations) needs "admin".
+    return ["read", "write"]
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -21,6 +28,7 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
+    scopes = models.JSONField(default=default_scopes, help_text='Any of "read", "write", "admin".')
 
     class Meta:
         ordering = ["-created_at"]
@@ -29,7 +37,18 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
     @classmethod
-    def issue(cls, user, name: str = "") -> tuple[ApiToken, str]:
+    def issue(cls, user, name: str = "", scopes=None) -> tuple[ApiToken, str]:
         raw = "cw_" + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, prefix=raw[:10], key_hash=hash_token(raw))
+        scopes = list(default_scopes() if scopes is None else scopes)
+        unknown = set(scopes) - set(SCOPES)
+        if unknown:
+            raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
+        token = cls.objects.create(
+            user=user, name=name, prefix=raw[:10], key_hash=hash_token(raw), scopes=scopes
+        )
         return token, raw
+
+    def allows(self, scope: str) -> bool:
+        # admin implies write implies read: a token made for configuration can also read it.
+        held = set(self.scopes or ())
+        return scope in held or (scope == "read" and bool(held)) or (scope == "write" and "admin" in held)

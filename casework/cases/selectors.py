@@ -10,6 +10,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquer
 from django.utils import timezone
 
 from casework.core.errors import NotFound
+from casework.people import permissions
 
 from .models import Attachment, Case, CaseEvent, Message, Task
 from .status import OPEN_STATUSES, PRIORITY_RANK, Status
@@ -57,7 +58,10 @@ def _priority_rank_annotation():
 
 
 def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
+    """Cases matching `filters`; with a `user`, only those their role lets them see."""
     qs = Case.objects.select_related("customer", "organisation", "category", "team", "assignee")
+    if user is not None:
+        qs = permissions.visible_cases(qs, user)
     view = filters.view
     if view == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
@@ -178,7 +182,19 @@ def search_q(text: str) -> Q:
     return q
 
 
-def case_get(reference: str) -> Case:
+def case_get(reference: str, *, user: Any = None, write: bool = False) -> Case:
+    """One case by reference. With a `user`: NotFound when their role hides it, PermissionDenied when
+    `write` and they may only read it."""
+    case = _case_by_reference(reference)
+    if user is not None:
+        if write:
+            permissions.require_case_write(user, case)
+        else:
+            permissions.require_case_read(user, case)
+    return case
+
+
+def _case_by_reference(reference: str) -> Case:
     try:
         return Case.objects.select_related(
             "customer",
@@ -255,7 +271,7 @@ def queue_counts(user: Any) -> dict[str, int]:
     from django.db.models import Count
 
     open_q = Q(status__in=OPEN_STATUSES)
-    agg = Case.objects.aggregate(
+    agg = permissions.visible_cases(Case.objects.all(), user).aggregate(
         open=Count("id", filter=open_q),
         mine=Count("id", filter=open_q & Q(assignee=user)),
         unassigned=Count("id", filter=open_q & Q(assignee__isnull=True)),

@@ -54,3 +54,8 @@ class Conflict(ApplicationError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class RateLimited(ApplicationError):
+    code = "rate_limited"
+    http_status = 429

@@ -111,3 +111,15 @@ class WorkerProcess(models.Model):
 
     def __str__(self) -> str:
         return self.worker_id
+
+
+class RateCounter(models.Model):
+    """One rate-limit window's count (casework/core/ratelimit.py). Incremented with one atomic upsert, so
+    every web process and worker shares the same counts on SQLite and PostgreSQL."""
+
+    key = models.CharField(max_length=250, primary_key=True)
+    value = models.BigIntegerField(default=0)
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value}"

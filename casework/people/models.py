@@ -141,8 +141,18 @@ class Availability(models.TextChoices):
     OUT_OF_OFFICE = "out_of_office", "Out of office"
 
 
+class Role(models.TextChoices):
+    """What an agent may do; see casework/people/permissions.py. Each role includes the ones above it."""
+
+    AGENT = "agent", "Agent"
+    LEAD = "lead", "Team lead"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
 class AgentProfile(TimeStampedModel):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
     teams = models.ManyToManyField(Team, blank=True, related_name="agents")
     skills = models.ManyToManyField(Skill, through="AgentSkill", blank=True, related_name="agents")
     tier_level = models.PositiveSmallIntegerField(default=1)
@@ -164,7 +174,8 @@ class AgentProfile(TimeStampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(tier_level__in=[1, 2, 3]), name="agent_tier_level_valid"
-            )
+            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="agent_role_valid"),
         ]
 
     def __str__(self) -> str:

@@ -1,18 +1,176 @@
-"""Who may work cases. Roles (manager, admin, read-only) arrive with the hardening issue; today an agent
-is an active user with an agent profile, and staff users count as agents for administration."""
+"""Who may do what: roles as data (`AgentProfile.role`), checked by selectors, door functions, the API and
+the UI alike — a template hiding a button is never the check.
+
+Roles rank agent < lead < manager < admin; each includes the rights of the ones below it.
+
+- **agent**: works the cases of their teams, cases assigned to them and cases no team holds yet (someone has
+  to triage them). Other teams' cases are read-only, or hidden when `CASEWORK_OTHER_TEAMS=hidden`.
+- **lead**: also manages the teams they lead (`Team.lead`) or belong to: routing settings, members'
+  availability, triage rules, the review queue.
+- **manager**: every team's cases, reports, SLA policies, organisations.
+- **admin**: configuration, users, tokens, integrations. A Django superuser is an admin.
+
+A user without an agent profile (and not a superuser) has no role and no access to the workspace; customers
+never hold Django users (the portal signs them in by link).
+"""
 
 from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Q, QuerySet
+
+from casework.core.errors import NotFound, PermissionDenied
+
+AGENT, LEAD, MANAGER, ADMIN = "agent", "lead", "manager", "admin"
+RANK = {AGENT: 1, LEAD: 2, MANAGER: 3, ADMIN: 4}
+
+
+def _is_user(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
+
+
+def role_of(user) -> str | None:
+    """The user's role, or None for someone who may not use the workspace."""
+    if not _is_user(user):
+        return None
+    if user.is_superuser:
+        return ADMIN
+    profile = getattr(user, "agent", None)
+    if profile is None:
+        return None
+    return profile.role if profile.role in RANK else AGENT
+
+
+def has_role(user, role: str) -> bool:
+    mine = role_of(user)
+    return mine is not None and RANK[mine] >= RANK[role]
 
 
 def is_agent(user) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
+    return role_of(user) is not None
+
+
+def team_ids(user) -> frozenset[int]:
+    """The teams the user belongs to, read once per user instance (a request's user)."""
+    cached = getattr(user, "_casework_team_ids", None)
+    if cached is None:
+        profile = getattr(user, "agent", None)
+        cached = frozenset(profile.teams.values_list("id", flat=True)) if profile is not None else frozenset()
+        user._casework_team_ids = cached
+    return cached
+
+
+def led_team_ids(user) -> frozenset[int]:
+    """Teams the user manages as a lead: the ones naming them lead, plus their own teams if their role is
+    lead or above."""
+    cached = getattr(user, "_casework_led_team_ids", None)
+    if cached is None:
+        from .models import Team
+
+        led = set(Team.objects.filter(lead=user).values_list("id", flat=True)) if _is_user(user) else set()
+        if has_role(user, LEAD):
+            led |= team_ids(user)
+        cached = user._casework_led_team_ids = frozenset(led)
+    return cached
+
+
+def sees_all_teams(user) -> bool:
+    return has_role(user, MANAGER)
+
+
+def other_teams_visible() -> bool:
+    return settings.CASEWORK["OTHER_TEAMS"] != "hidden"
+
+
+# --- cases ------------------------------------------------------------------------------------------------
+
+
+def workable_q(user) -> Q:
+    """Cases the user may change (a Q over Case)."""
+    return Q(team_id__in=team_ids(user)) | Q(assignee_id=user.pk) | Q(team__isnull=True)
+
+
+def visible_cases(qs: QuerySet, user) -> QuerySet:
+    """Restrict a Case queryset to what the user may read. Everything for managers (or when other teams
+    are read-only), nothing for someone without a role."""
+    if not is_agent(user):
+        return qs.none()
+    if sees_all_teams(user) or other_teams_visible():
+        return qs
+    return qs.filter(workable_q(user))
+
+
+def can_see_case(user, case) -> bool:
+    if not is_agent(user):
         return False
-    return user.is_staff or hasattr(user, "agent")
+    return sees_all_teams(user) or other_teams_visible() or can_work_case(user, case)
+
+
+def can_work_case(user, case) -> bool:
+    if not is_agent(user):
+        return False
+    if sees_all_teams(user):
+        return True
+    return case.team_id is None or case.team_id in team_ids(user) or case.assignee_id == user.pk
+
+
+def require_case_read(user, case) -> None:
+    if not can_see_case(user, case):
+        # Hidden cases answer like missing ones: their existence is not leaked.
+        raise NotFound(f"No case with reference '{case.reference}'", code="case_not_found")
+
+
+def require_case_write(user, case) -> None:
+    require_case_read(user, case)
+    if not can_work_case(user, case):
+        raise PermissionDenied(
+            f"{case.reference} belongs to another team; you can read it but not change it",
+            code="case_read_only",
+        )
+
+
+def is_user_actor(actor) -> bool:
+    """Door functions are called by people (a User), customers, and the system (None or a label): only
+    people are checked against roles."""
+    from django.contrib.auth import get_user_model
+
+    return isinstance(actor, get_user_model())
+
+
+# --- teams, agents, configuration --------------------------------------------------------------------------
+
+
+def can_manage_team(user, team) -> bool:
+    return has_role(user, MANAGER) or (team is not None and team.pk in led_team_ids(user))
+
+
+def require_team_manager(user, team) -> None:
+    if not can_manage_team(user, team):
+        raise PermissionDenied(
+            "Only the team's lead, a manager or an admin change a team's settings", code="not_team_lead"
+        )
+
+
+def can_manage_agent(user, profile) -> bool:
+    """An agent sets their own availability; a lead sets their team members'; managers anyone's."""
+    if not is_agent(user):
+        return False
+    if profile.user_id == user.pk or has_role(user, MANAGER):
+        return True
+    led = led_team_ids(user)
+    return bool(led) and profile.teams.filter(id__in=led).exists()
+
+
+def require_role(user, role: str, what: str = "this") -> None:
+    if not has_role(user, role):
+        raise PermissionDenied(f"Only a {role} or above may do {what}", code="role_required")
+
+
+# --- views ------------------------------------------------------------------------------------------------
 
 
 def agent_required(view):
@@ -21,7 +179,23 @@ def agent_required(view):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_agent(request.user):
-            raise PermissionDenied("Only agents can use the workspace.")
+            raise DjangoPermissionDenied("Only agents can use the workspace.")
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def role_required(role: str):
+    """View decorator: signed-in agents below `role` get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @agent_required
+        def wrapper(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise DjangoPermissionDenied(f"Only a {role} or above can open this page.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from casework.cases import selectors as case_selectors
 from casework.core import clock
-from casework.core.errors import ApplicationError, ValidationFailed
+from casework.core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from casework.people.models import AgentProfile, Availability
 from casework.people.permissions import agent_required
 
@@ -26,7 +27,9 @@ from .models import CaseWatcher, OutOfOffice
 @require_POST
 def case_auto_assign(request: HttpRequest, reference: str) -> HttpResponse:
     try:
-        case = case_selectors.case_get(reference)
+        case = case_selectors.case_get(reference, user=request.user, write=True)
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
     try:

@@ -7,7 +7,7 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from casework.people.permissions import agent_required
+from casework.people.permissions import LEAD, role_required
 
 from .conditions import RuleDefinitionError
 from .engine import TRIGGERS
@@ -15,7 +15,7 @@ from .models import Rule
 from .services import dry_run, spec_from_draft
 
 
-@agent_required
+@role_required(LEAD)
 def dry_run_view(request: HttpRequest) -> HttpResponse:
     rule = (
         Rule.objects.filter(pk=request.GET.get("rule") or None).first()

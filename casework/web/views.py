@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -24,9 +25,10 @@ from casework.cases.status import (
     Tier,
     allowed_targets,
 )
-from casework.core.errors import ApplicationError
+from casework.core.errors import ApplicationError, PermissionDenied
 from casework.people.models import Customer, Team
 from casework.people.permissions import agent_required as login_required
+from casework.people.permissions import can_work_case
 from casework.people.services import customer_get_or_create
 
 from .forms import (
@@ -108,7 +110,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     if q and q.upper().startswith("CW-") and " " not in q:
         # Typing a reference in the search box goes straight to the case.
         try:
-            return _back_to_case(selectors.case_get(q))
+            return _back_to_case(selectors.case_get(q, user=request.user))
         except ApplicationError:
             pass
     qs = selectors.case_list(filters=filters, user=request.user)
@@ -171,16 +173,14 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "tags": list(case.tags.values_list("name", flat=True)),
         "statuses": dict(Status.choices),
         "panels": render_panels(request, case),
+        "can_work": can_work_case(request.user, case),
         **extra,
     }
 
 
 @login_required
 def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    try:
-        case = selectors.case_get(reference)
-    except ApplicationError as exc:
-        raise Http404(exc.message) from exc
+    case = _case_or_404(request, reference)
     if request.htmx and request.GET.get("part") == "timeline":
         return render(
             request, "web/_timeline.html", {"case": case, "timeline": selectors.case_timeline(case)}
@@ -188,9 +188,13 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "web/case.html", _case_context(request, case))
 
 
-def _case_or_404(reference: str):
+def _case_or_404(request: HttpRequest, reference: str):
+    """The case for this request: 404 if missing or hidden from the agent's role, 403 on a POST to a case
+    they may only read (casework/people/permissions.py; the door functions check again)."""
     try:
-        return selectors.case_get(reference)
+        return selectors.case_get(reference, user=request.user, write=request.method == "POST")
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
 
@@ -198,7 +202,7 @@ def _case_or_404(reference: str):
 @login_required
 @require_POST
 def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = ReplyForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Write something before sending.")
@@ -231,7 +235,7 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_transition(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = TransitionForm(request.POST)
     if form.is_valid():
         try:
@@ -247,7 +251,7 @@ def case_transition(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_reopen(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     try:
         result = services.case_reopen(case=case, actor=request.user, reason=request.POST.get("reason", ""))
     except ApplicationError as exc:
@@ -261,7 +265,7 @@ def case_reopen(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_fields(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = CaseFieldsForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Check the highlighted fields.")
@@ -286,7 +290,7 @@ def case_fields(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_take(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     try:
         services.case_assign(
             case=case, assignee=request.user, actor=request.user, reason="Taken by the agent"
@@ -304,7 +308,7 @@ def case_take(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_escalate(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = EscalateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Escalation needs a tier and a handoff note for the next tier.")
@@ -326,7 +330,7 @@ def case_escalate(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_tags(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = TagsForm(request.POST)
     if form.is_valid():
         try:
@@ -344,7 +348,7 @@ def case_tags(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_sentiment(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     frustrated = request.POST.get("frustrated") == "1"
     services.case_set_sentiment(
         case=case, frustrated=frustrated, actor=request.user, reason="Corrected by an agent"
@@ -355,13 +359,13 @@ def case_sentiment(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_merge(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = MergeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the reference of the case to merge into.")
         return _back_to_case(case)
     try:
-        target = selectors.case_get(form.cleaned_data["target"])
+        target = selectors.case_get(form.cleaned_data["target"], user=request.user, write=True)
         services.case_merge(
             source=case, target=target, actor=request.user, reason=form.cleaned_data["reason"]
         )
@@ -375,7 +379,7 @@ def case_merge(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_add_task(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = TaskForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A task needs a title.")
@@ -396,7 +400,7 @@ def case_add_task(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_POST
 def task_toggle(request: HttpRequest, reference: str, task_id: int) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     task = get_object_or_404(Task, pk=task_id, case=case)
     services.task_complete(task=task, actor=request.user, done=not task.done)
     return _back_to_case(case)
@@ -405,7 +409,7 @@ def task_toggle(request: HttpRequest, reference: str, task_id: int) -> HttpRespo
 @login_required
 @require_POST
 def case_upload(request: HttpRequest, reference: str) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a file to attach.")
@@ -427,7 +431,7 @@ def case_upload(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 def attachment_download(request: HttpRequest, reference: str, attachment_id: int) -> FileResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     attachment = get_object_or_404(Attachment, pk=attachment_id, case=case)
     # Served as a download, never inline, so an uploaded HTML/SVG file cannot run script in our origin.
     response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
@@ -469,7 +473,7 @@ def call_new(request: HttpRequest) -> HttpResponse:
     initial = {}
     if ref := request.GET.get("case"):
         try:
-            existing = selectors.case_get(ref)
+            existing = selectors.case_get(ref, user=request.user)
             initial = {
                 "case_reference": existing.reference,
                 "customer_email": existing.customer.email,
@@ -486,7 +490,11 @@ def call_new(request: HttpRequest) -> HttpResponse:
             customer, _ = customer_get_or_create(
                 email=data["customer_email"], name=data["customer_name"], phone=data["customer_phone"]
             )
-            case = selectors.case_get(data["case_reference"]) if data["case_reference"] else None
+            case = (
+                selectors.case_get(data["case_reference"], user=request.user, write=True)
+                if data["case_reference"]
+                else None
+            )
             message = services.case_log_call(
                 customer=customer,
                 case=case,
@@ -543,7 +551,7 @@ def _message_or_404(case, message_id: int):
 @login_required
 @require_POST
 def message_split(request: HttpRequest, reference: str, message_id: int) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     message = _message_or_404(case, message_id)
     try:
         new_case = services.message_split_to_new_case(
@@ -559,10 +567,10 @@ def message_split(request: HttpRequest, reference: str, message_id: int) -> Http
 @login_required
 @require_POST
 def message_move(request: HttpRequest, reference: str, message_id: int) -> HttpResponse:
-    case = _case_or_404(reference)
+    case = _case_or_404(request, reference)
     message = _message_or_404(case, message_id)
     try:
-        target = selectors.case_get(request.POST.get("target", "").strip())
+        target = selectors.case_get(request.POST.get("target", "").strip(), user=request.user, write=True)
         services.message_move(
             message=message, target=target, actor=request.user, reason=request.POST.get("reason", "")[:500]
         )

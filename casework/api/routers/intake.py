@@ -8,6 +8,8 @@ from ninja import Router, Schema
 from casework.core.errors import TooLarge, ValidationFailed
 from casework.intake.services import ingest_raw
 
+from ..auth import InboundSecret
+
 router = Router(tags=["intake"])
 
 
@@ -23,10 +25,12 @@ class IngestOut(Schema):
 
 @router.post(
     "/inbound/email",
+    auth=InboundSecret(),
     response=IngestOut,
     summary="Ingest one raw email",
     description=(
-        "Send the raw RFC 5322 message as the request body (`Content-Type: message/rfc822`). "
+        "Send the raw RFC 5322 message as the request body (`Content-Type: message/rfc822`), with "
+        "`Authorization: Bearer <CASEWORK_INBOUND_SECRET>` (not an agent token). "
         "The answer says what happened: a new case, a message on a case (and why), a duplicate, or "
         "quarantine with the reason. Quarantine is a 200 too: the mail is kept, do not resend it."
     ),

@@ -10,8 +10,10 @@ from casework.cases.status import OPEN_STATUSES
 from casework.core.errors import NotFound
 from casework.people import selectors
 from casework.people.models import Organisation
+from casework.people.permissions import MANAGER, require_role
 from casework.people.services import customer_create, organisation_create
 
+from ..auth import ADMIN
 from ..schemas import CustomerDetailOut, CustomerIn, OrganisationIn, OrganisationOut
 from ..serializers import customer_dict, organisation_dict
 
@@ -88,8 +90,10 @@ def get_organisation(request, organisation_id: int):
     return organisation_dict(org)
 
 
-@router.post("/organisations", response={201: OrganisationOut}, summary="Create an organisation")
+@router.post("/organisations", auth=ADMIN, response={201: OrganisationOut}, summary="Create an organisation")
 def create_organisation(request, payload: OrganisationIn):
+    # Tier and VIP drive SLA targets: a manager's decision, not an agent's.
+    require_role(request.auth, MANAGER, "organisations")
     org = organisation_create(
         name=payload.name,
         tier=payload.tier,

@@ -13,6 +13,7 @@ from pydantic import Field, StrictBool, model_validator
 from casework.cases import selectors, services
 from casework.core import clock
 from casework.core.errors import NotFound, PermissionDenied, ValidationFailed
+from casework.people import permissions
 from casework.people.models import AgentProfile, Team
 from casework.routing import availability
 from casework.routing import services as routing
@@ -85,7 +86,7 @@ def _routing_dict(case) -> dict | None:
 
 @router.post("/cases/{reference}/assign", response=AssignOut, summary="Assign to an agent, or automatically")
 def assign_case(request, reference: str, payload: AssignIn):
-    case = selectors.case_get(reference)
+    case = selectors.case_get(reference, user=request.auth, write=True)
     if payload.auto:
         outcome = routing.auto_assign(case=case, actor=request.auth, reason=payload.reason or "Auto-assign")
         fresh = selectors.case_get(reference)
@@ -104,7 +105,7 @@ def assign_case(request, reference: str, payload: AssignIn):
 
 
 def _move(request, reference: str, payload: EscalateIn, *, up: bool):
-    case = selectors.case_get(reference)
+    case = selectors.case_get(reference, user=request.auth, write=True)
     to_tier = payload.to_tier or (case.tier + 1 if up else case.tier - 1)
     if up and to_tier <= case.tier:
         raise ValidationFailed(f"L{to_tier} is not above L{case.tier}; use de-escalate", code="not_higher")
@@ -163,8 +164,11 @@ def get_availability(request, username: str):
 )
 def put_availability(request, username: str, payload: AvailabilityIn):
     profile = _profile(username)
-    if request.auth.pk != profile.user_id and not request.auth.is_staff:
-        raise PermissionDenied("Agents set their own availability; staff can set anyone's")
+    if not permissions.can_manage_agent(request.auth, profile):
+        raise PermissionDenied(
+            "Agents set their own availability; leads their team's; managers anyone's",
+            code="not_team_lead",
+        )
     cover = _profile(payload.cover) if payload.cover else None
     report = availability.set_availability(
         agent=profile,
@@ -202,8 +206,7 @@ def get_team(request, name: str):
 @router.patch("/teams/{name}", response=TeamOut, summary="Change a team's assignment mode or cover policy")
 def patch_team(request, name: str, payload: TeamPatchIn):
     team = _team(name)
-    if not request.auth.is_staff and team.lead_id != request.auth.pk:
-        raise PermissionDenied("Only staff or the team lead change team routing")
+    permissions.require_team_manager(request.auth, team)
     routing.team_update(
         team=team,
         assignment_mode=payload.assignment_mode,

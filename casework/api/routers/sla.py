@@ -51,7 +51,7 @@ class ClockOut(Schema):
     "when it is).",
 )
 def list_clocks(request, reference: str):
-    case = case_selectors.case_get(reference)
+    case = case_selectors.case_get(reference, user=request.auth)
     result = []
     for view in case_clocks(case):
         c = view.clock

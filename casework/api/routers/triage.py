@@ -8,9 +8,12 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool
 
 from casework.core.errors import NotFound, ValidationFailed
+from casework.people.permissions import LEAD, require_role
 from casework.triage.conditions import RuleDefinitionError
 from casework.triage.models import Rule
 from casework.triage.services import dry_run, spec_from_draft, validate_definition
+
+from ..auth import ADMIN, TokenAuth
 
 router = Router(tags=["triage"])
 
@@ -109,9 +112,13 @@ def list_rules(request, params: Query[DryRunQuery]):
 
 
 @router.post(
-    "/rules", response={201: RuleOut}, summary="Create a rule (disabled by default: dry-run it first)"
+    "/rules",
+    auth=ADMIN,
+    response={201: RuleOut},
+    summary="Create a rule (disabled by default: dry-run it first)",
 )
 def create_rule(request, payload: RuleIn):
+    require_role(request.auth, LEAD, "triage rules")
     _check(payload.trigger, payload.conditions, payload.actions)
     rule = Rule.objects.create(**payload.model_dump())
     return Status(201, _out(rule))
@@ -122,8 +129,9 @@ def get_rule(request, rule_id: int):
     return _out(_get(rule_id))
 
 
-@router.patch("/rules/{int:rule_id}", response=RuleOut, summary="Update a rule")
+@router.patch("/rules/{int:rule_id}", auth=ADMIN, response=RuleOut, summary="Update a rule")
 def update_rule(request, rule_id: int, payload: RulePatch):
+    require_role(request.auth, LEAD, "triage rules")
     rule = _get(rule_id)
     changes = payload.model_dump(exclude_unset=True)
     for name, value in changes.items():
@@ -138,8 +146,13 @@ def update_rule(request, rule_id: int, payload: RulePatch):
     return _out(rule)
 
 
-@router.post("/rules/dry-run", summary="What a rule (saved or draft) would do to recent cases")
+@router.post(
+    "/rules/dry-run",
+    auth=TokenAuth(scope="read"),
+    summary="What a rule (saved or draft) would do to recent cases (changes nothing)",
+)
 def dry_run_rule(request, payload: DryRunIn):
+    require_role(request.auth, LEAD, "rule dry-runs")
     if payload.rule_id is not None:
         rule = _get(payload.rule_id)
         trigger, conditions, actions, name = rule.trigger, rule.conditions, rule.actions, rule.name

@@ -84,10 +84,29 @@ def door(function: F) -> F:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current() is None:
+            _check_actor(kwargs)
         with unit_of_work(function.__name__):
             return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _check_actor(kwargs: dict[str, Any]) -> None:
+    """Roles are enforced at the door, whatever adapter called it (UI, API, command): a person (a User
+    actor) must be allowed to work the case. Checked on the outermost door only: what the reactions do
+    next in the same write (an escalation handing the case to the next tier's team) is the system's."""
+    actor = kwargs.get("actor")
+    from casework.people import permissions
+
+    if not permissions.is_user_actor(actor):
+        return
+    target = kwargs.get("case")
+    if target is None:
+        owner = kwargs.get("message") or kwargs.get("task")
+        target = getattr(owner, "case", None)
+    if isinstance(target, Case):
+        permissions.require_case_write(actor, target)
 
 
 @dataclass

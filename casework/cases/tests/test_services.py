@@ -172,7 +172,8 @@ def test_illegal_set_status_rolls_back_the_message(case, alice):
     assert case.first_response_at is None
 
 
-def test_assign_team_priority_category_tags_each_write_an_event(case, alice, bob, teams):
+def test_assign_team_priority_category_tags_each_write_an_event(case, manager_alice, bob, teams):
+    alice = manager_alice
     services.case_assign(case=case, assignee=bob, actor=alice, reason="specialist")
     services.case_set_team(case=case, team=teams[2], actor=alice)
     services.case_set_priority(case=case, priority="critical", actor=alice, reason="outage")

@@ -13,6 +13,11 @@ from casework.intake.tests.mailbuilder import build_mail
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _alice_works_every_team(manager_alice):
+    """The standard test case lands in L2; alice acts on it as a manager."""
+
+
 def _second_message(case) -> Message:
     raw = build_mail(
         sender=case.customer.email,

@@ -103,38 +103,43 @@ def test_maildir_names_sort_in_delivery_order_not_as_strings():
     ]
 
 
-def test_http_inbound_endpoint_needs_a_token_and_returns_the_result(api, anon_api):
+def test_http_inbound_endpoint_needs_its_secret_and_returns_the_result(api, anon_api, inbound_headers):
     raw = build_mail()
     refused = anon_api.client.post("/api/v1/inbound/email", data=raw, content_type="message/rfc822")
     assert refused.status_code == 401 and Case.objects.count() == 0
-    response = api.client.post(
+    # An agent's token (even with every scope) is not the endpoint's secret.
+    agent = api.client.post(
         "/api/v1/inbound/email", data=raw, content_type="message/rfc822", **api._headers()
+    )
+    assert agent.status_code == 401 and Case.objects.count() == 0
+    response = api.client.post(
+        "/api/v1/inbound/email", data=raw, content_type="message/rfc822", **inbound_headers
     )
     assert response.status_code == 200
     body = response.json()
     assert body["created"] is True and body["case"] == Case.objects.get().reference
     assert body["matched_by"] == "new_case" and body["quarantined"] is False
     again = api.client.post(
-        "/api/v1/inbound/email", data=raw, content_type="message/rfc822", **api._headers()
+        "/api/v1/inbound/email", data=raw, content_type="message/rfc822", **inbound_headers
     )
     assert again.json()["duplicate"] is True
     empty = api.client.post(
-        "/api/v1/inbound/email", data=b"", content_type="message/rfc822", **api._headers()
+        "/api/v1/inbound/email", data=b"", content_type="message/rfc822", **inbound_headers
     )
     assert empty.status_code == 422 and empty.json()["error"]["code"] == "empty_body"
 
 
-def test_http_inbound_takes_mail_up_to_the_mail_limit_not_the_request_limit(api, settings):
+def test_http_inbound_takes_mail_up_to_the_mail_limit_not_the_request_limit(api, settings, inbound_headers):
     """The request limit (10 MB) refused mail that the pipe and IMAP take (40 MB): one limit for mail."""
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 50_000
     settings.CASEWORK = {**settings.CASEWORK, "INTAKE_MAX_BYTES": 200_000}
     big = build_mail(text="x" * 100_000 + "\n")
     response = api.client.post(
-        "/api/v1/inbound/email", data=big, content_type="message/rfc822", **api._headers()
+        "/api/v1/inbound/email", data=big, content_type="message/rfc822", **inbound_headers
     )
     assert response.status_code == 200 and response.json()["created"] is True
     huge = build_mail(text="x" * 300_000 + "\n", message_id="<huge@example.com>")
     refused = api.client.post(
-        "/api/v1/inbound/email", data=huge, content_type="message/rfc822", **api._headers()
+        "/api/v1/inbound/email", data=huge, content_type="message/rfc822", **inbound_headers
     )
     assert refused.status_code == 413 and refused.json()["error"]["code"] == "mail_too_large"

@@ -54,7 +54,14 @@ def test_escalate_and_de_escalate(api, alice, teams, new_case, django_capture_on
     assert response.status_code == 200 and response.json()["tier"] == 1
 
 
+def _as_agent(user):
+    # The `api` fixture makes alice a manager; these tests are about what a plain agent may do.
+    user.agent.role = "agent"
+    user.agent.save(update_fields=["role"])
+
+
 def test_availability_get_and_put(api, alice, bob, teams):
+    _as_agent(alice)
     response = api.get("/api/v1/agents/alice/availability")
     assert response.json()["availability"] == "active" and response.json()["available_now"] is True
     response = api.client.put(
@@ -78,6 +85,7 @@ def test_availability_get_and_put(api, alice, bob, teams):
 
 
 def test_team_get_and_patch(api, alice, teams):
+    _as_agent(alice)
     response = api.get("/api/v1/teams/L1 Support")
     assert response.json() == {
         "name": "L1 Support",

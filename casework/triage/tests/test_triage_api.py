@@ -67,6 +67,12 @@ def test_case_detail_exposes_applied_rules_sentiment_tags(api, django_capture_on
 def test_dry_run_page(client, alice):
     from casework.testing.factories import PASSWORD
 
+    assert client.get("/triage/rules/dry-run/").status_code == 302  # sign in first
+    client.login(username="alice", password=PASSWORD)
+    assert client.get("/triage/rules/dry-run/").status_code == 403  # rules are a lead's tool
+    alice.agent.role = "lead"
+    alice.agent.save(update_fields=["role"])
+
     client.login(username="alice", password=PASSWORD)
     outage = Rule.objects.get(key="outage")
     assert client.get("/triage/rules/dry-run/", {"rule": outage.pk}).status_code == 200

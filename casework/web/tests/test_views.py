@@ -12,6 +12,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def agent_client(client, alice):
+    # The triaged test case lands in L2, not alice's team: these behaviour tests act as a manager (who
+    # works every team's cases); casework/web/tests/test_access.py covers what each role may do.
+    alice.agent.role = "manager"
+    alice.agent.save(update_fields=["role"])
     client.login(username="alice", password=PASSWORD)
     return client
 
