@@ -28,7 +28,7 @@ from casework.cases.status import (
 from casework.core.errors import ApplicationError, PermissionDenied
 from casework.people.models import Customer, Team
 from casework.people.permissions import agent_required as login_required
-from casework.people.permissions import can_work_case
+from casework.people.permissions import can_work_case, visible_cases
 from casework.people.services import customer_get_or_create
 
 from .forms import (
@@ -515,8 +515,10 @@ def call_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("organisation"), pk=customer_id)
-    cases = customer.cases.select_related("category", "assignee", "team").order_by("-created_at")[:200]
-    stats = customer.cases.aggregate(
+    # Only the cases this agent's role lets them see (other teams' may be hidden).
+    visible = visible_cases(customer.cases.all(), request.user)
+    cases = visible.select_related("category", "assignee", "team").order_by("-created_at")[:200]
+    stats = visible.aggregate(
         total=Count("id"),
         open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
         reopened=Count("id", filter=Q(reopen_count__gt=0)),

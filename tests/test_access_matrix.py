@@ -1,0 +1,454 @@
+"""The role × route matrix: every URL of the URL conf and every operation of the OpenAPI document, for each
+persona, against its own team's objects and another team's — expected status, and nothing of a refused
+object in the body.
+
+ADDING A ROUTE? Add one line to WEB_RULES (URL name → method and access level) or API_RULES
+("METHOD /api/v1/path" → access level, body). A route without a line fails `test_every_route_has_a_rule`,
+and a line for a route that no longer exists fails it too. The access levels:
+
+    PUBLIC        anyone, signed in or not
+    SECRET        the inbound-mail secret only (CASEWORK_INBOUND_SECRET), never an agent token
+    AGENT         any agent (customers and users without a role are refused)
+    CASE_READ     any agent; another team's case is read-only (CASEWORK_OTHER_TEAMS=read) or 404 (hidden)
+    CASE_WRITE    agents of the case's team (and managers/admins); another team's case is 403 (or 404 hidden)
+    SELF_OR_LEAD  the agent themself, a lead of one of their teams, managers, admins (another agent → 403)
+    TEAM_LEAD     the team's lead, managers and admins
+    LEAD / MANAGER / ADMIN   that role or above
+
+Personas: anonymous; `outsider` (a signed-in user with no agent profile: how a customer or a stale account
+looks to the workspace); `ann` (agent, team Alpha); `leo` (lead of Alpha); `max` (manager); `ada` (admin).
+"Own" objects belong to Alpha, "other" objects to team Beta (agent `bea`). API tokens hold the scope the
+operation needs; `test_api_scopes` checks that a token without it is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from casework.api.models import ApiToken
+from casework.testing.factories import CustomerFactory, TeamFactory, UserFactory, make_agent, open_case
+
+PUBLIC, SECRET, AGENT = "public", "secret", "agent"
+CASE_READ, CASE_WRITE, SELF_OR_LEAD, TEAM_LEAD = "case_read", "case_write", "self_or_lead", "team_lead"
+LEAD, MANAGER, ADMIN = "lead", "manager", "admin"
+
+
+@dataclass(frozen=True)
+class Rule:
+    level: str
+    method: str = "GET"
+    body: dict | bytes | None = None
+    scope: str | None = None  # API: the token scope it needs (default: read for GET, write otherwise)
+    data: dict = field(default_factory=dict)  # web: form fields
+
+
+# --- the rules: one line per route --------------------------------------------------------------------------
+
+WEB_RULES: dict[str, Rule] = {
+    "admin:*": Rule(ADMIN),  # Django admin: superusers (and staff), checked on its index page
+    "web:login": Rule(PUBLIC),
+    "web:logout": Rule(PUBLIC, "POST"),
+    "web:healthz": Rule(PUBLIC),
+    "web:queue": Rule(AGENT),
+    "web:case_new": Rule(AGENT),
+    "web:call_new": Rule(AGENT),
+    "web:case": Rule(CASE_READ),
+    "web:case_reply": Rule(CASE_WRITE, "POST", data={"body": "hello", "internal": "on"}),
+    "web:case_transition": Rule(CASE_WRITE, "POST", data={"to": "in_progress"}),
+    "web:case_reopen": Rule(CASE_WRITE, "POST"),
+    "web:case_fields": Rule(CASE_WRITE, "POST", data={"priority": "high"}),
+    "web:case_take": Rule(CASE_WRITE, "POST"),
+    "web:case_escalate": Rule(CASE_WRITE, "POST"),
+    "web:case_tags": Rule(CASE_WRITE, "POST", data={"add": "x"}),
+    "web:case_sentiment": Rule(CASE_WRITE, "POST"),
+    "web:case_merge": Rule(CASE_WRITE, "POST"),
+    "web:case_add_task": Rule(CASE_WRITE, "POST", data={"title": "t"}),
+    "web:task_toggle": Rule(CASE_WRITE, "POST"),
+    "web:case_upload": Rule(CASE_WRITE, "POST"),
+    "web:attachment_download": Rule(CASE_READ),
+    "web:message_split": Rule(CASE_WRITE, "POST"),
+    "web:message_move": Rule(CASE_WRITE, "POST"),
+    "web:customer": Rule(AGENT),
+    "routing:case_auto_assign": Rule(CASE_WRITE, "POST"),
+    "routing:my_availability": Rule(AGENT),
+    "triage:dry_run": Rule(LEAD),
+}
+
+API_RULES: dict[str, Rule] = {
+    "GET /api/v1/cases": Rule(AGENT),
+    "POST /api/v1/cases": Rule(
+        AGENT, body={"customer_email": "new@example.test", "subject": "New", "description": "d"}
+    ),
+    "GET /api/v1/cases/{reference}": Rule(CASE_READ),
+    "PATCH /api/v1/cases/{reference}": Rule(CASE_WRITE, body={"priority": "high"}),
+    "POST /api/v1/cases/{reference}/transitions": Rule(CASE_WRITE, body={"to": "in_progress"}),
+    "POST /api/v1/cases/{reference}/messages": Rule(CASE_WRITE, body={"body": "hi", "internal": True}),
+    "GET /api/v1/cases/{reference}/messages": Rule(CASE_READ),
+    "GET /api/v1/cases/{reference}/events": Rule(CASE_READ),
+    "GET /api/v1/cases/{reference}/clocks": Rule(CASE_READ),
+    "POST /api/v1/cases/{reference}/assign": Rule(CASE_WRITE, body={"auto": True}),
+    "POST /api/v1/cases/{reference}/escalate": Rule(CASE_WRITE, body={"handoff_note": "over to you"}),
+    "POST /api/v1/cases/{reference}/de-escalate": Rule(CASE_WRITE, body={"handoff_note": "back"}),
+    "GET /api/v1/customers": Rule(AGENT),
+    "POST /api/v1/customers": Rule(AGENT, body={"email": "c@example.test"}),
+    "GET /api/v1/customers/{customer_id}": Rule(AGENT),
+    "GET /api/v1/organisations": Rule(AGENT),
+    "POST /api/v1/organisations": Rule(MANAGER, body={"name": "Initech"}, scope="admin"),
+    "GET /api/v1/organisations/{organisation_id}": Rule(AGENT),
+    "GET /api/v1/rules": Rule(AGENT),
+    "POST /api/v1/rules": Rule(LEAD, body={"name": "r"}, scope="admin"),
+    "GET /api/v1/rules/{rule_id}": Rule(AGENT),
+    "PATCH /api/v1/rules/{rule_id}": Rule(LEAD, body={"name": "r2"}, scope="admin"),
+    "POST /api/v1/rules/dry-run": Rule(LEAD, body={"last": 5}, scope="read"),
+    "GET /api/v1/agents/{username}/availability": Rule(AGENT),
+    "PUT /api/v1/agents/{username}/availability": Rule(SELF_OR_LEAD, body={"availability": "active"}),
+    "GET /api/v1/teams/{name}": Rule(AGENT),
+    "PATCH /api/v1/teams/{name}": Rule(TEAM_LEAD, body={"assignment_mode": "manual"}),
+    "POST /api/v1/inbound/email": Rule(SECRET, body=b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"),
+}
+
+PERSONAS = ["anonymous", "outsider", "ann", "leo", "max", "ada"]
+ROLE_OF = {"ann": "agent", "leo": "lead", "max": "manager", "ada": "admin"}
+RANK = {"agent": 1, "lead": 2, "manager": 3, "admin": 4}
+OWN_MARK, OTHER_MARK = "Ownsecretsubject", "Othersecretsubject"
+
+
+# --- expected outcome ---------------------------------------------------------------------------------------
+
+ALLOW, LOGIN, DENY, HIDE = "allow", "login", "deny", "hide"
+
+
+def expected(level: str, persona: str, target: str, hidden: bool) -> str:
+    """ALLOW, LOGIN (anonymous: sign-in redirect / 401), DENY (403) or HIDE (404)."""
+    if level == PUBLIC:
+        return ALLOW
+    if level == SECRET:
+        return LOGIN  # nobody's session or token opens it; the secret is tested on its own
+    if persona == "anonymous":
+        return LOGIN
+    if persona == "outsider":
+        return DENY
+    rank = RANK[ROLE_OF[persona]]
+    if level == AGENT:
+        return ALLOW
+    if level in (CASE_READ, CASE_WRITE):
+        if target == "own" or rank >= RANK["manager"]:
+            return ALLOW
+        if hidden:
+            return HIDE
+        return ALLOW if level == CASE_READ else DENY
+    if level == SELF_OR_LEAD:
+        if rank >= RANK["manager"]:
+            return ALLOW
+        # own target: ann herself (the agent persona) and a member of leo's team
+        return ALLOW if target == "own" and persona in ("ann", "leo") else DENY
+    if level == TEAM_LEAD:
+        if rank >= RANK["manager"] or (persona == "leo" and target == "own"):
+            return ALLOW
+        return DENY
+    return ALLOW if rank >= RANK[level] else DENY
+
+
+def classify(status: int, *, api: bool) -> str:
+    assert status < 500, f"server error {status}"
+    if status == 401:
+        return LOGIN
+    if status == 403:
+        return DENY
+    if status == 404:
+        return HIDE
+    return ALLOW
+
+
+# --- the world ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Built once per module inside a transaction that is rolled back at the end; each test (and each
+    cell, see _in_rollback) runs in a savepoint on top of it."""
+    from django.conf import settings as django_settings
+
+    from casework.cases import services
+    from casework.cases.models import Task
+    from casework.people.models import Organisation
+    from casework.triage.models import Rule as TriageRule
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        hashers, media = django_settings.PASSWORD_HASHERS, django_settings.MEDIA_ROOT
+        django_settings.MEDIA_ROOT = media_root = tmp_path_factory.mktemp("matrix-media")
+        django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        try:
+            alpha, beta = TeamFactory(name="Alpha"), TeamFactory(name="Beta")
+            users = {
+                "ann": make_agent("ann", teams=[alpha]),
+                "leo": make_agent("leo", teams=[alpha], role="lead"),
+                "max": make_agent("max", role="manager"),
+                "ada": make_agent("ada", role="admin", staff=True),
+                "bea": make_agent("bea", teams=[beta]),
+                "outsider": UserFactory(username="outsider"),
+            }
+        finally:
+            django_settings.PASSWORD_HASHERS = hashers
+        alpha.lead = users["leo"]
+        alpha.save()
+        objects = {}
+        for target, team, mark in (("own", alpha, OWN_MARK), ("other", beta, OTHER_MARK)):
+            organisation = Organisation.objects.create(name=f"{target} org")
+            customer = CustomerFactory(
+                email=f"{target}-customer@example.test", name=f"{mark} person", organisation=organisation
+            )
+            case = open_case(
+                subject=f"{mark} widget", description=f"{mark} body", customer=customer, team=team
+            )
+            services.case_add_message(case=case, kind="reply", body=f"{mark} reply", actor=None)
+            task = services.case_add_task(case=case, title=f"{mark} task", actor=None)
+            attachment = services.case_add_attachment(
+                case=case, filename="a.txt", content=b"x", content_type="text/plain", actor=None
+            )
+            case.refresh_from_db()
+            assert case.team_id == team.pk, "the matrix needs the case to stay in its team"
+            objects[target] = {
+                "case": case,
+                "customer": customer,
+                "organisation": organisation,
+                "team": team,
+                "agent": users["ann"] if target == "own" else users["bea"],
+                "task": Task.objects.get(pk=task.pk),
+                "attachment": attachment,
+                "message": case.messages.order_by("id").first(),
+                "rule": TriageRule.objects.order_by("id").first(),
+            }
+        tokens = {}
+        for name in ("ann", "leo", "max", "ada", "outsider"):
+            tokens[name] = ApiToken.issue(users[name], name="matrix", scopes=["read", "write", "admin"])[1]
+        django_settings.MEDIA_ROOT = media
+        yield {"users": users, "objects": objects, "tokens": tokens, "media": media_root}
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(_world, db, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "INBOUND_SECRETS": ["matrix-secret"]}
+    settings.MEDIA_ROOT = _world["media"]
+    return {**_world, "settings": settings}
+
+
+# --- route enumeration --------------------------------------------------------------------------------------
+
+
+def web_routes() -> dict[str, URLPattern]:
+    found: dict[str, URLPattern] = {}
+
+    def walk(patterns, namespace):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = p.namespace or namespace
+                if ns == "admin":
+                    found["admin:*"] = p
+                    continue
+                if str(p.pattern).startswith("api/"):
+                    continue  # the API is enumerated from its OpenAPI document
+                walk(p.url_patterns, ns)
+            elif p.name:
+                found[f"{namespace}:{p.name}" if namespace else p.name] = p
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def api_routes() -> set[str]:
+    from casework.api.main import api
+
+    schema = api.get_openapi_schema()
+    return {f"{m.upper()} {path}" for path, ops in schema["paths"].items() for m in ops}
+
+
+def test_every_route_has_a_rule():
+    web, api = set(web_routes()), api_routes()
+    assert sorted(web - set(WEB_RULES)) == [], "URL without an access rule: add it to WEB_RULES"
+    assert sorted(set(WEB_RULES) - web) == [], "rule for a URL that no longer exists"
+    assert sorted(api - set(API_RULES)) == [], "API route without an access rule: add it to API_RULES"
+    assert sorted(set(API_RULES) - api) == [], "rule for an API route that no longer exists"
+
+
+# --- running one route --------------------------------------------------------------------------------------
+
+
+def _web_url(name: str, pattern: URLPattern, obj: dict) -> str:
+    if name == "admin:*":
+        return "/admin/"
+    values = {
+        "reference": obj["case"].reference,
+        "task_id": obj["task"].pk,
+        "attachment_id": obj["attachment"].pk,
+        "message_id": obj["message"].pk,
+        "customer_id": obj["customer"].pk,
+    }
+    kwargs = {k: values[k] for k in pattern.pattern.converters}
+    return reverse(name, kwargs=kwargs)
+
+
+def _api_path(route: str, obj: dict) -> tuple[str, str]:
+    method, path = route.split(" ", 1)
+    values = {
+        "reference": obj["case"].reference,
+        "customer_id": obj["customer"].pk,
+        "organisation_id": obj["organisation"].pk,
+        "rule_id": obj["rule"].pk,
+        "username": obj["agent"].username,
+        "name": obj["team"].name,
+    }
+    for key, value in values.items():
+        path = path.replace("{" + key + "}", str(value))
+    return method, path
+
+
+def _leaks(body: str, target: str, outcome: str) -> list[str]:
+    """A refused or hidden answer must not carry the object's data."""
+    if outcome == ALLOW:
+        return []
+    mark = OWN_MARK if target == "own" else OTHER_MARK
+    return [mark] if mark.lower() in body.lower() else []
+
+
+def _run_web(client, world, name, pattern, rule, persona, target):
+    client.logout()
+    if persona != "anonymous":
+        client.force_login(world["users"][persona])
+    url = _web_url(name, pattern, world["objects"][target])
+    response = client.post(url, rule.data) if rule.method == "POST" else client.get(url)
+    status = response.status_code
+    assert status < 500, f"{persona} {rule.method} {url}: {status}"
+    if name == "admin:*" and status == 302:
+        # the admin sends everyone it refuses to its own login page
+        outcome = LOGIN if persona == "anonymous" else DENY
+    elif status == 302 and "/login/?next=" in response.get("Location", ""):
+        outcome = LOGIN
+    else:
+        outcome = classify(status, api=False)
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return outcome, content.decode(errors="replace")
+
+
+def _run_api(client, world, route, rule, persona, target, token=None):
+    method, path = _api_path(route, world["objects"][target])
+    headers = {}
+    if token is None and persona != "anonymous":
+        token = world["tokens"][persona]
+    if token:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    if isinstance(rule.body, bytes):
+        body, content_type = rule.body, "message/rfc822"
+    else:
+        body, content_type = json.dumps(rule.body or {}), "application/json"
+    if method == "GET":
+        response = client.get(path, **headers)
+    else:
+        response = getattr(client, method.lower())(path, data=body, content_type=content_type, **headers)
+    return classify(response.status_code, api=True), response.content.decode(errors="replace"), response
+
+
+def _cells(level: str):
+    targets = ["own", "other"] if level in (CASE_READ, CASE_WRITE, SELF_OR_LEAD, TEAM_LEAD) else ["own"]
+    for hidden in (False, True) if level in (CASE_READ, CASE_WRITE) else (False,):
+        for persona in PERSONAS:
+            for target in targets:
+                yield persona, target, hidden
+
+
+def _in_rollback(fn):
+    """Each cell runs on the same world and leaves it as it found it."""
+    with transaction.atomic():
+        result = fn()
+        transaction.set_rollback(True)
+    return result
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(WEB_RULES))
+def test_web_matrix(name, world, client):
+    pattern, rule = web_routes()[name], WEB_RULES[name]
+    wrong = []
+    for persona, target, hidden in _cells(rule.level):
+        world["settings"].CASEWORK = {
+            **world["settings"].CASEWORK,
+            "OTHER_TEAMS": "hidden" if hidden else "read",
+        }
+        want = expected(rule.level, persona, target, hidden)
+        got, body = _in_rollback(lambda: _run_web(client, world, name, pattern, rule, persona, target))  # noqa: B023
+        if got != want or _leaks(body, target, got):
+            wrong.append((persona, target, "hidden" if hidden else "read", f"want {want}", f"got {got}"))
+    assert wrong == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(API_RULES))
+def test_api_matrix(route, world, client):
+    rule = API_RULES[route]
+    wrong = []
+    for persona, target, hidden in _cells(rule.level):
+        world["settings"].CASEWORK = {
+            **world["settings"].CASEWORK,
+            "OTHER_TEAMS": "hidden" if hidden else "read",
+        }
+        want = expected(rule.level, persona, target, hidden)
+        got, body, response = _in_rollback(lambda: _run_api(client, world, route, rule, persona, target))  # noqa: B023
+        if got != want or _leaks(body, target, got):
+            wrong.append((persona, target, "hidden" if hidden else "read", f"want {want}", f"got {got}"))
+        if got != ALLOW:
+            assert response["Content-Type"].startswith("application/json")
+            assert "error" in response.json()
+    assert wrong == []
+    if rule.level == SECRET:
+        got, _, response = _in_rollback(
+            lambda: _run_api(client, world, route, rule, "anonymous", "own", "matrix-secret")
+        )
+        assert got == ALLOW, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(r for r, rule in API_RULES.items() if rule.level != SECRET))
+def test_api_scopes(route, world, client):
+    """The admin persona with a token lacking the operation's scope is refused (403); with it, allowed."""
+    from casework.api.auth import required_scope
+
+    rule = API_RULES[route]
+    method = route.split(" ", 1)[0]
+    needed = required_scope(method, rule.scope)
+    lacking = {"read": [], "write": ["read"], "admin": ["read", "write"]}[needed]
+    ada = world["users"]["ada"]
+    if lacking:
+        raw = ApiToken.issue(ada, name="narrow", scopes=lacking)[1]
+        got, _, response = _in_rollback(lambda: _run_api(client, world, route, rule, "ada", "own", raw))
+        assert got == DENY, (route, needed, response.content)
+    raw = ApiToken.issue(ada, name="exact", scopes=[needed])[1]
+    got, _, response = _in_rollback(lambda: _run_api(client, world, route, rule, "ada", "own", raw))
+    assert got == ALLOW, (route, needed, response.content)
+
+
+@pytest.mark.django_db
+def test_hidden_other_teams_leave_no_trace_in_lists(world, client):
+    """With other teams hidden, an agent's lists and counts hold only what they may see."""
+    world["settings"].CASEWORK = {**world["settings"].CASEWORK, "OTHER_TEAMS": "hidden"}
+    client.force_login(world["users"]["ann"])
+    for url in (
+        "/?view=all",
+        "/?view=all&q=" + OTHER_MARK,
+        f"/customers/{world['objects']['other']['customer'].pk}/",
+    ):
+        body = client.get(url).content.decode()
+        assert OTHER_MARK + " widget" not in body, url
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {world['tokens']['ann']}"}
+    listed = client.get("/api/v1/cases", {"view": "all"}, **headers).json()
+    assert [c["subject"] for c in listed["items"]] == [f"{OWN_MARK} widget"]
+    manager = {"HTTP_AUTHORIZATION": f"Bearer {world['tokens']['max']}"}
+    assert client.get("/api/v1/cases", {"view": "all"}, **manager).json()["count"] == 2
