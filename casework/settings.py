@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "casework.core.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -83,6 +84,12 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (casework/core/security_headers.py): no inline script anywhere.
+CASEWORK_CSP = env_str("CASEWORK_CSP", "") or (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 # Rate-limit counts live in the database so every process shares them (casework/core/ratelimit.py).
 CACHES = {
@@ -271,6 +278,37 @@ CASEWORK = {
     "RATE_INBOUND_IP": env_str("CASEWORK_RATE_INBOUND_IP", "600/m"),
     # Retention of transient rows (casework/core/retention.py), in days: finished task rows, delivered or
     # failed outbox rows, released quarantine, sign-in attempt logs. Expired sessions go daily.
+    # Attachments (casework/core/uploads.py): content is sniffed; programs and these extensions are refused.
+    "BLOCKED_ATTACHMENT_EXTENSIONS": [
+        e.lower().lstrip(".")
+        for e in env_list(
+            "CASEWORK_BLOCKED_ATTACHMENT_EXTENSIONS",
+            [
+                "exe",
+                "dll",
+                "scr",
+                "com",
+                "bat",
+                "cmd",
+                "msi",
+                "ps1",
+                "vbs",
+                "vbe",
+                "js",
+                "jse",
+                "wsf",
+                "hta",
+                "jar",
+                "cpl",
+                "lnk",
+                "reg",
+                "pif",
+                "sh",
+                "app",
+                "apk",
+            ],
+        )
+    ],
     "KEEP_FINISHED_TASKS_DAYS": env_int("CASEWORK_KEEP_FINISHED_TASKS_DAYS", 7, minimum=1),
     "KEEP_SENT_OUTBOX_DAYS": env_int("CASEWORK_KEEP_SENT_OUTBOX_DAYS", 30, minimum=1),
     "KEEP_QUARANTINE_DAYS": env_int("CASEWORK_KEEP_QUARANTINE_DAYS", 90, minimum=1),

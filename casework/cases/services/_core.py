@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.text import get_valid_filename, slugify
 
-from casework.core import clock, config
+from casework.core import clock, config, uploads
 from casework.core.errors import ValidationFailed
 from casework.people.models import Customer
 
@@ -133,7 +132,13 @@ def _attachment(
             details={"field": "attachment", "limit": limit},
         )
     safe_name = get_valid_filename(filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])[:200] or "attachment"
-    content_type = content_type or mimetypes.guess_type(safe_name)[0] or "application/octet-stream"
+    # The stored type is what the content is, not what the sender said (casework/core/uploads.py).
+    inspection = uploads.inspect(safe_name, content, content_type)
+    if inspection.refused:
+        raise ValidationFailed(
+            inspection.refused, code="attachment_type_blocked", details={"field": "attachment"}
+        )
+    content_type = inspection.content_type
     at = at or clock.now()
     attachment = Attachment(
         case=case,
