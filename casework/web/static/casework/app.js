@@ -70,4 +70,13 @@
     if (text && text.value.trim() && !text.form.dataset.submitting) { event.preventDefault(); event.returnValue = ""; }
   });
   document.addEventListener("submit", function (event) { event.target.dataset.submitting = "1"; });
+
+  // Elements with data-refresh-seconds reload themselves (htmx "timeline-refresh") while the tab is visible.
+  // This lives here rather than in an hx-trigger filter, which htmx would have to eval (the CSP forbids it).
+  document.querySelectorAll("[data-refresh-seconds]").forEach((el) => {
+    const seconds = parseInt(el.dataset.refreshSeconds, 10) || 30;
+    setInterval(() => {
+      if (document.visibilityState === "visible" && window.htmx) window.htmx.trigger(el, "timeline-refresh");
+    }, seconds * 1000);
+  });
 })();

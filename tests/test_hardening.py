@@ -1,0 +1,117 @@
+"""Abuse limits, security headers, attachment sniffing and the stored-payload browser test (issue 17)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from casework.core import ratelimit, uploads
+from casework.core.errors import ValidationFailed
+
+pytestmark = pytest.mark.django_db
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "casework"
+
+
+# --- Content-Security-Policy and headers -----------------------------------------------------------------
+
+
+def test_every_response_carries_the_policy_and_headers(client, alice):
+    for response in (client.get("/login/"), client.get("/api/v1/cases"), client.get("/healthz")):
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_templates_hold_no_inline_script_or_handlers():
+    """The policy forbids inline script; a template that needed one would break silently in browsers."""
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>|\son[a-z]+\s*=|javascript:", re.I
+    )
+    offenders = [
+        f"{path.relative_to(TEMPLATE_ROOT)}: {m.group(0)}"
+        for path in TEMPLATE_ROOT.glob("*/templates/**/*.html")
+        for m in inline.finditer(path.read_text())
+    ]
+    assert offenders == []
+
+
+# --- rate limits ------------------------------------------------------------------------------------------
+
+
+def test_counter_store_counts_and_refuses_past_the_limit():
+    assert [ratelimit.allow("t", "k", limit=3, window=timedelta(minutes=1)) for _ in range(5)] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert ratelimit.allow("t", "other-key", limit=3, window=timedelta(minutes=1))
+    assert ratelimit.allow("t", "k", limit=0, window=timedelta(minutes=1))  # 0 = no limit
+    usage = ratelimit.hit("t2", "k", "1/h")
+    assert (usage.count, usage.limited) == (1, False)
+    usage = ratelimit.hit("t2", "k", "1/h")
+    assert usage.limited and 0 < usage.retry_after <= 3600
+
+
+def test_counter_store_restarts_an_expired_window(time_machine):
+    time_machine.move_to("2026-12-03 10:00:00+00:00", tick=False)
+    assert ratelimit.hit("w", "k", "1/m").limited is False
+    assert ratelimit.hit("w", "k", "1/m").limited is True
+    time_machine.move_to("2026-12-03 10:05:00+00:00", tick=False)
+    assert ratelimit.hit("w", "k", "1/m").limited is False
+    assert ratelimit.prune_expired() >= 0
+
+
+def test_api_token_limit_answers_429_with_retry_after(api, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "RATE_API_TOKEN": "3/m"}
+    statuses = [api.get("/api/v1/cases").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    refused = api.get("/api/v1/cases")
+    assert refused.json()["error"]["code"] == "rate_limited" and int(refused["Retry-After"]) >= 1
+
+
+def test_api_ip_limit_counts_requests_without_a_valid_token(anon_api, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "RATE_API_IP": "2/m"}
+    anon_api.token = "cw_guess"
+    assert [anon_api.get("/api/v1/cases").status_code for _ in range(4)] == [401, 401, 429, 429]
+
+
+def test_inbound_limit_per_ip(client, inbound_headers, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "RATE_INBOUND_IP": "1/m"}
+    post = lambda: client.post(  # noqa: E731
+        "/api/v1/inbound/email", data=b"", content_type="message/rfc822", **inbound_headers
+    )
+    assert [post().status_code, post().status_code] == [422, 429]
+
+
+# --- attachments ------------------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PE = b"MZ" + b"\x00" * 58 + b"\x40\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00"
+
+
+def test_sniffing_names_the_real_type_and_refuses_programs():
+    assert uploads.inspect("photo.txt", PNG, "text/plain") == uploads.Inspection("image/png", None)
+    assert uploads.inspect("notes.txt", b"hello", "text/plain").refused is None
+    assert "program" in uploads.inspect("invoice.pdf", PE, "application/pdf").refused
+    assert ".js files" in uploads.inspect("run.JS", b"alert(1)", "text/plain").refused
+
+
+def test_agent_upload_of_a_program_is_refused_and_nothing_stored(case, manager_alice):
+    from casework.cases import services
+
+    with pytest.raises(ValidationFailed) as refused:
+        services.case_add_attachment(
+            case=case, filename="tool.exe", content=PE, content_type="image/png", actor=manager_alice
+        )
+    assert refused.value.code == "attachment_type_blocked" and case.attachments.count() == 0
+    stored = services.case_add_attachment(
+        case=case, filename="screen.txt", content=PNG, content_type="text/plain", actor=manager_alice
+    )
+    assert stored.content_type == "image/png"
