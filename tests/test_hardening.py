@@ -115,3 +115,46 @@ def test_agent_upload_of_a_program_is_refused_and_nothing_stored(case, manager_a
         case=case, filename="screen.txt", content=PNG, content_type="text/plain", actor=manager_alice
     )
     assert stored.content_type == "image/png"
+
+
+# --- retention of transient rows ----------------------------------------------------------------------------
+
+
+def test_purge_transient_counts_first_then_deletes_only_what_is_old(case, time_machine):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from casework.core.models import RateCounter
+    from casework.core.retention import purge_transient
+    from casework.notify.models import Outbox
+
+    old = timezone.now() - timedelta(days=400)
+    Outbox.objects.create(
+        from_address="s@example.test",
+        to=["a@example.test"],
+        subject="s",
+        body_text="b",
+        status="sent",
+        next_attempt_at=old,
+        created_at=old,
+    )
+    Outbox.objects.create(
+        from_address="s@example.test",
+        to=["a@example.test"],
+        subject="s",
+        body_text="b",
+        status="pending",
+        next_attempt_at=old,
+        created_at=old,
+    )
+    session = SessionStore()
+    session.set_expiry(-10)
+    session.save()
+    RateCounter.objects.create(key="gone", value=1, expires=old)
+    before = purge_transient(dry_run=True)
+    assert (before["outbox"], before["sessions"], before["rate_windows"]) == (1, 1, 1)
+    assert Outbox.objects.count() == 2
+    call_command("purge-transient")
+    assert list(Outbox.objects.values_list("status", flat=True)) == ["pending"]
+    assert purge_transient(dry_run=True) == {k: 0 for k in before}

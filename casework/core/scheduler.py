@@ -348,3 +348,12 @@ def prune_job_tasks(now: datetime | None = None) -> int:
 # The core's own periodic jobs (the core app has no jobs.py of its own: it is not a CaseworkAppConfig).
 register("reap-stuck-tasks", timedelta(minutes=1), _reap_stuck_tasks)
 register("prune-job-tasks", timedelta(hours=1), prune_job_tasks)
+
+
+def _purge_transient() -> dict[str, int]:
+    from .retention import purge_transient
+
+    return purge_transient()
+
+
+register("purge-transient", timedelta(days=1), _purge_transient)
