@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv install demo run test lint format chaos bench clean
+.PHONY: help venv install demo run test lint format chaos bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,13 @@ CHAOS_TESTS := tests/test_crash_reactions.py $(wildcard casework/*/tests/test_cr
 
 chaos: install ## crash scenarios, each CHAOS_RUNS=20 times (DATABASE_URL=postgres://... for PostgreSQL)
 	CASEWORK_CHAOS_RUNS=$(CHAOS_RUNS) $(BIN)/pytest -q -p no:randomly -n $(PYTEST_WORKERS) $(PYTEST_ARGS) $(CHAOS_TESTS)
+
+# The API fuzzer (schemathesis, tests/test_fuzz_api.py): `make test` runs 40 examples per operation; this
+# runs FUZZ_EXAMPLES (500) each. Goal: 0 server errors, 0 answers the OpenAPI document does not describe.
+FUZZ_EXAMPLES ?= 500
+
+fuzz: install ## long API fuzzing run, FUZZ_EXAMPLES=500 per operation (DATABASE_URL=postgres://... for PostgreSQL)
+	CASEWORK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:randomly -n $(PYTEST_WORKERS) $(PYTEST_ARGS) tests/test_fuzz_api.py
 
 lint: install ## ruff lint + format check
 	$(BIN)/ruff check .

@@ -10,7 +10,47 @@ from .routers.cases import router as cases_router
 from .routers.people import router as people_router
 from .routers.triage import router as triage_router
 
-api = NinjaAPI(
+# Every operation can answer with the error shape (casework/api/errors.py); the document says so, so clients
+# and the fuzzer (tests/test_fuzz_api.py) know every status they may meet.
+ERROR_ANSWERS = {
+    "400": "Malformed request (invalid JSON)",
+    "401": "No valid token (or inbound secret)",
+    "403": "The token's scope or the user's role does not allow this",
+    "404": "No such object, or hidden from this user's role",
+    "409": "Conflicts with the object's state (an illegal transition)",
+    "413": "The body is over the size limit",
+    "422": "The input is not valid",
+    "429": "Rate limited; see Retry-After",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+        }
+    },
+}
+
+
+class CaseworkAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"$ref": "#/components/schemas/Error"}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                for code, text in ERROR_ANSWERS.items():
+                    answers.setdefault(
+                        code, {"description": text, "content": {"application/json": {"schema": ref}}}
+                    )
+        return schema
+
+
+api = CaseworkAPI(
     title="casework API",
     version="1",
     description=(
