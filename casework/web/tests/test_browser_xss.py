@@ -15,7 +15,7 @@ PAYLOADS = [
 ]
 
 
-def test_stored_payloads_never_run(page, live_server, manager_alice):
+def test_stored_payloads_never_run(page, live_server, manager_alice, tmp_path):
     body = "\n".join(PAYLOADS)
     customer = CustomerFactory(name="<img src=x onerror=\"window.__pwned='name'\">", email="x@example.test")
     case = open_case(subject="<script>window.__pwned='subject'</script>", description=body, customer=customer)
@@ -35,6 +35,6 @@ def test_stored_payloads_never_run(page, live_server, manager_alice):
     page.goto(f"{live_server.url}/cases/{case.reference}/")
     assert "<script>window.__pwned = 'script'</script>" in page.inner_text("body")
     assert page.locator("#evil").count() == 0 and page.locator("img[src=x]").count() == 0
-    page.screenshot(path=str(live_server.url and "/tmp/casework-xss.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "xss-case-page.png"), full_page=True)
     # Our own pages need no inline script: nothing of ours tripped the policy.
     assert [v for v in violations if "script-src" in v] == []
