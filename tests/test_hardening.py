@@ -158,3 +158,29 @@ def test_purge_transient_counts_first_then_deletes_only_what_is_old(case, time_m
     call_command("purge-transient")
     assert list(Outbox.objects.values_list("status", flat=True)) == ["pending"]
     assert purge_transient(dry_run=True) == {k: 0 for k in before}
+
+
+# --- customer data export ---------------------------------------------------------------------------------
+
+
+def test_customer_export_is_complete_without_internal_notes_and_recorded(case, customer):
+    import json as jsonlib
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from casework.cases import services
+
+    services.case_add_message(case=case, kind="note", body="internal: VIP, be careful", actor=None)
+    services.case_add_message(case=case, kind="reply", body="We are on it", actor=None)
+    out = StringIO()
+    call_command("export-customer", customer.email, "--dry-run", stdout=out)
+    assert jsonlib.loads(out.getvalue()) == {"cases": 1, "messages": 2}
+    assert not case.events.filter(data__privacy="export").exists()
+    out = StringIO()
+    call_command("export-customer", customer.email.upper(), stdout=out)
+    export = jsonlib.loads(out.getvalue())
+    assert export["customer"]["email"] == customer.email
+    bodies = [m["body"] for m in export["cases"][0]["messages"]]
+    assert "We are on it" in bodies and not any("internal" in b for b in bodies)
+    assert case.events.filter(data__privacy="export").count() == 1
