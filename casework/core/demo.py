@@ -376,6 +376,22 @@ def _target_status(rng: random.Random, age_days: int) -> str:
     return rng.choice([Status.NEW, Status.NEW, Status.TRIAGED, Status.IN_PROGRESS, Status.AWAITING_CLIENT])
 
 
+def _team_worker(case: Case, rng: random.Random, agents: list):
+    """An agent of the team holding the case (roles: agents work their own teams' cases)."""
+    from django.contrib.auth import get_user_model
+
+    from casework.people.permissions import team_ids
+
+    if case.team_id is None:
+        return rng.choice(agents[:3])
+    members = [a for a in agents if case.team_id in team_ids(a)]
+    if not members:
+        members = list(
+            get_user_model().objects.filter(agent__teams=case.team_id, is_active=True).order_by("username")
+        )
+    return rng.choice(members or agents[:3])
+
+
 def _walk(case: Case, target: str, at, now, rng: random.Random, l1: list, l2: list):
     """Drive a case through its lifecycle to `target`, with plausible gaps between steps."""
 
@@ -386,8 +402,8 @@ def _walk(case: Case, target: str, at, now, rng: random.Random, l1: list, l2: li
 
     if target == Status.NEW:
         return at
-    agent = rng.choice(l1)
     case.refresh_from_db()
+    agent = _team_worker(case, rng, l1 + l2)
     if case.status == Status.NEW:  # triage rules may already have classified it
         with step(3, 90):
             services.case_transition(
