@@ -46,7 +46,21 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 
 
 @pytest.fixture
-def fuzz_token(db, settings):
+def _keep_connection():
+    """Django closes the database connection at the end of each request; the test's transaction lives on
+    that connection (PostgreSQL), so do what Django's own test client does and keep it open."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_token(db, settings, _keep_connection):
     from casework.api.models import ApiToken
     from casework.testing.factories import CustomerFactory, make_agent, open_case
 
