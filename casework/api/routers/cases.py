@@ -41,7 +41,8 @@ class CaseListQuery(Schema):
     view: str = "all"
     ordering: str = Field(default="newest", description="newest | oldest | updated | priority | reference")
     limit: int = Field(default=25, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    # Bounded: a 30-digit offset was a 500 (SQLite integers are 64-bit; found by make fuzz).
+    offset: int = Field(default=0, ge=0, le=1_000_000_000)
 
 
 def _get_case(request, reference: str) -> Case:
@@ -177,7 +178,10 @@ def list_messages(request, reference: str):
 
 class EventPageQuery(Schema):
     after: int = Field(
-        default=0, ge=0, description="Only events after this event id (the previous page's `next`)"
+        default=0,
+        ge=0,
+        le=2**63 - 1,
+        description="Only events after this event id (the previous page's `next`)",
     )
     limit: int = Field(default=100, ge=1, le=500)
 

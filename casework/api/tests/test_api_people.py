@@ -41,3 +41,13 @@ def test_organisation_created_later_adopts_existing_customers(api):
     api.post("/api/v1/customers", {"email": "early@initech.test"})
     api.post("/api/v1/organisations", {"name": "Initech", "domains": ["initech.test"]})
     assert Customer.objects.get(email="early@initech.test").organisation.name == "Initech"
+
+
+def test_offsets_past_64_bits_are_refused_not_a_server_error(api, case):
+    """Found by make fuzz: ?offset=6702893419809169839346417664 was a 500 on SQLite."""
+    huge = "6702893419809169839346417664"
+    for path in ("/api/v1/customers", "/api/v1/organisations", "/api/v1/cases"):
+        response = api.get(path, {"offset": huge})
+        assert response.status_code == 422, (path, response.content)
+    events = api.get(f"/api/v1/cases/{case.reference}/events", {"after": huge})
+    assert events.status_code == 422
