@@ -193,11 +193,12 @@ SUBJECTS = [
     "Attachment upload times out",
     "zxqvault backup did not run",
 ]
-WORDS = [
-    *"account order invoice report export import screen button error page user team customer delivery".split(),
-    *"payment update settings browser mobile network server login password sync file upload download".split(),
-    *"chart total month week yesterday morning again still please urgent thanks".split(),
-]
+_WORDS = (
+    "account order invoice report export import screen button error page user team customer delivery "
+    "payment update settings browser mobile network server login password sync file upload download "
+    "chart total month week yesterday morning again still please urgent thanks"
+)
+WORDS = _WORDS.split()
 CATEGORY_BY_WORD = {
     "log in": "authentication",
     "Password": "authentication",
