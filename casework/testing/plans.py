@@ -56,7 +56,10 @@ class Plan:
                     found.append(line)
                 if re.search(r"\bSort\b", line) and "Sort Key" not in line:
                     found.append(line)
-                if "SubPlan" in line:
+                # "(hashed SubPlan 1)" runs once and is probed as a hash table; a plain "(SubPlan 1)"
+                # in a condition runs once per row.
+                stripped = line.strip()
+                if not stripped.startswith("SubPlan") and re.search(r"(?<!hashed )SubPlan \d", stripped):
                     found.append(line)
         return found
 
