@@ -912,7 +912,7 @@ def generate(
 
 def _fast_load_begin() -> dict:
     """SQLite: no fsync per batch during the load (the file is synced at the end); the WAL stays."""
-    if connection.vendor != "sqlite":
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
         return {}
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA synchronous")
