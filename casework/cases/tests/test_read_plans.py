@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from casework.cases import selectors
@@ -135,7 +136,10 @@ def test_queue_counts_count_by_index_with_a_fixed_number_of_queries(
         # The breached-and-still-counting index holds exactly the clocks being counted.
         assert not plan.problems(allow_full_index={"sla_clock_breached_counting"}), plan.text
     assert plans[0].uses_index("case_queue_counts"), plans[0].text
-    assert plans[1].uses_index("sla_clock_atrisk_window"), plans[1].text
+    if connection.vendor == "sqlite":
+        # SQLite has no statistics here and is steered off the sweep's index (selectors._NotIndexed);
+        # PostgreSQL chooses by its statistics, and either index is a bounded range there.
+        assert plans[1].uses_index("sla_clock_atrisk_window"), plans[1].text
 
 
 def test_queue_counts_query_count_does_not_grow_with_cases(customer, alice, django_assert_num_queries):
