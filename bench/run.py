@@ -388,6 +388,23 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def scale_section(scale: dict) -> list[str]:
+    """bench_scale.py: the read paths and periodic jobs at N generated cases (issue 20)."""
+    data = scale.get("bench_data", {})
+    rows = [
+        [name, f"{r.get('count')} samples", f"p50 {r.get('p50_ms')} ms", f"p95 {r.get('p95_ms')} ms",
+         r.get("endpoint", "")]
+        for name, r in scale["reads"].items()
+    ]  # fmt: skip
+    jobs = ", ".join(f"{name} {r.get('s')} s" for name, r in (scale.get("jobs") or {}).items())
+    return [
+        f"At {data.get('cases')} generated cases ({data.get('database')}; bench-data {data.get('seconds')} s,"
+        f" {data.get('cases_per_s')} cases/s), gunicorn {dig(scale, 'params', 'workers')} workers",
+        table(["measure", "samples", "p50", "p95", "endpoint"], rows),
+        f"  periodic jobs: {jobs}",
+    ]
+
+
 def summary(res: dict) -> str:
     m = res["machine"]
     parts = [
@@ -467,6 +484,9 @@ def summary(res: dict) -> str:
     statements = dig(res, "micro", "bench_statements", "result")
     if statements:
         parts += ["", *statements_section(statements)]
+    scale = dig(res, "micro", "bench_scale", "result")
+    if scale and scale.get("reads"):
+        parts += ["", *scale_section(scale)]
     micro_rows = []
     for name, r in res.get("micro", {}).items():
         if r.get("ok"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -527,22 +527,52 @@ def untriaged_alert_minutes() -> int:
     return settings.CASEWORK["UNTRIAGED_ALERT_MINUTES"]
 
 
-def alert_untriaged(now: datetime | None = None) -> int:
-    """Tell the triager on shift about cases waiting in New longer than the threshold, once per case."""
+# How far the untriaged alerts have got: the creation time (epoch microseconds) of the newest case
+# alerted. Each run reads only the cases created since (an index range of `case_status_created`), so
+# cases that stay New after their alert are not looked at again every minute.
+ALERT_WATERMARK = "triage-untriaged-alerted-up-to"
+ALERT_BATCH = 200
+
+
+def _alert_watermark() -> datetime | None:
+    from casework.core.models import Counter
+
+    value = Counter.objects.filter(name=ALERT_WATERMARK).values_list("value", flat=True).first()
+    return None if value is None else datetime.fromtimestamp(value / 1_000_000, tz=UTC)
+
+
+def _set_alert_watermark(at: datetime) -> None:
+    from django.db.models.functions import Greatest
+
+    from casework.core.models import Counter
+
+    micros = int(at.timestamp() * 1_000_000)
+    if not Counter.objects.filter(name=ALERT_WATERMARK).update(value=Greatest(F("value"), micros)):
+        Counter.objects.create(name=ALERT_WATERMARK, value=micros)
+
+
+def alert_untriaged(now: datetime | None = None, *, batch: int = ALERT_BATCH) -> int:
+    """Tell the triager on shift about cases waiting in New longer than the threshold, once per case.
+
+    Set-based and bounded by what is new: one query for the cases created since the last alert (at or
+    after the watermark, so cases created in the same microsecond are not lost; the per-case "already
+    alerted" check only runs on those), one for the triagers, one write for all the notes."""
     now = now or timezone.now()
     threshold = now - timedelta(minutes=untriaged_alert_minutes())
+    candidates = Case.objects.filter(status=Status.NEW, created_at__lte=threshold)
+    since = _alert_watermark()
+    if since is not None:
+        candidates = candidates.filter(created_at__gte=since)
     already = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.NOTE, data__alert="untriaged")
-    waiting = (
-        Case.objects.filter(status=Status.NEW, created_at__lte=threshold)
-        .annotate(alerted=Exists(already))
+    waiting = list(
+        candidates.annotate(alerted=Exists(already))
         .filter(alerted=False)
-        .order_by("created_at")[:200]
+        .order_by("created_at", "id")[:batch]
     )
-    triagers = triagers_on_shift(now)
-    names = ", ".join(t.get_full_name() or t.username for t in triagers) or "nobody (no triager on shift)"
-    waiting = list(waiting)
     if not waiting:
         return 0
+    triagers = triagers_on_shift(now)
+    names = ", ".join(t.get_full_name() or t.username for t in triagers) or "nobody (no triager on shift)"
     with unit_of_work("untriaged alerts"):
         case_services.case_record_system_events(
             events=[
@@ -561,6 +591,7 @@ def alert_untriaged(now: datetime | None = None) -> int:
             ],
             actor="triage",
         )
+        _set_alert_watermark(waiting[-1].created_at)
     return len(waiting)
 
 
