@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "casework.routing",
     "casework.notify",
     "casework.api",
+    "casework.reports",
     "casework.web",
 ]
 

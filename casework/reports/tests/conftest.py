@@ -1,0 +1,143 @@
+"""A hand-built week of cases with known answers for every metric (docs/metrics.md), made through the
+case services at fixed instants so the SLA clocks, tier history and events are the real ones.
+
+The week: Monday 30 November – Sunday 6 December 2026, seeded Standard policy (Mon–Fri 09:00–17:30
+UTC; high 1 h / 8 h, medium 4 h / 24 h, low 8 h / 72 h), reporting zone UTC unless a test changes it.
+
+Times are first response (wall / business) and resolution (wall / business):
+
+- A medium: Mon 09:00 opened, 10:00 reply, 12:00 resolved — 1 h / 1 h, 3 h / 3 h.
+- B high: Mon 16:30 opened, Tue 09:30 reply (FR breached Mon 17:30), 10:00 resolved — 17 h / 1.5 h,
+  17.5 h / 2 h.
+- C medium: Tue 09:00 opened, 09:30 reply, 10:00 awaiting client (paused), Wed 09:00 customer writes
+  (resumes), 09:30 second reply, 10:00 resolved — 0.5 h / 0.5 h, 25 h / 2 h.
+- D low: Tue 10:00 opened, 11:00 reply, 12:00 resolved, Wed 09:00 reopened, 11:00 resolved — 1 h / 1 h,
+  25 h / 4 h (the night it spent resolved is not business time of the resolution clock).
+- E medium: Wed 09:00 opened, never answered, still open.
+- F medium: Wed 10:00 opened, 10:30 closed as spam (no response, no resolution).
+- G medium: Thu 09:00 opened by A's customer with A's subject in other capitals (a repeat contact),
+  10:00 resolved without any reply — resolution 1 h / 1 h.
+- H medium: Thu 11:00 opened, 12:00 escalated to L2, 13:00 reply, 14:00 resolved — 2 h / 2 h, 3 h / 3 h.
+- I medium: Thu 12:00 opened, 12:30 merged into E: counted nowhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from casework.cases import services as cases
+from casework.cases.models import Case
+from casework.sla.calendars import clear_cache
+from casework.testing.factories import CustomerFactory
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendar_cache():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@dataclass
+class Week:
+    cases: dict[str, Case]
+    alice: object
+    bob: object
+
+
+def at(when: datetime, fn, /, **kwargs):
+    with time_machine.travel(when, tick=False):
+        return fn(**kwargs)
+
+
+def _open(when, name, customer, priority="medium", subject=None):
+    return at(
+        when,
+        cases.case_open,
+        subject=subject or f"Invoice export question {name}",
+        description="The invoice export needs a look.",
+        customer=customer,
+        priority=priority,
+    )
+
+
+def _reply(when, case, actor, body="Thanks, looking at it."):
+    return at(when, cases.case_add_message, case=case, kind="reply", body=body, actor=actor)
+
+
+def _move(when, case, to, actor, reason=""):
+    case.refresh_from_db()
+    return at(when, cases.case_transition, case=case, to=to, actor=actor, reason=reason)
+
+
+def build_week(alice, bob) -> Week:
+    ann = CustomerFactory(name="Ann", email="ann@example.test")
+    c: dict[str, Case] = {}
+    c["A"] = _open(utc(2026, 11, 30, 9), "A", ann, subject="Printer queue stuck")
+    _reply(utc(2026, 11, 30, 10), c["A"], alice)
+    _move(utc(2026, 11, 30, 11), c["A"], "in_progress", alice)
+    _move(utc(2026, 11, 30, 12), c["A"], "resolved", alice)
+
+    c["B"] = _open(utc(2026, 11, 30, 16, 30), "B", CustomerFactory(), priority="high")
+    _reply(utc(2026, 12, 1, 9, 30), c["B"], alice)
+    _move(utc(2026, 12, 1, 9, 45), c["B"], "in_progress", alice)
+    _move(utc(2026, 12, 1, 10), c["B"], "resolved", alice)
+
+    c["C"] = _open(utc(2026, 12, 1, 9), "C", CustomerFactory())
+    _reply(utc(2026, 12, 1, 9, 30), c["C"], bob)
+    _move(utc(2026, 12, 1, 9, 45), c["C"], "in_progress", bob)
+    _move(utc(2026, 12, 1, 10), c["C"], "awaiting_client", bob)
+    c["C"].refresh_from_db()
+    at(utc(2026, 12, 2, 9), cases.case_add_message, case=c["C"], kind="customer", body="Here are the logs.")
+    _reply(utc(2026, 12, 2, 9, 30), c["C"], bob, body="Found it.")
+    _move(utc(2026, 12, 2, 10), c["C"], "resolved", bob)
+
+    c["D"] = _open(utc(2026, 12, 1, 10), "D", CustomerFactory(), priority="low")
+    _reply(utc(2026, 12, 1, 11), c["D"], alice)
+    _move(utc(2026, 12, 1, 11, 30), c["D"], "in_progress", alice)
+    _move(utc(2026, 12, 1, 12), c["D"], "resolved", alice)
+    _move(utc(2026, 12, 2, 9), c["D"], "in_progress", alice, reason="Customer says it is back")
+    _move(utc(2026, 12, 2, 11), c["D"], "resolved", alice)
+
+    c["E"] = _open(utc(2026, 12, 2, 9), "E", CustomerFactory())
+    c["F"] = _open(utc(2026, 12, 2, 10), "F", CustomerFactory())
+    _move(utc(2026, 12, 2, 10, 30), c["F"], "closed", alice, reason="Spam")
+
+    c["G"] = _open(utc(2026, 12, 3, 9), "G", ann, subject="printer queue STUCK")
+    _move(utc(2026, 12, 3, 9, 30), c["G"], "in_progress", alice)
+    _move(utc(2026, 12, 3, 10), c["G"], "resolved", alice)
+
+    c["H"] = _open(utc(2026, 12, 3, 11), "H", CustomerFactory())
+    c["H"].refresh_from_db()
+    at(
+        utc(2026, 12, 3, 12),
+        cases.case_escalate,
+        case=c["H"],
+        to_tier=2,
+        actor=alice,
+        handoff_note="Needs the L2 export tool.",
+    )
+    _reply(utc(2026, 12, 3, 13), c["H"], bob)
+    _move(utc(2026, 12, 3, 13, 30), c["H"], "in_progress", bob)
+    _move(utc(2026, 12, 3, 14), c["H"], "resolved", bob)
+
+    c["I"] = _open(utc(2026, 12, 3, 12), "I", CustomerFactory())
+    c["I"].refresh_from_db()
+    c["E"].refresh_from_db()
+    at(utc(2026, 12, 3, 12, 30), cases.case_merge, source=c["I"], target=c["E"], actor=alice)
+    for case in c.values():
+        case.refresh_from_db()
+    return Week(cases=c, alice=alice, bob=bob)
+
+
+@pytest.fixture
+def week(db, alice, bob) -> Week:
+    return build_week(alice, bob)
