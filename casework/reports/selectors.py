@@ -204,11 +204,20 @@ def response_times(f: ReportFilter, metric: str = Metric.FIRST_RESPONSE) -> Time
 # --- SLA ------------------------------------------------------------------------------------------------
 
 
-def sla_compliance(f: ReportFilter) -> dict[tuple[str, str], dict[str, int]]:
+def _breached_q(f: ReportFilter, now: datetime) -> Q:
+    """Target ran out in the range: a recorded breach, or a running clock past its due time that the
+    sweep has not reached yet (its breach time will be that due time)."""
+    swept = Q(breached_at__isnull=False) & f.in_range("breached_at")
+    pending = Q(state=ClockState.RUNNING, breached_at__isnull=True, due_at__lt=now) & f.in_range("due_at")
+    return swept | pending
+
+
+def sla_compliance(f: ReportFilter, *, now: datetime | None = None) -> dict[tuple[str, str], dict[str, int]]:
     """Per (metric, priority): clocks met in the range (stopped as met) and clocks breached in the range
     (their target ran out in it). Clocks stopped without the metric happening count for neither."""
+    now = now or timezone.now()
     met_q = Q(state=ClockState.MET) & f.in_range("stopped_at")
-    breached_q = Q(breached_at__isnull=False) & f.in_range("breached_at")
+    breached_q = _breached_q(f, now)
     rows = (
         CaseClock.objects.filter(f.case_q("case__"))
         .filter(met_q | breached_q)
@@ -504,11 +513,11 @@ def weekly_series(f: ReportFilter) -> list[dict[str, Any]]:
         clocks, DurationSeconds(F("consumed")), group=TruncWeek("case__first_response_at", tzinfo=zone)
     )
     met_q = Q(state=ClockState.MET) & f.in_range("stopped_at")
-    breached_q = Q(breached_at__isnull=False) & f.in_range("breached_at")
+    breached_q = _breached_q(f, timezone.now())
     sla = (
         CaseClock.objects.filter(f.case_q("case__"))
         .filter(met_q | breached_q)
-        .annotate(decided=Coalesce("breached_at", "stopped_at"))
+        .annotate(decided=Coalesce("breached_at", "stopped_at", "due_at"))
         .annotate(week=TruncWeek("decided", tzinfo=zone))
         .values("week")
         .annotate(met=Count("id", filter=met_q), breached=Count("id", filter=breached_q))

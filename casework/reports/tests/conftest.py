@@ -138,6 +138,33 @@ def build_week(alice, bob) -> Week:
     return Week(cases=c, alice=alice, bob=bob)
 
 
+@pytest.fixture(scope="module")
+def _module_week(django_db_setup, django_db_blocker):
+    """The week is built once per module (and xdist worker) inside a transaction rolled back at the end;
+    each test runs in a savepoint inside it, as Django's TestCase.setUpTestData does. Building it through
+    the services takes seconds, so per test it would dominate the run."""
+    from django.db import transaction
+
+    from casework.testing.factories import TeamFactory, make_agent
+
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            clear_cache()
+            teams = {
+                1: TeamFactory(name="L1 Support", tier_level=1),
+                2: TeamFactory(name="L2 Support", tier_level=2),
+            }
+            alice = make_agent("alice", tier=1, teams=[teams[1]])
+            bob = make_agent("bob", tier=2, teams=[teams[2]])
+            yield build_week(alice, bob)
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            clear_cache()
+
+
 @pytest.fixture
-def week(db, alice, bob) -> Week:
-    return build_week(alice, bob)
+def week(_module_week, db) -> Week:
+    return _module_week
