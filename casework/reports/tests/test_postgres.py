@@ -17,7 +17,13 @@ from django.db import connection
 
 from casework.testing.processes import casework_env
 
-MODULES = ["casework/reports/tests/test_metrics.py", "casework/reports/tests/test_sql.py"]
+MODULES = [
+    "casework/reports/tests/test_metrics.py",
+    "casework/reports/tests/test_sql.py",
+    "casework/reports/tests/test_views.py",
+    "casework/reports/tests/test_mail.py",
+    "casework/reports/tests/test_api.py",
+]
 ROOT = Path(__file__).resolve().parents[3]
 
 
