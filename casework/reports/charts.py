@@ -3,6 +3,7 @@ its tooltip script from a CDN; `js=[]` leaves it out, so the SVG is static and s
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -31,7 +32,7 @@ STYLE = Style(
 
 def _config(title: str, *, height: int, legend: bool) -> dict:
     return {
-        "title": title,
+        "title": title or None,
         "style": STYLE,
         "js": [],
         "disable_xml_declaration": True,
@@ -49,8 +50,28 @@ def _config(title: str, *, height: int, legend: bool) -> dict:
     }
 
 
-def _thin_labels(labels: Sequence[str], every: int) -> list[str]:
-    return [label if i % every == 0 else "" for i, label in enumerate(labels)]
+def _major(labels: Sequence[str], most: int = 7) -> list[str]:
+    """At most `most` labels printed under the axis (every k-th), so dates never overlap."""
+    every = max(1, math.ceil(len(labels) / most))
+    return [label for i, label in enumerate(labels) if i % every == 0]
+
+
+def _y_axis(chart, values: list[float], *, percent: bool, floor_zero: bool = True) -> None:
+    """Counts get whole-number ticks from 0; shares run 0–100 %; anything else starts at 0 so a flat line
+    at the top of the box is not mistaken for a big change."""
+    top = max([v for v in values if v is not None] or [0])
+    if percent:
+        chart.range = (0, 100)
+        chart.y_labels = [0, 20, 40, 60, 80, 100]
+    elif floor_zero:
+        chart.range = (0, top * 1.1 if top else 1)
+
+
+def _integer_ticks(chart, values: list[float]) -> None:
+    top = int(max([v for v in values if v is not None] or [0]))
+    step = max(1, math.ceil(top / 5))
+    chart.y_labels = list(range(0, top + step + 1, step))
+    chart.range = (0, top + step)
 
 
 def line(
@@ -61,17 +82,19 @@ def line(
     target: float | None = None,
     target_label: str = "target",
     height: int = 220,
-    value_formatter=None,
+    percent: bool = False,
+    counts: bool = False,
 ) -> str:
     chart = pygal.Line(**_config(title, height=height, legend=len(series) > 1 or target is not None))
-    every = max(1, len(labels) // 8)
     chart.x_labels = list(labels)
-    chart.x_labels_major = _thin_labels(labels, every)
-    chart.x_labels_major = [label for label in chart.x_labels_major if label]
-    if value_formatter:
-        chart.value_formatter = value_formatter
-    for name, values in series.items():
-        chart.add(name, list(values), show_dots=len(labels) <= 16)
+    chart.x_labels_major = _major(labels)
+    values = [v for vs in series.values() for v in vs] + ([target] if target is not None else [])
+    if counts:
+        _integer_ticks(chart, values)
+    else:
+        _y_axis(chart, values, percent=percent)
+    for name, points in series.items():
+        chart.add(name, list(points), show_dots=len(labels) <= 16)
     if target is not None:
         chart.add(target_label, [target] * len(labels), show_dots=False, stroke_style={"dasharray": "4,4"})
     return _clean(chart.render(is_unicode=True))
@@ -87,11 +110,12 @@ def bar(
 ) -> str:
     cls = pygal.StackedBar if stacked and len(series) > 1 else pygal.Bar
     chart = cls(**_config(title, height=height, legend=len(series) > 1))
-    every = max(1, len(labels) // 8)
     chart.x_labels = list(labels)
-    chart.x_labels_major = [label for label in _thin_labels(labels, every) if label]
-    for name, values in series.items():
-        chart.add(name, list(values))
+    chart.x_labels_major = _major(labels)
+    totals = [sum(v or 0 for v in column) for column in zip(*series.values(), strict=True)] if series else []
+    _integer_ticks(chart, totals)
+    for name, points in series.items():
+        chart.add(name, list(points))
     return _clean(chart.render(is_unicode=True))
 
 

@@ -214,22 +214,20 @@ def _charts(base: ReportFilter, today: date, now: datetime) -> list[tuple[str, s
     week_labels = [f"{w['week']:%d %b}" for w in weekly]
     return [
         (
-            "New cases per day",
+            "New cases per day · 30 days",
             get("volume").definition,
-            charts.bar(
-                "New cases per day (30 days)", labels, {"new": [volume.get(d, 0) for d in days_f.days]}
-            ),
+            charts.bar("", labels, {"new": [volume.get(d, 0) for d in days_f.days]}),
         ),
         (
-            "Backlog",
+            "Backlog at the end of each day · 30 days",
             get("backlog").definition,
-            charts.line("Open at the end of each day (30 days)", labels, {"open": [n for _, n in backlog]}),
+            charts.line("", labels, {"open": [n for _, n in backlog]}, counts=True),
         ),
         (
-            "First response p90",
+            "First response p90 per week, business hours · 12 weeks",
             get("first_response").definition,
             charts.line(
-                "First response p90 per week, business hours (12 weeks)",
+                "",
                 week_labels,
                 {
                     "p90 (h)": [
@@ -241,14 +239,15 @@ def _charts(base: ReportFilter, today: date, now: datetime) -> list[tuple[str, s
             ),
         ),
         (
-            "SLA compliance",
+            "SLA compliance per week · 12 weeks",
             get("sla").definition,
             charts.line(
-                "SLA compliance per week, % (12 weeks)",
+                "",
                 week_labels,
                 {"SLA %": [w["sla"] for w in weekly]},
                 target=95.0,
                 target_label="target 95 %",
+                percent=True,
             ),
         ),
     ]

@@ -98,9 +98,10 @@ register(
 )
 
 BACKLOG = (
-    "Open cases at the end of each local day: opened before the day ended and neither resolved nor closed by "
-    "then (a case's latest resolution counts, so a reopened case is open again from its reopening). Age: "
-    "the time since opening of the cases open at the end of the range."
+    "Open cases at the end of each local day: opened before the day ended and not resolved or closed at "
+    "that moment, following each case's status history (a case resolved on Tuesday and reopened on "
+    "Wednesday is out of Tuesday's backlog and back in Wednesday's). Age: the time since opening of the "
+    "cases open at the end of the range (now, if the range ends today)."
 )
 
 
@@ -171,7 +172,7 @@ def _times(f: ReportFilter, metric: str, title: str, field: str) -> list[Table]:
                 ),
                 Column("seconds", "Took", "seconds"),
             ],
-            figures.outliers,
+            [{**o, "priority": Priority(o["priority"]).label} for o in figures.outliers],
             slug=f"{metric}-outliers",
         )
     )

@@ -175,8 +175,8 @@ def _table_chart(table: registry.Table) -> str:
     labels = [cell(row.get(x), next(c.kind for c in table.columns if c.key == x)) for row in table.rows]
     series = {y: [row.get(y) or 0 for row in table.rows] for y in ys}
     if kind == "bar":
-        return charts.bar(table.title, labels, series)
-    return charts.line(table.title, labels, series)
+        return charts.bar("", labels, series)
+    return charts.line("", labels, series, counts=True)
 
 
 class _Echo:

@@ -24,7 +24,7 @@ Times are first response (wall / business) and resolution (wall / business):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -78,61 +78,67 @@ def _move(when, case, to, actor, reason=""):
     return at(when, cases.case_transition, case=case, to=to, actor=actor, reason=reason)
 
 
-def build_week(alice, bob) -> Week:
-    ann = CustomerFactory(name="Ann", email="ann@example.test")
+def build_week(alice, bob, *, weeks_later: int = 0) -> Week:
+    """The week above; `weeks_later` moves it whole weeks on (the browser test puts it into last week)."""
+    shift = timedelta(weeks=weeks_later)
+
+    def u(*args: int) -> datetime:
+        return utc(*args) + shift
+
+    ann = CustomerFactory(name="Ann", email=f"ann{weeks_later}@example.test")
     c: dict[str, Case] = {}
-    c["A"] = _open(utc(2026, 11, 30, 9), "A", ann, subject="Printer queue stuck")
-    _reply(utc(2026, 11, 30, 10), c["A"], alice)
-    _move(utc(2026, 11, 30, 11), c["A"], "in_progress", alice)
-    _move(utc(2026, 11, 30, 12), c["A"], "resolved", alice)
+    c["A"] = _open(u(2026, 11, 30, 9), "A", ann, subject="Printer queue stuck")
+    _reply(u(2026, 11, 30, 10), c["A"], alice)
+    _move(u(2026, 11, 30, 11), c["A"], "in_progress", alice)
+    _move(u(2026, 11, 30, 12), c["A"], "resolved", alice)
 
-    c["B"] = _open(utc(2026, 11, 30, 16, 30), "B", CustomerFactory(), priority="high")
-    _reply(utc(2026, 12, 1, 9, 30), c["B"], alice)
-    _move(utc(2026, 12, 1, 9, 45), c["B"], "in_progress", alice)
-    _move(utc(2026, 12, 1, 10), c["B"], "resolved", alice)
+    c["B"] = _open(u(2026, 11, 30, 16, 30), "B", CustomerFactory(), priority="high")
+    _reply(u(2026, 12, 1, 9, 30), c["B"], alice)
+    _move(u(2026, 12, 1, 9, 45), c["B"], "in_progress", alice)
+    _move(u(2026, 12, 1, 10), c["B"], "resolved", alice)
 
-    c["C"] = _open(utc(2026, 12, 1, 9), "C", CustomerFactory())
-    _reply(utc(2026, 12, 1, 9, 30), c["C"], bob)
-    _move(utc(2026, 12, 1, 9, 45), c["C"], "in_progress", bob)
-    _move(utc(2026, 12, 1, 10), c["C"], "awaiting_client", bob)
+    c["C"] = _open(u(2026, 12, 1, 9), "C", CustomerFactory())
+    _reply(u(2026, 12, 1, 9, 30), c["C"], bob)
+    _move(u(2026, 12, 1, 9, 45), c["C"], "in_progress", bob)
+    _move(u(2026, 12, 1, 10), c["C"], "awaiting_client", bob)
     c["C"].refresh_from_db()
-    at(utc(2026, 12, 2, 9), cases.case_add_message, case=c["C"], kind="customer", body="Here are the logs.")
-    _reply(utc(2026, 12, 2, 9, 30), c["C"], bob, body="Found it.")
-    _move(utc(2026, 12, 2, 10), c["C"], "resolved", bob)
+    at(u(2026, 12, 2, 9), cases.case_add_message, case=c["C"], kind="customer", body="Here are the logs.")
+    _reply(u(2026, 12, 2, 9, 30), c["C"], bob, body="Found it.")
+    _move(u(2026, 12, 2, 10), c["C"], "resolved", bob)
 
-    c["D"] = _open(utc(2026, 12, 1, 10), "D", CustomerFactory(), priority="low")
-    _reply(utc(2026, 12, 1, 11), c["D"], alice)
-    _move(utc(2026, 12, 1, 11, 30), c["D"], "in_progress", alice)
-    _move(utc(2026, 12, 1, 12), c["D"], "resolved", alice)
-    _move(utc(2026, 12, 2, 9), c["D"], "in_progress", alice, reason="Customer says it is back")
-    _move(utc(2026, 12, 2, 11), c["D"], "resolved", alice)
+    c["D"] = _open(u(2026, 12, 1, 10), "D", CustomerFactory(), priority="low")
+    _reply(u(2026, 12, 1, 11), c["D"], alice)
+    _move(u(2026, 12, 1, 11, 30), c["D"], "in_progress", alice)
+    _move(u(2026, 12, 1, 12), c["D"], "resolved", alice)
+    _move(u(2026, 12, 2, 9), c["D"], "in_progress", alice, reason="Customer says it is back")
+    _move(u(2026, 12, 2, 11), c["D"], "resolved", alice)
 
-    c["E"] = _open(utc(2026, 12, 2, 9), "E", CustomerFactory())
-    c["F"] = _open(utc(2026, 12, 2, 10), "F", CustomerFactory())
-    _move(utc(2026, 12, 2, 10, 30), c["F"], "closed", alice, reason="Spam")
+    c["E"] = _open(u(2026, 12, 2, 9), "E", CustomerFactory())
+    c["F"] = _open(u(2026, 12, 2, 10), "F", CustomerFactory())
+    _move(u(2026, 12, 2, 10, 30), c["F"], "closed", alice, reason="Spam")
 
-    c["G"] = _open(utc(2026, 12, 3, 9), "G", ann, subject="printer queue STUCK")
-    _move(utc(2026, 12, 3, 9, 30), c["G"], "in_progress", alice)
-    _move(utc(2026, 12, 3, 10), c["G"], "resolved", alice)
+    c["G"] = _open(u(2026, 12, 3, 9), "G", ann, subject="printer queue STUCK")
+    _move(u(2026, 12, 3, 9, 30), c["G"], "in_progress", alice)
+    _move(u(2026, 12, 3, 10), c["G"], "resolved", alice)
 
-    c["H"] = _open(utc(2026, 12, 3, 11), "H", CustomerFactory())
+    c["H"] = _open(u(2026, 12, 3, 11), "H", CustomerFactory())
     c["H"].refresh_from_db()
     at(
-        utc(2026, 12, 3, 12),
+        u(2026, 12, 3, 12),
         cases.case_escalate,
         case=c["H"],
         to_tier=2,
         actor=alice,
         handoff_note="Needs the L2 export tool.",
     )
-    _reply(utc(2026, 12, 3, 13), c["H"], bob)
-    _move(utc(2026, 12, 3, 13, 30), c["H"], "in_progress", bob)
-    _move(utc(2026, 12, 3, 14), c["H"], "resolved", bob)
+    _reply(u(2026, 12, 3, 13), c["H"], bob)
+    _move(u(2026, 12, 3, 13, 30), c["H"], "in_progress", bob)
+    _move(u(2026, 12, 3, 14), c["H"], "resolved", bob)
 
-    c["I"] = _open(utc(2026, 12, 3, 12), "I", CustomerFactory())
+    c["I"] = _open(u(2026, 12, 3, 12), "I", CustomerFactory())
     c["I"].refresh_from_db()
     c["E"].refresh_from_db()
-    at(utc(2026, 12, 3, 12, 30), cases.case_merge, source=c["I"], target=c["E"], actor=alice)
+    at(u(2026, 12, 3, 12, 30), cases.case_merge, source=c["I"], target=c["E"], actor=alice)
     for case in c.values():
         case.refresh_from_db()
     return Week(cases=c, alice=alice, bob=bob)
