@@ -23,6 +23,7 @@ MODULES = [
     "casework/reports/tests/test_views.py",
     "casework/reports/tests/test_mail.py",
     "casework/reports/tests/test_api.py",
+    "casework/reports/tests/test_bench_data.py",
 ]
 ROOT = Path(__file__).resolve().parents[3]
 
