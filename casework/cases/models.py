@@ -109,6 +109,9 @@ class Case(models.Model):
             models.Index(fields=["team", "status"], name="case_team_status"),
             models.Index(fields=["priority", "status"], name="case_priority_status"),
             models.Index(fields=["customer", "-created_at"], name="case_customer_created"),
+            # Reports select cases first answered / resolved in a date range (reports/selectors.py).
+            models.Index(fields=["first_response_at"], name="case_first_response_at"),
+            models.Index(fields=["resolved_at"], name="case_resolved_at"),
         ]
 
     def __str__(self) -> str:

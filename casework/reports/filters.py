@@ -12,7 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from casework.cases.models import Case
@@ -71,7 +73,10 @@ class ReportFilter:
         """The attribute filters on the case (not the dates), for a query on Case (`prefix=""`) or on a
         model with a foreign key to it (`prefix="case__"`). Merged-away cases never count."""
         p = prefix
-        q = Q(**{f"{p}merged_into__isnull": True})
+        # COALESCE(merged_into_id, 0) = 0 rather than IS NULL: without statistics SQLite takes the
+        # merged_into index for IS NULL (true for nearly every row) and walks the whole table through it
+        # instead of using the date index (measured: 110 ms → a few ms for "new today" at 100,000 cases).
+        q = Q(Exact(Coalesce(F(f"{p}merged_into"), Value(0)), 0))
         if self.team:
             q &= Q(**{f"{p}team_id": self.team})
         if self.agent:

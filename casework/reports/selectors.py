@@ -93,26 +93,46 @@ def _reopening_q() -> Q:
 
 
 def backlog(f: ReportFilter, *, now: datetime | None = None) -> list[tuple[date, int]]:
-    """Open cases at the end of each local day of the range: opened before the day ended, minus the
-    closings (open → resolved/closed) before it, plus the reopenings (resolved → open) before it. Two
-    queries (cases, status events), each a conditional count per day — exact for reopened cases."""
+    """Open cases at the end of each local day of the range, following status history: a case is open
+    from its opening until a closing event (open → resolved/closed) and again from a reopening (resolved
+    → open). Counted backwards from now, so only the range's own activity is read, never the history
+    before it: open at T = open now − opened since T + closings since T − reopenings since T. Three
+    queries: open now (status index) and two index range scans from the start of the range."""
     now = now or timezone.now()
     ends = [min(f.with_range(day, day).end_at, now) for day in f.days]
     if not ends:
         return []
-    created = (
+    since = ends[0]
+    cases = _backlog_cases(f, ends, since)
+    moved = (
+        CaseEvent.objects.filter(f.case_q("case__"), kind=EventKind.STATUS_CHANGED, created_at__gte=since)
+        .filter(_closing_q() | _reopening_q())
+        .aggregate(
+            **{
+                f"c{i}": Count("id", filter=_closing_q() & Q(created_at__gte=end))
+                for i, end in enumerate(ends)
+            },
+            **{
+                f"r{i}": Count("id", filter=_reopening_q() & Q(created_at__gte=end))
+                for i, end in enumerate(ends)
+            },
+        )
+    )
+    return [
+        (day, cases["open_now"] - cases[f"o{i}"] + moved[f"c{i}"] - moved[f"r{i}"])
+        for i, day in enumerate(f.days)
+    ]
+
+
+def _backlog_cases(f: ReportFilter, ends: list[datetime], since: datetime) -> dict[str, int]:
+    # Open now (status index) and opened since each day's end (created_at index), in one statement.
+    open_now = f.cases().filter(status__in=OPEN_STATUSES).count()
+    opened = (
         f.cases()
-        .filter(created_at__lt=ends[-1])
-        .aggregate(**{f"d{i}": Count("id", filter=Q(created_at__lt=end)) for i, end in enumerate(ends)})
+        .filter(created_at__gte=since)
+        .aggregate(**{f"o{i}": Count("id", filter=Q(created_at__gte=end)) for i, end in enumerate(ends)})
     )
-    events = CaseEvent.objects.filter(f.case_q("case__"), created_at__lt=ends[-1]).filter(
-        _closing_q() | _reopening_q()
-    )
-    moved = events.aggregate(
-        **{f"c{i}": Count("id", filter=_closing_q() & Q(created_at__lt=end)) for i, end in enumerate(ends)},
-        **{f"r{i}": Count("id", filter=_reopening_q() & Q(created_at__lt=end)) for i, end in enumerate(ends)},
-    )
-    return [(day, created[f"d{i}"] - moved[f"c{i}"] + moved[f"r{i}"]) for i, day in enumerate(f.days)]
+    return {"open_now": open_now, **opened}
 
 
 def open_at(f: ReportFilter, at: datetime, *, now: datetime | None = None) -> QuerySet[Case]:
@@ -415,42 +435,59 @@ def agent_performance(f: ReportFilter, *, now: datetime | None = None) -> list[d
 
 def agent_load(f: ReportFilter, *, now: datetime | None = None) -> tuple[list[date], list[dict[str, Any]]]:
     """Open cases per current owner at the end of each day of the range, counted like the backlog
-    (created − closings + reopenings), grouped by owner: two queries."""
+    (backwards from the cases each owns now), grouped by owner: three queries."""
     now = now or timezone.now()
     ends = [min(f.with_range(day, day).end_at, now) for day in f.days]
     if not ends:
         return [], []
-    created = (
-        f.cases()
-        .filter(assignee__isnull=False, created_at__lt=ends[-1])
+    since = ends[0]
+    owned = f.cases().filter(assignee__isnull=False)
+    open_now = dict(
+        owned.filter(status__in=OPEN_STATUSES)
         .values("assignee")
-        .annotate(**{f"d{i}": Count("id", filter=Q(created_at__lt=end)) for i, end in enumerate(ends)})
-        .order_by()
+        .annotate(n=Count("id"))
+        .values_list("assignee", "n")
     )
-    moved = (
-        CaseEvent.objects.filter(f.case_q("case__"), case__assignee__isnull=False, created_at__lt=ends[-1])
+    opened = {
+        row["assignee"]: row
+        for row in owned.filter(created_at__gte=since)
+        .values("assignee")
+        .annotate(**{f"o{i}": Count("id", filter=Q(created_at__gte=end)) for i, end in enumerate(ends)})
+        .order_by()
+    }
+    moved = {
+        row["case__assignee"]: row
+        for row in CaseEvent.objects.filter(
+            f.case_q("case__"),
+            case__assignee__isnull=False,
+            kind=EventKind.STATUS_CHANGED,
+            created_at__gte=since,
+        )
         .filter(_closing_q() | _reopening_q())
         .values("case__assignee")
         .annotate(
             **{
-                f"c{i}": Count("id", filter=_closing_q() & Q(created_at__lt=end))
+                f"c{i}": Count("id", filter=_closing_q() & Q(created_at__gte=end))
                 for i, end in enumerate(ends)
             },
             **{
-                f"r{i}": Count("id", filter=_reopening_q() & Q(created_at__lt=end))
+                f"r{i}": Count("id", filter=_reopening_q() & Q(created_at__gte=end))
                 for i, end in enumerate(ends)
             },
         )
         .order_by()
-    )
-    moves = {row["case__assignee"]: row for row in moved}
-    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=[row["assignee"] for row in created])}
+    }
+    owners = set(open_now) | set(opened) | set(moved)
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=owners)}
     out = []
-    for row in created:
-        m = moves.get(row["assignee"], {})
-        user = users[row["assignee"]]
-        per_day = [row[f"d{i}"] - m.get(f"c{i}", 0) + m.get(f"r{i}", 0) for i in range(len(ends))]
-        out.append({"agent": user.get_full_name() or user.username, "per_day": per_day})
+    for pk in owners:
+        o, m = opened.get(pk, {}), moved.get(pk, {})
+        per_day = [
+            open_now.get(pk, 0) - o.get(f"o{i}", 0) + m.get(f"c{i}", 0) - m.get(f"r{i}", 0)
+            for i in range(len(ends))
+        ]
+        if any(per_day):
+            out.append({"agent": users[pk].get_full_name() or users[pk].username, "per_day": per_day})
     out.sort(key=lambda r: r["agent"].lower())
     return f.days, out
 
