@@ -57,4 +57,10 @@ def csv_cell(value: Any, kind: str) -> Any:
         return value.isoformat()
     if kind == "seconds":
         return round(float(value), 3)
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+        # Subjects come from customers: a cell starting like a formula would run in a spreadsheet.
+        return "'" + value
     return value
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from casework.notify.services import outbox_enqueue
+from casework.sla.models import Metric
 
 from . import charts, dashboard, selectors
 from .filters import ReportFilter, local_today, report_zone
@@ -156,7 +157,7 @@ def weekly_report(*, week_start: date | None = None, base: ReportFilter | None =
         "charts": [volume_svg, backlog_svg],
         "exports": exports,
         "channels": sorted(channels.items(), key=lambda kv: -kv[1]),
-        "breaches": selectors.sla_breaches(f, limit=10),
+        "breaches": [{**b, "metric": Metric(b["metric"]).label} for b in selectors.sla_breaches(f, limit=10)],
         "slowest": frt.outliers[:5],
         "trend": (
             f"{new_total} new cases (week before: {new_before}); "

@@ -68,3 +68,24 @@ def test_duration_field_in_seconds():
     CaseClock.objects.filter(case=case).update(consumed=timedelta(hours=2, microseconds=500_000))
     s = summarise(CaseClock.objects.filter(case=case), DurationSeconds(F("consumed")))[1]
     assert s.max == 7200.5
+
+
+def test_csv_cells_are_machine_readable_and_never_formulas():
+    from datetime import date
+
+    from casework.reports.format import csv_cell, duration
+
+    assert csv_cell(timedelta(hours=1, seconds=1), "seconds") == 3601.0
+    assert csv_cell(date(2026, 12, 1), "date") == "2026-12-01"
+    assert csv_cell('=HYPERLINK("http://evil")', "text") == '\'=HYPERLINK("http://evil")'
+    assert csv_cell("-1 printer", "text") == "'-1 printer"
+    assert csv_cell(None, "count") == ""
+    assert [duration(s) for s in (None, 42, 90, 3600, 5400, 90000, 200000)] == [
+        "—",
+        "42 s",
+        "1 min",
+        "1 h",
+        "1 h 30 min",
+        "25 h",
+        "2 d 7 h",
+    ]
