@@ -51,11 +51,7 @@ def volume(f: ReportFilter, *, by: str = "day", split: str | None = None) -> lis
     """New cases per local day (or ISO week, Monday first) in the range, optionally split by channel,
     category or priority: rows of {period, key, count}."""
     trunc = TruncWeek if by == "week" else TruncDate
-    qs = f.cases().filter(f.in_range("created_at"))
-    if by == "week":
-        qs = qs.annotate(period=TruncWeek("created_at", tzinfo=report_zone()))
-    else:
-        qs = qs.annotate(period=trunc("created_at", tzinfo=report_zone()))
+    qs = f.cases().filter(f.in_range("created_at")).annotate(period=trunc("created_at", tzinfo=report_zone()))
     key = {"channel": "channel", "category": "category__name", "priority": "priority"}.get(split or "")
     fields = ["period", key] if key else ["period"]
     rows = qs.values(*fields).annotate(count=Count("id")).order_by("period")
