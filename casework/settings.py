@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "casework.routing",
     "casework.notify",
     "casework.api",
+    "casework.reports",
     "casework.web",
 ]
 
@@ -250,6 +251,12 @@ CASEWORK = {
     "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),
     "SCHEDULED_RULES_SECONDS": env_int("CASEWORK_SCHEDULED_RULES_SECONDS", 300, minimum=10),
+    # Reports (casework/reports/README.md): the dashboard is cached this long (0 = compute every time);
+    # the daily summary goes out after DAILY_HOUR local time (CASEWORK_TIME_ZONE), the weekly report on
+    # WEEKLY_WEEKDAY (0 = Monday) after that hour, each once per day/week to the subscribed users.
+    "REPORTS_CACHE_SECONDS": env_int("CASEWORK_REPORTS_CACHE_SECONDS", 60, minimum=0, maximum=3600),
+    "REPORTS_DAILY_HOUR": env_int("CASEWORK_REPORTS_DAILY_HOUR", 7, minimum=0, maximum=23),
+    "REPORTS_WEEKLY_WEEKDAY": env_int("CASEWORK_REPORTS_WEEKLY_WEEKDAY", 0, minimum=0, maximum=6),
 }
 if set(CASEWORK["SLA_PAUSE_STATUSES"]) - {"new", "triaged", "in_progress", "awaiting_client"}:
     from django.core.exceptions import ImproperlyConfigured

@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("triage/", include("casework.triage.urls")),
     path("", include("casework.routing.urls")),
+    path("", include("casework.reports.urls")),
     path("", include("casework.web.urls")),
 ]

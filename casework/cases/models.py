@@ -147,6 +147,9 @@ class Case(models.Model):
                 fields=["open_flag", "status", "assignee", "priority_rank", "frustrated"],
                 name="case_queue_counts",
             ),
+            # Reports select cases first answered / resolved in a date range (reports/selectors.py).
+            models.Index(fields=["first_response_at"], name="case_first_response_at"),
+            models.Index(fields=["resolved_at"], name="case_resolved_at"),
         ]
 
     def __str__(self) -> str:
