@@ -135,9 +135,10 @@ class _Changes:
     breaches: list[CaseClock] = field(default_factory=list)
     breach_rows: dict[int, Breach] = field(default_factory=dict)
 
-    def add(self, clock: CaseClock, entry: ClockLedgerEntry, line: str) -> None:
+    def add(self, clock: CaseClock, entry: ClockLedgerEntry, line: str | None) -> None:
         self.entries.append(entry)
-        self.lines.append(line)
+        if line:
+            self.lines.append(line)
         if clock not in self.clocks:
             self.clocks.append(clock)
 
@@ -216,10 +217,11 @@ def _catch_up_breach(clock: CaseClock, at: datetime, changes: _Changes, actor_la
     clock.breached_at = clock.due_at
     clock.at_risk_notified = True
     line = f"{metric_label(clock.metric)} breached: was due {local_time(clock.due_at, clock)}"
+    # The ledger keeps the line; the timeline says it once, in the breach event notify_breach records.
     changes.add(
         clock,
         ledger(clock, LedgerKind.BREACHED, at, due_before=clock.due_at, reason=line, actor_label=actor_label),
-        line,
+        None,
     )
     changes.breaches.append(clock)
     changes.breach_rows[clock.pk] = record_breach(clock, detected_at=at)
@@ -257,20 +259,22 @@ def _save(
         work.insert(entry)
     for breach in changes.breach_rows.values():
         work.insert(breach)
-    case_record_system_event(
-        case=case,
-        kind=EventKind.SLA,
-        actor=SLA_ACTOR,
-        reason="; ".join(changes.lines),
-        data={"change": change, "clocks": [clock_data(c) for c in changes.clocks], "by": str(actor)},
-    )
     if changes.breaches:
         from . import notifications
 
-        # The breach event goes back to triage's `sla_breached` rules in the pipeline's next round.
+        # Said once, first: the breach (with who was told) before what the change did to the clock. The
+        # breach event goes back to triage's `sla_breached` rules in the pipeline's next round.
         for clock in changes.breaches:
             clock.case = case
             notifications.notify_breach(clock=clock, now=detected_at)
+    if changes.lines:
+        case_record_system_event(
+            case=case,
+            kind=EventKind.SLA,
+            actor=SLA_ACTOR,
+            reason="; ".join(changes.lines),
+            data={"change": change, "clocks": [clock_data(c) for c in changes.clocks], "by": str(actor)},
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -329,6 +329,22 @@ def _apply(
         team = _team_named(str(final["team"]))
         if team is None:
             run(who, "team", lambda: _raise_unknown("team", final["team"]))
+        elif team.tier_level and team.tier_level > case.tier and case.team_id != team.pk:
+            # A tier's team is reached by escalating to that tier: the case moves tier and team together
+            # (tier history, SLA policy, the team's auto-assignment), never sits in L2 Support at L1.
+            run(
+                who,
+                "team",
+                lambda: case_services.case_escalate(
+                    case=case,
+                    to_tier=team.tier_level,
+                    team=team,
+                    actor=_rule_actor(who),
+                    reason=who.explanation,
+                    handoff_note=f"Escalated automatically: {who.explanation}",
+                    data=data_for(who),
+                ),
+            )
         else:
             run(
                 who,
@@ -421,7 +437,6 @@ def score_customer_message(*, message: Message) -> float:
             sentiment=value,
             actor="sentiment",
             reason=reason,
-            explain_score_only=False,
         )
     return value
 

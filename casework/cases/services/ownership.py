@@ -181,20 +181,19 @@ def case_set_sentiment(
     sentiment: float | None = None,
     actor: Any = None,
     reason: str = "",
-    explain_score_only: bool = True,
 ) -> Case:
     """Record the customer's mood: automatically from a message score, or an agent's correction.
 
-    With `explain_score_only=False` (automatic scoring) a new score that leaves the frustrated flag as
-    it was is kept without an event: the score is on its message already, and the timeline says when
-    the customer's mood turned, not every time a number moved."""
+    A new score that leaves the frustrated flag as it was is kept without an event: the score is on its
+    message already, and the timeline says when the customer's mood turned, not every time a number
+    moved (nor when an agent sets the flag it already has)."""
     actor = Actor.of(actor)
     locked = _lock(case)
     old = {"frustrated": locked.frustrated, "sentiment": locked.sentiment}
     new = {"frustrated": frustrated, "sentiment": locked.sentiment if sentiment is None else sentiment}
     if old != new:
         _set(locked, frustrated=new["frustrated"], sentiment=new["sentiment"])
-        if explain_score_only or old["frustrated"] != new["frustrated"]:
+        if old["frustrated"] != new["frustrated"]:
             _record(locked, EventKind.SENTIMENT_CHANGED, actor, old=old, new=new, reason=reason)
     _sync(case, locked)
     return locked

@@ -182,6 +182,11 @@ def test_late_first_response_is_a_breach_even_before_the_sweep(at, alice):
     )
     assert [e.kind for e in fr.ledger.order_by("id")] == ["start", "breached", "stopped"]
     assert CaseEvent.objects.filter(case=case, kind=EventKind.SLA, data__state="breached").count() == 1
+    # The timeline says "breached" once: the breach event, then what the reply did to the clock.
+    sla_events = list(CaseEvent.objects.filter(case=case, kind=EventKind.SLA).order_by("id"))
+    assert sum("breached" in e.reason for e in sla_events) == 1
+    assert sla_events[-2].data["state"] == "breached"
+    assert sla_events[-1].reason.startswith("First response clock stopped")
 
 
 def test_reply_exactly_at_the_due_time_meets_the_target(at, alice):

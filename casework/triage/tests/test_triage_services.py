@@ -94,6 +94,24 @@ def test_negative_message_flags_frustration_and_routes_high_cases_to_l2(run_hook
     assert events(case, EventKind.SENTIMENT_CHANGED)[0].reason.startswith("latest customer message scored")
 
 
+def test_frustrated_customer_on_an_urgent_case_moves_tier_and_team(run_hooks, teams):
+    case = run_hooks(
+        subject="Export broken again",
+        priority="high",
+        description="This is the third time the export crashed with an error. This is unacceptable, I am "
+        "furious and we are losing money. Terrible service, nobody helps!",
+    )
+    assert case.frustrated
+    # The tier-2 team is reached by escalating: tier and team move together, with the rule's handoff.
+    assert (case.tier, case.team) == (2, teams[2])
+    escalated = events(case, EventKind.ESCALATED)[-1]
+    assert escalated.data["rule"] == "Frustrated customer on an urgent case"
+    assert (escalated.old["tier"], escalated.new["tier"]) == (1, 2)
+    assert not events(case, EventKind.TEAM_CHANGED) or all(
+        e.new != teams[2].name for e in events(case, EventKind.TEAM_CHANGED)
+    )
+
+
 def test_a_calm_message_keeps_its_score_without_a_timeline_entry(run_hooks):
     case = run_hooks(subject="Report layout", description="Thanks, the new report looks great.")
     assert not case.frustrated and case.sentiment > 0
