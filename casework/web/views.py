@@ -42,6 +42,8 @@ from .forms import (
     TransitionForm,
 )
 from .panels import render_panels
+from .timeline import names_for
+from .timeline import render as render_timeline
 
 QUEUE_VIEWS = [
     ("open", "All open"),
@@ -143,6 +145,22 @@ def queue(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------------------------------
 
 
+def _timeline(case) -> list:
+    """The case's messages and events, each event with its sentence (`entry.line`); events with nothing
+    to say (a score that changed no flag) are left out."""
+    entries = selectors.case_timeline(case)
+    events = [entry.event for entry in entries if entry.event is not None]
+    lines = render_timeline(events, names_for(events))
+    shown = []
+    for entry in entries:
+        if entry.event is not None:
+            entry.line = lines.get(entry.event.pk)
+            if entry.line is None:
+                continue
+        shown.append(entry)
+    return shown
+
+
 def _case_context(request: HttpRequest, case, **extra) -> dict:
     fields_form = CaseFieldsForm(
         initial={
@@ -154,7 +172,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
     )
     return {
         "case": case,
-        "timeline": selectors.case_timeline(case),
+        "timeline": _timeline(case),
         "tasks": selectors.case_tasks(case),
         "attachments": case.attachments.order_by("id"),
         "transitions": allowed_targets(case.status),
@@ -182,9 +200,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
     if request.htmx and request.GET.get("part") == "timeline":
-        return render(
-            request, "web/_timeline.html", {"case": case, "timeline": selectors.case_timeline(case)}
-        )
+        return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case)})
     return render(request, "web/case.html", _case_context(request, case))
 
 

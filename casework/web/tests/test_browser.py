@@ -38,8 +38,8 @@ def test_agent_logs_in_opens_case_replies_and_starts_work(page, live_server, ali
 
     page.get_by_test_id("to-in_progress").click()
     expect(page.get_by_test_id("case-status")).to_have_text("In progress")
-    expect(page.get_by_test_id("timeline")).to_contain_text("Triaged → In progress")
-    expect(page.get_by_test_id("timeline")).to_contain_text("rule 'Bug report'")
+    expect(page.get_by_test_id("timeline")).to_contain_text("changed the status from Triaged to In progress")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Rule ‘Bug report’ matched")
     case.refresh_from_db()
     assert case.status == "in_progress"
 
