@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from casework.cases.models import CaseEvent, EventKind
 from casework.cases.services.unit_of_work import Work
 from casework.cases.status import OPEN_STATUSES, Status
-
 from casework.core import clock
 
 from . import history, services

@@ -108,7 +108,8 @@ def test_sla_alerts_name_who_was_told():
         label="SLA",
     )
     assert text(breach) == (
-        "SLA Resolution breached: was due 12:06 (policy 'Standard', critical: 4 h) — told Chloé Martin, Dev Sharma"
+        "SLA Resolution breached: was due 12:06 (policy 'Standard', critical: 4 h)"
+        " — told Chloé Martin, Dev Sharma"
     )
 
 
