@@ -42,6 +42,11 @@ class ClockView:
         return c.state == ClockState.RUNNING and c.at_risk_at is not None and c.at_risk_at <= self.now
 
     @property
+    def used_up(self) -> bool:
+        """Paused with no time left (a clock written before tighter terms breached it at once)."""
+        return self.state == ClockState.PAUSED and self.left is not None and self.left <= timedelta(0)
+
+    @property
     def left_text(self) -> str:
         return format_duration(self.left) if self.left is not None else ""
 

@@ -227,6 +227,26 @@ def _catch_up_breach(clock: CaseClock, at: datetime, changes: _Changes, actor_la
     changes.breach_rows[clock.pk] = record_breach(clock, detected_at=at)
 
 
+def _breach_used_up(clock: CaseClock, at: datetime, changes: _Changes, actor_label: str) -> None:
+    """New terms (a tighter target after a priority or tier change) that the time already used exceeds:
+    the promise is missed now, paused or not — a breach, never "-30 min left"."""
+    clock.state = ClockState.BREACHED
+    clock.due_at = clock.breached_at = at
+    clock.at_risk_at = None
+    clock.at_risk_notified = True
+    line = (
+        f"{metric_label(clock.metric)} breached: the new target of {format_duration(clock.target)} "
+        f"was already used up ({format_duration(clock.consumed)} used)"
+    )
+    changes.add(
+        clock,
+        ledger(clock, LedgerKind.BREACHED, at, due_before=None, reason=line, actor_label=actor_label),
+        None,
+    )
+    changes.breaches.append(clock)
+    changes.breach_rows[clock.pk] = record_breach(clock, detected_at=at)
+
+
 def _apply_match(clock: CaseClock, match: Match) -> None:
     clock.policy = match.policy
     clock.policy_name = match.policy.name
@@ -341,9 +361,15 @@ def clocks_pause(*, case_id: int, at: datetime, reason: str, actor_label: str = 
         if clock.state == ClockState.RUNNING:
             clock.state = ClockState.PAUSED
             clock.due_at = clock.at_risk_at = None
-        left = format_duration(clock.target - clock.consumed)
         of = format_duration(clock.target)
-        line = f"{metric_label(clock.metric)} clock paused ({reason}) with {left} of {of} left"
+        if clock.consumed >= clock.target:
+            over = format_duration(clock.consumed - clock.target)
+            line = (
+                f"{metric_label(clock.metric)} clock paused ({reason}): already {over} over the {of} target"
+            )
+        else:
+            left = format_duration(clock.target - clock.consumed)
+            line = f"{metric_label(clock.metric)} clock paused ({reason}) with {left} of {of} left"
         changes.add(
             clock,
             ledger(clock, LedgerKind.PAUSE, at, due_before=before, reason=line, actor_label=actor_label),
@@ -491,7 +517,11 @@ def clocks_recalculate(
             clock.consumed = used_at(clock, at)
             clock.running_since = at
         _apply_match(clock, match)
-        if clock.state == ClockState.RUNNING:
+        if clock.consumed >= clock.target:
+            paused = clock.state == ClockState.PAUSED
+            _breach_used_up(clock, at, changes, actor_label)
+            tail = "the new target is already used up" + (" (still paused)" if paused else "")
+        elif clock.state == ClockState.RUNNING:
             _set_deadlines(clock, at)
             was = local_time(before, clock, reference=at)
             tail = f"due {local_time(clock.due_at, clock, reference=at)} (was {was})"
