@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,35 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> tu
     by whatever a mail client put in From."""
     email = normalise_email(email)
     return customers_get_or_create([Contact(email, name, phone)])[email]
+
+
+def _phone_digits(phone: str) -> str:
+    return re.sub(r"\D", "", phone or "")
+
+
+@transaction.atomic(savepoint=False)
+def customer_for_caller(*, email: str = "", name: str = "", phone: str = "") -> tuple[Customer, bool]:
+    """The customer on the phone: by email when the caller gave one, else by phone number (digits
+    compared, so "+44 20 7946 0000" finds "+442079460000"), else a new customer with no email address
+    (replies to them are not mailed; the agent calls back)."""
+    if (email or "").strip():
+        return customer_get_or_create(email=email, name=name, phone=phone)
+    digits = _phone_digits(phone)
+    if len(digits) < 5:
+        raise ValidationFailed("Give the caller's email address or phone number", code="contact_required")
+    for customer in (
+        Customer.objects.filter(phone__isnull=False)
+        .exclude(phone="")
+        .select_related("organisation")
+        .filter(phone__contains=digits[-4:])
+    ):
+        if _phone_digits(customer.phone) == digits:
+            if name and not customer.name:
+                customer.name = normalise_whitespace(name)[:200]
+                customer.save(update_fields=["name", "updated_at"])
+            return customer, False
+    customer = Customer.objects.create(email=None, name=normalise_whitespace(name)[:200], phone=phone.strip())
+    return customer, True
 
 
 def customers_get_or_create(contacts: Sequence[Contact]) -> dict[str, tuple[Customer, bool]]:

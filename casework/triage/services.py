@@ -310,6 +310,8 @@ def _apply(
                 case=case, frustrated=True, actor=_rule_actor(who), reason=who.explanation
             ),
         )
+    # A rule's escalation carries its explanation on the event (and the tier history's reason); no
+    # hand-off note that would only repeat the rule sentence on the timeline.
     who = _last_setting(matched, "escalate_to_tier")
     if who and final.get("tier") and final["tier"] > before["tier"]:
         run(
@@ -320,7 +322,6 @@ def _apply(
                 to_tier=final["tier"],
                 actor=_rule_actor(who),
                 reason=who.explanation,
-                handoff_note=f"Escalated automatically: {who.explanation}",
                 data=data_for(who),
             ),
         )
@@ -341,7 +342,6 @@ def _apply(
                     team=team,
                     actor=_rule_actor(who),
                     reason=who.explanation,
-                    handoff_note=f"Escalated automatically: {who.explanation}",
                     data=data_for(who),
                 ),
             )

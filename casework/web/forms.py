@@ -101,7 +101,7 @@ class NewCaseForm(forms.Form):
 
 
 class CallForm(forms.Form):
-    customer_email = forms.EmailField()
+    customer_email = forms.EmailField(required=False, help_text="If the caller has one.")
     customer_name = forms.CharField(required=False, max_length=200)
     customer_phone = forms.CharField(required=False, max_length=50)
     direction = forms.ChoiceField(
@@ -114,3 +114,12 @@ class CallForm(forms.Form):
     subject = forms.CharField(required=False, max_length=300)
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=100_000)
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not (data.get("customer_email") or data.get("customer_phone") or data.get("case_reference")):
+            # A caller may have no email address; a phone number or the case they call about is enough.
+            raise forms.ValidationError(
+                "Give the caller's email address or phone number (or the case they are calling about)."
+            )
+        return data

@@ -27,7 +27,7 @@ from casework.cases.status import (
 from casework.core.errors import ApplicationError
 from casework.people.models import Customer, Team
 from casework.people.permissions import agent_required as login_required
-from casework.people.services import customer_get_or_create
+from casework.people.services import customer_for_caller
 
 from .forms import (
     AttachmentForm,
@@ -80,6 +80,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, the admin and the API docs ask for /favicon.ico: point them at the app's icon."""
+    from django.templatetags.static import static
+
+    return redirect(static("casework/favicon.svg"))
+
+
 # --------------------------------------------------------------------------------------------------
 # queue
 # --------------------------------------------------------------------------------------------------
@@ -101,6 +108,18 @@ def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
         q=g.get("q", "")[:200],
         ordering=g.get("sort", "newest") if g.get("sort", "newest") in selectors.ORDERINGS else "newest",
     )
+
+
+def _queue_heading(filters: selectors.CaseFilter) -> dict:
+    """Which sidebar entry is the page (one, never two) and its title: a team's queue is named after
+    the team, the Critical shortcut after itself."""
+    view_label = dict(QUEUE_VIEWS).get(filters.view, "Cases")
+    if filters.team:
+        title = filters.team if filters.view == "open" else f"{filters.team} · {view_label}"
+        return {"view_title": title, "active_view": f"team:{filters.team}"}
+    if filters.priority == [Priority.CRITICAL] and filters.view == "open":
+        return {"view_title": "Critical", "active_view": "critical"}
+    return {"view_title": view_label, "active_view": filters.view}
 
 
 @login_required
@@ -132,7 +151,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "teams": Team.objects.all(),
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
-        "view_title": dict(QUEUE_VIEWS).get(filters.view, "Cases"),
+        **_queue_heading(filters),
     }
     template = (
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
@@ -201,7 +220,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         raise Http404(exc.message) from exc
     if request.htmx and request.GET.get("part") == "timeline":
         return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case)})
-    return render(request, "web/case.html", _case_context(request, case))
+    return render(request, "web/case.html", _case_context(request, case, **_take_draft(request, case)))
 
 
 def _case_or_404(reference: str):
@@ -209,6 +228,41 @@ def _case_or_404(reference: str):
         return selectors.case_get(reference)
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
+
+
+def _draft_key(case) -> str:
+    return f"casework.draft:{case.reference}"
+
+
+def _keep_draft(request: HttpRequest, case, data: dict, collision: list[int] | None = None) -> HttpResponse:
+    """The reply could not go out as it was (someone else wrote meanwhile, or it was refused): keep the
+    agent's text in the session and redirect to the case page, which shows it again (POST/redirect/GET:
+    a reload never posts twice)."""
+    request.session[_draft_key(case)] = {
+        "body": data.get("body") or "",
+        "internal": bool(data.get("internal")),
+        "set_status": data.get("set_status") or "",
+        "collision": collision or [],
+    }
+    return _back_to_case(case)
+
+
+def _take_draft(request: HttpRequest, case) -> dict:
+    """Context for a draft kept by _keep_draft (read once): the composer's text and the collision list."""
+    draft = request.session.pop(_draft_key(case), None)
+    if not draft:
+        return {}
+    extra: dict = {"reply_form": ReplyForm(initial={"body": draft["body"], "internal": draft["internal"]})}
+    if draft.get("collision"):
+        from casework.cases.models import Message
+
+        extra["collision"] = list(
+            Message.objects.filter(case=case, pk__in=draft["collision"])
+            .select_related("author_user", "author_customer")
+            .order_by("id")
+        )
+    extra["draft_status"] = draft.get("set_status", "")
+    return extra
 
 
 @login_required
@@ -225,8 +279,8 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
         newer = list(selectors.messages_since(case, seen, exclude_user=request.user))
         if newer:
             # Someone else wrote on this case while this agent was typing: show it and ask to confirm.
-            context = _case_context(request, case, reply_form=form, collision=newer)
-            return render(request, "web/case.html", context, status=409)
+            messages.warning(request, "Not sent yet: someone else wrote on this case while you were typing.")
+            return _keep_draft(request, case, data, collision=[m.pk for m in newer])
     set_status = data.get("set_status") or None
     try:
         services.case_add_message(
@@ -238,8 +292,7 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
         )
     except ApplicationError as exc:
         _error(request, exc)
-        context = _case_context(request, case, reply_form=form)
-        return render(request, "web/case.html", context, status=exc.http_status)
+        return _keep_draft(request, case, data)
     messages.success(request, "Internal note added." if data["internal"] else "Reply sent.")
     return _back_to_case(case)
 
@@ -488,21 +541,27 @@ def call_new(request: HttpRequest) -> HttpResponse:
             existing = selectors.case_get(ref)
             initial = {
                 "case_reference": existing.reference,
-                "customer_email": existing.customer.email,
+                "customer_email": existing.customer.email or "",
                 "customer_name": existing.customer.name,
+                "customer_phone": existing.customer.phone,
             }
         except ApplicationError:
             pass
     if email := request.GET.get("email"):
         initial.setdefault("customer_email", email)
+    if phone := request.GET.get("phone"):
+        initial.setdefault("customer_phone", phone)
     form = CallForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            customer, _ = customer_get_or_create(
-                email=data["customer_email"], name=data["customer_name"], phone=data["customer_phone"]
-            )
             case = selectors.case_get(data["case_reference"]) if data["case_reference"] else None
+            if case is not None and not (data["customer_email"] or data["customer_phone"]):
+                customer = case.customer
+            else:
+                customer, _ = customer_for_caller(
+                    email=data["customer_email"], name=data["customer_name"], phone=data["customer_phone"]
+                )
             message = services.case_log_call(
                 customer=customer,
                 case=case,
@@ -540,7 +599,9 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "cases": cases,
             "stats": stats,
             "colleagues": colleagues,
-            "new_call_url": reverse("web:call_new") + "?" + urlencode({"email": customer.email}),
+            "new_call_url": reverse("web:call_new")
+            + "?"
+            + urlencode({"email": customer.email or "", "phone": customer.phone}),
         },
     )
 
@@ -587,3 +648,46 @@ def message_move(request: HttpRequest, reference: str, message_id: int) -> HttpR
         return _back_to_case(case)
     messages.success(request, f"Message moved to {target.reference}.")
     return _back_to_case(target)
+
+
+# --------------------------------------------------------------------------------------------------
+# the agent's own API tokens (issue 17 adds roles and scopes; until then a person manages only theirs)
+# --------------------------------------------------------------------------------------------------
+
+_NEW_TOKEN = "casework.new_api_token"
+
+
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """List the agent's tokens; POST makes one. The secret is shown once, on the page the POST redirects
+    to (kept in the session for that one read), so a reload never makes a second token."""
+    from casework.api.services import token_issue, tokens_of
+
+    if request.method == "POST":
+        try:
+            token, raw = token_issue(user=request.user, name=request.POST.get("name", ""))
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            request.session[_NEW_TOKEN] = {"id": token.pk, "secret": raw}
+            messages.success(request, "Token created. Copy it now: it is shown only this once.")
+        return redirect("web:api_tokens")
+    new = request.session.pop(_NEW_TOKEN, None)
+    return render(
+        request,
+        "web/api_tokens.html",
+        {"tokens": tokens_of(request.user), "new_token": new, "base_url": request.build_absolute_uri("/")},
+    )
+
+
+@login_required
+@require_POST
+def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    from casework.api.services import token_revoke
+
+    try:
+        token = token_revoke(user=request.user, token_id=token_id)
+    except ApplicationError as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"Token {token.prefix}… revoked: it no longer works.")
+    return redirect("web:api_tokens")
