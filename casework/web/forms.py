@@ -52,6 +52,8 @@ class CaseFieldsForm(forms.Form):
 
 class EscalateForm(forms.Form):
     to_tier = forms.TypedChoiceField(choices=Tier.choices, coerce=int)
+    # Empty: the team that serves the chosen tier.
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
     handoff_note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
     reason = forms.CharField(required=False, max_length=500)
 

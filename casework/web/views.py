@@ -180,6 +180,20 @@ def _timeline(case) -> list:
     return shown
 
 
+def _handoff_choices(case) -> dict:
+    """The hand-off form's tiers and teams: the next tier up (or L2 from L3), and for each tier the team
+    that serves it selected by default, so an L3 hand-off lands with the L3 team, not the first team."""
+    from casework.people.selectors import team_for_tier
+
+    default_tier = case.tier + 1 if case.tier < 3 else 2
+    default_team = team_for_tier(default_tier)
+    return {
+        "handoff_tier": default_tier,
+        "handoff_team_id": default_team.pk if default_team else None,
+        "handoff_teams": list(Team.objects.all()),
+    }
+
+
 def _case_context(request: HttpRequest, case, **extra) -> dict:
     fields_form = CaseFieldsForm(
         initial={
@@ -197,7 +211,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "transitions": allowed_targets(case.status),
         "fields_form": fields_form,
         "task_form": TaskForm(),
-        "escalate_form": EscalateForm(initial={"to_tier": min(case.tier + 1, 3)}),
+        **_handoff_choices(case),
         "reply_form": extra.pop("reply_form", None) or ReplyForm(),
         "seen_message_id": selectors.latest_public_message_id(case),
         "priority_criteria": PRIORITY_CRITERIA,
@@ -385,6 +399,7 @@ def case_escalate(request: HttpRequest, reference: str) -> HttpResponse:
             actor=request.user,
             reason=form.cleaned_data["reason"],
             handoff_note=form.cleaned_data["handoff_note"],
+            team=form.cleaned_data["team"],
         )
         messages.success(request, f"{case.reference} moved to L{case.tier}.")
     except ApplicationError as exc:

@@ -333,3 +333,20 @@ def test_admin_makes_a_token_and_shows_it_once(client, db):
     client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}, follow=True)
     token.refresh_from_db()
     assert token.revoked
+
+
+def test_l3_handoff_defaults_to_the_l3_team(agent_client, teams, alice):
+    with pipeline.only():
+        case = open_case(subject="Deep bug")
+        services.case_escalate(case=case, to_tier=2, actor=alice, handoff_note="to L2")
+    html = agent_client.get(reverse("web:case", args=[case.reference])).content.decode()
+    form = html.split('data-testid="escalate-form"')[1].split("</form>")[0]
+    assert '<option value="3" selected>' in form
+    assert f'<option value="{teams[3].pk}" data-tier="3" selected>' in form
+    assert f'<option value="{teams[1].pk}" data-tier="1" >' in form
+    agent_client.post(
+        reverse("web:case_escalate", args=[case.reference]),
+        {"to_tier": "3", "team": str(teams[3].pk), "handoff_note": "Needs a code fix"},
+    )
+    case.refresh_from_db()
+    assert (case.tier, case.team) == (3, teams[3])

@@ -64,6 +64,15 @@
     if (row && !event.target.closest("a, button, input, select")) window.location.href = row.dataset.href;
   });
 
+  // Hand-off form: choosing a tier selects the team that serves it (the agent can still pick another).
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-handoff-tier]")) return;
+    const team = event.target.form.querySelector("[data-handoff-team]");
+    if (!team) return;
+    const match = team.querySelector('option[data-tier="' + event.target.value + '"]');
+    team.value = match ? match.value : "";
+  });
+
   // Warn before leaving a case with an unsent reply.
   window.addEventListener("beforeunload", function (event) {
     const text = document.querySelector("#composer textarea");
