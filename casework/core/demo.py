@@ -470,7 +470,37 @@ def mark_history_sent() -> int:
     return len(rows)
 
 
+def ensure_custom_fields() -> None:
+    """Fields a support team commonly keeps on a case; `product` is also a routing skill."""
+    from casework.cases.models import CustomFieldDefinition
+
+    for order, (key, label, kind, choices, help_text) in enumerate(
+        [
+            (
+                "product",
+                "Product",
+                "choice",
+                ["Web app", "Mobile app", "API", "Reports"],
+                "Routing uses it as a skill.",
+            ),
+            ("crm_account", "CRM account", "text", [], "The account id in the CRM."),
+            ("seats", "Seats affected", "number", [], ""),
+        ]
+    ):
+        CustomFieldDefinition.objects.get_or_create(
+            key=key,
+            defaults={
+                "label": label,
+                "kind": kind,
+                "choices": choices,
+                "help_text": help_text,
+                "order": order,
+            },
+        )
+
+
 def load_demo(*, count: int = 200) -> dict:
+    ensure_custom_fields()
     people = ensure_people()
     created = 0 if _demo_cases_exist() else create_cases(people, count=count)
     mark_history_sent()

@@ -322,7 +322,7 @@ def names_for(events: list[Any]) -> Names:
     """Read the names the events mention: one query for users, one for categories, one for fields."""
     from django.contrib.auth import get_user_model
 
-    from casework.cases.models import Category
+    from casework.cases.models import Category, CustomFieldDefinition
 
     usernames: set[str] = set()
     for event in events:
@@ -345,12 +345,9 @@ def names_for(events: list[Any]) -> Names:
             .values_list("username", "first_name", "last_name")
         ):
             users[username] = f"{first} {last}".strip() or username
-    categories = dict(Category.objects.values_list("slug", "name"))
+    kinds = {event.kind for event in events}
+    categories = dict(Category.objects.values_list("slug", "name")) if "category_changed" in kinds else {}
     fields = {}
-    try:
-        from casework.cases.models import CustomFieldDefinition
-
+    if "field_changed" in kinds:
         fields = dict(CustomFieldDefinition.objects.values_list("key", "label"))
-    except ImportError:
-        pass
     return Names(users=users, categories=categories, fields=fields)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("cases/<str:reference>/reopen", views.case_reopen, name="case_reopen"),
     path("cases/<str:reference>/fields", views.case_fields, name="case_fields"),
     path("cases/<str:reference>/take", views.case_take, name="case_take"),
+    path("cases/<str:reference>/custom-fields", views.case_custom_fields, name="case_custom_fields"),
     path("cases/<str:reference>/escalate", views.case_escalate, name="case_escalate"),
     path("cases/<str:reference>/tags", views.case_tags, name="case_tags"),
     path("cases/<str:reference>/sentiment", views.case_sentiment, name="case_sentiment"),

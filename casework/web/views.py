@@ -194,6 +194,29 @@ def _handoff_choices(case) -> dict:
     }
 
 
+def _custom_field_rows(case) -> dict:
+    """The case page's custom fields: every active definition as an input with the case's value, and
+    values under keys nobody defined (shown, not edited)."""
+    from casework.cases.custom_fields import display
+    from casework.cases.models import CustomFieldDefinition
+
+    values = case.custom_fields or {}
+    definitions = list(CustomFieldDefinition.objects.all())
+    defined = [
+        {"d": d, "value": values.get(d.key), "shown": display(None, values.get(d.key))}
+        for d in definitions
+        if d.active
+    ]
+    known = {d.key for d in definitions}
+    labels = {d.key: d.label for d in definitions}
+    other = [
+        {"key": labels.get(k, k), "shown": display(None, v)}
+        for k, v in sorted(values.items())
+        if k not in known or k not in {row["d"].key for row in defined}
+    ]
+    return {"defined": defined, "other": other}
+
+
 def _case_context(request: HttpRequest, case, **extra) -> dict:
     fields_form = CaseFieldsForm(
         initial={
@@ -222,6 +245,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "tags": list(case.tags.values_list("name", flat=True)),
         "statuses": dict(Status.choices),
         "panels": render_panels(request, case),
+        "custom_fields": _custom_field_rows(case),
         **extra,
     }
 
@@ -361,6 +385,28 @@ def case_fields(request: HttpRequest, reference: str) -> HttpResponse:
             assignee=_user_by_username(data["assignee"]),
         )
         messages.success(request, "Case updated.")
+    except ApplicationError as exc:
+        _error(request, exc)
+    return _back_to_case(case)
+
+
+@login_required
+@require_POST
+def case_custom_fields(request: HttpRequest, reference: str) -> HttpResponse:
+    """Save the case's defined custom fields; values under undefined keys are kept as they are."""
+    from casework.cases.models import CustomFieldDefinition
+
+    case = _case_or_404(reference)
+    values = dict(case.custom_fields or {})
+    for definition in CustomFieldDefinition.objects.filter(active=True):
+        if definition.kind == "boolean":
+            raw = request.POST.get(f"cf_{definition.key}", "")
+            values[definition.key] = {"yes": True, "no": False}.get(raw)
+        else:
+            values[definition.key] = request.POST.get(f"cf_{definition.key}", "")
+    try:
+        services.case_update(case=case, actor=request.user, custom_fields=values)
+        messages.success(request, "Custom fields saved.")
     except ApplicationError as exc:
         _error(request, exc)
     return _back_to_case(case)

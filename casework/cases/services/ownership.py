@@ -24,7 +24,18 @@ from ..models import (
     Task,
 )
 from ..status import PRIORITY_RANK, Priority, Status, Tier
-from ._core import Actor, _check_choice, _check_text, _lock, _record, _set, _sync, _tags, resolve_category
+from ._core import (
+    Actor,
+    _check_choice,
+    _check_custom_fields,
+    _check_text,
+    _lock,
+    _record,
+    _set,
+    _sync,
+    _tags,
+    resolve_category,
+)
 from .unit_of_work import active, door
 
 # --------------------------------------------------------------------------------------------------
@@ -210,6 +221,9 @@ def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: A
             code="unknown_field",
             details={"fields": sorted(unknown)},
         )
+    if "custom_fields" in changes:
+        # Checked before anything changes: a wrong value refuses the whole update.
+        changes["custom_fields"] = _check_custom_fields(changes["custom_fields"])
     actor = Actor.of(actor)
     if "priority" in changes:
         case_set_priority(case=case, priority=changes["priority"], actor=actor, reason=reason)
@@ -227,8 +241,6 @@ def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: A
             value = changes[field]
             if field == "subject":
                 value = normalise_whitespace(_check_text(value, field="subject", max_chars=300))
-            elif not isinstance(value, dict):
-                raise ValidationFailed("custom_fields must be an object", code="invalid_custom_fields")
             old = getattr(locked, field)
             if old != value:
                 _set(locked, **{field: value})
