@@ -190,6 +190,8 @@ def describe(event: Any, names: Names) -> Line | None:
             line.text = f"unassigned the case (was {names.user(old)})"
         elif getattr(event, "actor_id", None) and getattr(event.actor, "username", None) == new:
             line.text = "took the case" if not old else f"took the case over from {names.user(old)}"
+        elif getattr(event, "actor_id", None) and getattr(event.actor, "username", None) == old:
+            line.text = f"handed the case over to {names.user(new)}"
         elif old:
             line.text = f"reassigned the case {_from_to(names.user(old), names.user(new))}"
         else:
