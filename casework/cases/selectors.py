@@ -146,6 +146,13 @@ def _sla_breached_q(now: datetime | None = None) -> Exists:
     )
 
 
+def with_next_due(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """`sla_next_due` on each case (the queue's Due column): the earliest due time of a counting clock."""
+    if "sla_next_due" in qs.query.annotations:
+        return qs
+    return qs.annotate(sla_next_due=_sla_next_due())
+
+
 def _sla_next_due() -> Subquery:
     return Subquery(
         _clock_model()

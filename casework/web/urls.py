@@ -17,6 +17,7 @@ urlpatterns = [
     path("me/tokens/<int:token_id>/revoke", views.api_token_revoke, name="api_token_revoke"),
     path("", views.queue, name="queue"),
     path("cases/new/", views.case_new, name="case_new"),
+    path("cases/bulk", views.cases_bulk, name="cases_bulk"),
     path("calls/new/", views.call_new, name="call_new"),
     path("cases/<str:reference>/", views.case_detail, name="case"),
     path("cases/<str:reference>/reply", views.case_reply, name="case_reply"),

@@ -40,6 +40,7 @@ from .forms import (
     TagsForm,
     TaskForm,
     TransitionForm,
+    agent_choices,
 )
 from .panels import render_panels
 from .timeline import names_for
@@ -132,7 +133,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             return _back_to_case(selectors.case_get(q))
         except ApplicationError:
             pass
-    qs = selectors.case_list(filters=filters, user=request.user)
+    qs = selectors.with_next_due(selectors.case_list(filters=filters, user=request.user))
     from django.conf import settings
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
@@ -149,6 +150,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "channels": Channel.choices,
         "categories": Category.objects.filter(active=True),
         "teams": Team.objects.all(),
+        "agents": agent_choices()[1:],
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
         **_queue_heading(filters),
@@ -157,6 +159,43 @@ def queue(request: HttpRequest) -> HttpResponse:
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
     )
     return render(request, template, context)
+
+
+@login_required
+@require_POST
+def cases_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply the queue's bulk bar to the selected cases (through the bulk door: one event per change per
+    case), then back to the same queue page with what happened."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    from casework.cases.models import Case
+
+    back = request.POST.get("next") or reverse("web:queue")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("web:queue")
+    refs = [r.strip() for r in request.POST.getlist("refs") if r.strip()][:1000]
+    cases = list(Case.objects.filter(reference__in=refs))
+    post = request.POST
+    changes: dict = {}
+    if post.get("assignee"):
+        changes["assignee"] = None if post["assignee"] == "-" else _user_by_username(post["assignee"])
+    if post.get("team"):
+        changes["team"] = get_object_or_404(Team, pk=post["team"]) if post["team"].isdigit() else None
+    if post.get("priority"):
+        changes["priority"] = post["priority"]
+    if post.get("status"):
+        changes["status"] = post["status"]
+    if post.get("tags", "").strip():
+        changes["add_tags"] = post["tags"].replace(",", " ").split()
+    try:
+        result = services.cases_bulk_update(
+            cases=cases, actor=request.user, reason=post.get("reason", "")[:500], **changes
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return redirect(back)
+    (messages.warning if result.skipped else messages.success)(request, result.summary())
+    return redirect(back)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -350,3 +350,39 @@ def test_l3_handoff_defaults_to_the_l3_team(agent_client, teams, alice):
     )
     case.refresh_from_db()
     assert (case.tier, case.team) == (3, teams[3])
+
+
+def test_bulk_bar_changes_the_selected_cases_and_returns_to_the_queue(agent_client, alice, bob, customer):
+    with pipeline.only():
+        one = open_case(subject="Printer one", customer=customer)
+        two = open_case(subject="Printer two", customer=customer)
+        other = open_case(subject="Not selected", customer=customer)
+    html = agent_client.get("/").content.decode()
+    assert 'data-testid="bulk-form"' in html and f'name="refs" value="{one.reference}"' in html
+    response = agent_client.post(
+        reverse("web:cases_bulk"),
+        {
+            "refs": [one.reference, two.reference],
+            "assignee": "bob",
+            "priority": "low",
+            "tags": "printers",
+            "next": "/?view=open&sort=due",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/?view=open&sort=due"
+    for case in (one, two):
+        case.refresh_from_db()
+        assert (case.assignee, case.priority) == (bob, "low")
+    other.refresh_from_db()
+    assert other.assignee is None
+    page = agent_client.get("/?view=open&sort=due").content.decode()
+    assert "Updated 2 cases." in page
+    # Nothing chosen to change: a clear message, nothing written.
+    agent_client.post(reverse("web:cases_bulk"), {"refs": [other.reference]})
+    assert "Choose something to change" in agent_client.get("/").content.decode()
+    # An outside "next" is not followed.
+    response = agent_client.post(
+        reverse("web:cases_bulk"),
+        {"refs": [other.reference], "priority": "low", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == "/"
