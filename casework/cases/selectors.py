@@ -69,6 +69,10 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
         qs = qs.filter(status=Status.NEW)
     elif view == "closed":
         qs = qs.filter(status__in=[Status.RESOLVED, Status.CLOSED])
+    elif view == "waiting":
+        qs = qs.filter(status=Status.AWAITING_CLIENT, assignee=user)
+    elif view == "mentioned":
+        qs = qs.filter(mentions_q(user), status__in=OPEN_STATUSES)
     elif view == "frustrated":
         qs = qs.filter(status__in=OPEN_STATUSES, frustrated=True)
     elif view == "at_risk":
@@ -143,6 +147,26 @@ def _sla_breached_q(now: datetime | None = None) -> Exists:
             Q(state="breached", stopped_at__isnull=True) | Q(state="running", due_at__lt=now),
             case=OuterRef("pk"),
         )
+    )
+
+
+def mentions_q(user: Any) -> Exists:
+    """Cases with an internal note or reply that mentions @username (written by someone else). A text
+    search over messages: the list runs it, the sidebar does not count it on every page (a mentions
+    table written with the message is the next step if it is used a lot)."""
+    return Exists(
+        Message.objects.filter(
+            case=OuterRef("pk"), kind__in=["note", "reply"], body__icontains=f"@{user.username}"
+        ).exclude(author_user=user)
+    )
+
+
+def my_tasks(user: Any) -> QuerySet[Task]:
+    """Open internal tasks owned by `user` across cases: overdue and soonest due first, undated last."""
+    return (
+        Task.objects.filter(owner=user, done=False)
+        .select_related("case", "case__customer")
+        .order_by(F("due_at").asc(nulls_last=True), "id")
     )
 
 
@@ -265,6 +289,7 @@ def queue_counts(user: Any) -> dict[str, int]:
     agg = Case.objects.aggregate(
         open=Count("id", filter=open_q),
         mine=Count("id", filter=open_q & Q(assignee=user)),
+        waiting=Count("id", filter=Q(status=Status.AWAITING_CLIENT, assignee=user)),
         unassigned=Count("id", filter=open_q & Q(assignee__isnull=True)),
         untriaged=Count("id", filter=Q(status=Status.NEW)),
         frustrated=Count("id", filter=open_q & Q(frustrated=True)),
@@ -272,4 +297,5 @@ def queue_counts(user: Any) -> dict[str, int]:
         sla_at_risk=Count("id", filter=open_q & Q(_sla_at_risk_q())),
         sla_breached=Count("id", filter=open_q & Q(_sla_breached_q())),
     )
+    agg["my_tasks"] = Task.objects.filter(owner=user, done=False).count()
     return agg

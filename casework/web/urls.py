@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("me/tokens/", views.api_tokens, name="api_tokens"),
+    path("me/tasks/", views.my_tasks, name="my_tasks"),
     path("me/tokens/<int:token_id>/revoke", views.api_token_revoke, name="api_token_revoke"),
     path("", views.queue, name="queue"),
     path("cases/new/", views.case_new, name="case_new"),

@@ -49,6 +49,8 @@ from .timeline import render as render_timeline
 QUEUE_VIEWS = [
     ("open", "All open"),
     ("mine", "Mine"),
+    ("waiting", "Mine, waiting on customer"),
+    ("mentioned", "Mentioning me"),
     ("unassigned", "Unassigned"),
     ("untriaged", "Untriaged"),
     ("frustrated", "Frustrated"),
@@ -159,6 +161,18 @@ def queue(request: HttpRequest) -> HttpResponse:
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
     )
     return render(request, template, context)
+
+
+@login_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    """The agent's open internal tasks across cases, soonest due first."""
+    from django.utils import timezone
+
+    return render(
+        request,
+        "web/my_tasks.html",
+        {"tasks": selectors.my_tasks(request.user)[:300], "now": timezone.now(), "counts": None},
+    )
 
 
 @login_required

@@ -386,3 +386,39 @@ def test_bulk_bar_changes_the_selected_cases_and_returns_to_the_queue(agent_clie
         {"refs": [other.reference], "priority": "low", "next": "https://evil.example/"},
     )
     assert response["Location"] == "/"
+
+
+def test_my_work_waiting_mentions_and_tasks(agent_client, alice, bob, customer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with pipeline.only():
+        waiting = open_case(subject="Waiting for the customer", customer=customer)
+        services.case_assign(case=waiting, assignee=alice, actor=alice)
+        services.case_transition(case=waiting, to="in_progress", actor=alice)
+        services.case_transition(case=waiting, to="awaiting_client", actor=alice)
+        mentioned = open_case(subject="Bob asks Alice", customer=customer)
+        services.case_add_message(
+            case=mentioned, kind="note", body="@alice can you check the VAT id?", actor=bob
+        )
+        services.case_add_task(
+            case=mentioned,
+            title="Call the accountant",
+            owner=alice,
+            due_at=timezone.now() - timedelta(hours=1),
+            actor=bob,
+        )
+        services.case_add_task(case=waiting, title="Send the form", owner=alice, actor=alice)
+        services.case_add_task(case=waiting, title="Bob's own", owner=bob, actor=bob)
+
+    def subjects(view):
+        content = agent_client.get("/", {"view": view}).content.decode()
+        return {s for s in ("Waiting for the customer", "Bob asks Alice") if s in content}
+
+    assert subjects("waiting") == {"Waiting for the customer"}
+    assert subjects("mentioned") == {"Bob asks Alice"}
+    html = agent_client.get(reverse("web:my_tasks")).content.decode()
+    assert html.index("Call the accountant") < html.index("Send the form")  # overdue first, undated last
+    assert "overdue" in html and "Bob's own" not in html
+    assert 'My tasks <span class="count">2</span>' in agent_client.get("/").content.decode()
