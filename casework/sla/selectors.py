@@ -120,3 +120,16 @@ def case_clocks(case: Any, *, now: datetime | None = None) -> list[ClockView]:
 
 def case_panel_context(request, case) -> dict:
     return {"clocks": case_clocks(case)}
+
+
+def clock_outcomes(**case_filter: Any) -> dict[str, int]:
+    """How the SLA promises of some cases ended (e.g. `case__organisation=org`): clocks met, breached,
+    still running or paused, in one GROUP BY."""
+    from django.db.models import Count
+
+    rows = CaseClock.objects.filter(**case_filter).order_by().values("state").annotate(n=Count("id"))
+    outcome = {state: 0 for state in ClockState.values}
+    outcome.update({row["state"]: row["n"] for row in rows})
+    finished = outcome.get("met", 0) + outcome.get("breached", 0)
+    outcome["met_share"] = round(100 * outcome.get("met", 0) / finished) if finished else None
+    return outcome

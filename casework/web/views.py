@@ -720,6 +720,40 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
 
 
+@login_required
+def organisation_detail(request: HttpRequest, organisation_id: int) -> HttpResponse:
+    """An organisation at a glance: tier, VIP, domains, contacts, open and past cases, SLA outcome."""
+    from casework.people.models import Organisation
+    from casework.sla.selectors import clock_outcomes
+
+    organisation = get_object_or_404(Organisation.objects.prefetch_related("domains"), pk=organisation_id)
+    cases = selectors.with_next_due(
+        organisation.cases.select_related("customer", "category", "assignee", "team")
+    )
+    open_cases = list(cases.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:200])
+    past_cases = list(cases.exclude(status__in=OPEN_STATUSES).order_by("-created_at")[:50])
+    stats = organisation.cases.aggregate(
+        total=Count("id"),
+        open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+        reopened=Count("id", filter=Q(reopen_count__gt=0)),
+    )
+    contacts = organisation.customers.annotate(
+        open_cases=Count("cases", filter=Q(cases__status__in=OPEN_STATUSES)), all_cases=Count("cases")
+    ).order_by("-open_cases", "name")[:100]
+    return render(
+        request,
+        "web/organisation.html",
+        {
+            "organisation": organisation,
+            "open_cases": open_cases,
+            "past_cases": past_cases,
+            "stats": stats,
+            "contacts": contacts,
+            "sla": clock_outcomes(case__organisation=organisation),
+        },
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # re-homing a message that threading put on the wrong case
 # --------------------------------------------------------------------------------------------------

@@ -422,3 +422,17 @@ def test_my_work_waiting_mentions_and_tasks(agent_client, alice, bob, customer):
     assert html.index("Call the accountant") < html.index("Send the form")  # overdue first, undated last
     assert "overdue" in html and "Bob's own" not in html
     assert 'My tasks <span class="count">2</span>' in agent_client.get("/").content.decode()
+
+
+def test_organisation_page_shows_contacts_cases_and_sla_outcome(agent_client, alice, customer):
+    case = open_case(subject="VAT id wrong on invoices", customer=customer)
+    org = customer.organisation
+    html = agent_client.get(reverse("web:organisation", args=[org.pk])).content.decode()
+    assert org.name in html and "VAT id wrong on invoices" in html and customer.display_name in html
+    assert "1</strong> open" in html
+    assert "SLA:" in html and "no target finished yet" in html
+    services.case_add_message(case=case, kind="reply", body="On it", actor=alice)
+    html = agent_client.get(reverse("web:organisation", args=[org.pk])).content.decode()
+    assert "100 %</strong> of finished targets met" in html
+    case_page = agent_client.get(reverse("web:case", args=[case.reference])).content.decode()
+    assert reverse("web:organisation", args=[org.pk]) in case_page
