@@ -88,6 +88,26 @@ class Customer(TimeStampedModel):
         super().save(*args, **kwargs)
 
 
+class CustomerChange(models.Model):
+    """One edit of a customer's details (who, when, what from → to, why): the customer's history, as case
+    events are a case's. Written only by `people.services.customer_update`."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # {"field": [old, new]} with organisations by name
+    changes = models.JSONField(default=dict)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {', '.join(self.changes)}"
+
+
 class Skill(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.CharField(max_length=300, blank=True)

@@ -125,3 +125,19 @@ class CallForm(forms.Form):
                 "Give the caller's email address or phone number (or the case they are calling about)."
             )
         return data
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(required=False, max_length=200)
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(required=False, max_length=50)
+    organisation = forms.ModelChoiceField(queryset=None, required=False, empty_label="— no organisation —")
+    external_id = forms.CharField(label="CRM id", required=False, max_length=100)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    reason = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from casework.people.models import Organisation
+
+        self.fields["organisation"].queryset = Organisation.objects.order_by("name")

@@ -42,5 +42,6 @@ urlpatterns = [
     path("cases/<str:reference>/messages/<int:message_id>/split", views.message_split, name="message_split"),
     path("cases/<str:reference>/messages/<int:message_id>/move", views.message_move, name="message_move"),
     path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
+    path("customers/<int:customer_id>/edit", views.customer_edit, name="customer_edit"),
     path("organisations/<int:organisation_id>/", views.organisation_detail, name="organisation"),
 ]

@@ -33,6 +33,7 @@ from .forms import (
     AttachmentForm,
     CallForm,
     CaseFieldsForm,
+    CustomerForm,
     EscalateForm,
     MergeForm,
     NewCaseForm,
@@ -702,6 +703,16 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
         reopened=Count("id", filter=Q(reopen_count__gt=0)),
     )
+    form = CustomerForm(
+        initial={
+            "name": customer.name,
+            "email": customer.email or "",
+            "phone": customer.phone,
+            "organisation": customer.organisation_id,
+            "external_id": customer.external_id,
+            "notes": customer.notes,
+        }
+    )
     colleagues = []
     if customer.organisation_id:
         colleagues = customer.organisation.customers.exclude(pk=customer.pk).order_by("name")[:20]
@@ -713,11 +724,34 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "cases": cases,
             "stats": stats,
             "colleagues": colleagues,
+            "form": form,
+            "history": customer.changes.select_related("actor")[:50],
             "new_call_url": reverse("web:call_new")
             + "?"
             + urlencode({"email": customer.email or "", "phone": customer.phone}),
         },
     )
+
+
+@login_required
+@require_POST
+def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
+    from casework.people.services import customer_update
+
+    customer = get_object_or_404(Customer, pk=customer_id)
+    form = CustomerForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[k].label or k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Not saved — {errors}")
+        return redirect("web:customer", customer_id=customer.pk)
+    data = form.cleaned_data
+    reason = data.pop("reason")
+    try:
+        customer_update(customer=customer, actor=request.user, reason=reason, **data)
+        messages.success(request, "Customer details saved.")
+    except ApplicationError as exc:
+        _error(request, exc)
+    return redirect("web:customer", customer_id=customer.pk)
 
 
 @login_required

@@ -132,3 +132,11 @@ def get_item(mapping, key):
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """Customer fields as people say them: external_id → CRM id, organisation → organisation."""
+    return {"external_id": "CRM id", "email": "email", "phone": "phone", "name": "name"}.get(
+        name, name.replace("_", " ")
+    )

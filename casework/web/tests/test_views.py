@@ -436,3 +436,46 @@ def test_organisation_page_shows_contacts_cases_and_sla_outcome(agent_client, al
     assert "100 %</strong> of finished targets met" in html
     case_page = agent_client.get(reverse("web:case", args=[case.reference])).content.decode()
     assert reverse("web:organisation", args=[org.pk]) in case_page
+
+
+def test_customer_details_and_organisation_edited_with_history(agent_client, alice, customer):
+    from casework.people.models import CustomerChange, Organisation
+
+    other_org = Organisation.objects.create(name="Initech")
+    url = reverse("web:customer_edit", args=[customer.pk])
+    agent_client.post(
+        url,
+        {
+            "name": "Nora North-West",
+            "email": customer.email,
+            "phone": "+44 1",
+            "organisation": other_org.pk,
+            "external_id": "",
+            "notes": "",
+            "reason": "Moved company",
+        },
+    )
+    customer.refresh_from_db()
+    assert (customer.name, customer.organisation) == ("Nora North-West", other_org)
+    change = CustomerChange.objects.get(customer=customer)
+    assert change.actor == alice and change.reason == "Moved company"
+    assert change.changes["name"][1] == "Nora North-West" and change.changes["organisation"][1] == "Initech"
+    html = agent_client.get(reverse("web:customer", args=[customer.pk])).content.decode()
+    assert (
+        "changed name from Nora North to Nora North-West" in html.replace("  ", " ")
+        or "Nora North-West" in html
+    )
+    assert "organisation from" in html and "Moved company" in html
+    # Saving the same again records nothing; a duplicate email is refused with a message.
+    agent_client.post(
+        url,
+        {"name": "Nora North-West", "email": customer.email, "phone": "+44 1", "organisation": other_org.pk},
+    )
+    assert CustomerChange.objects.filter(customer=customer).count() == 1
+    from casework.testing.factories import CustomerFactory
+
+    taken = CustomerFactory(email="taken@example.test")
+    response = agent_client.post(url, {"name": "x", "email": taken.email, "phone": ""}, follow=True)
+    assert "Another customer has the email" in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.name == "Nora North-West"
