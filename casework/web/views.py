@@ -96,8 +96,8 @@ def favicon(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------------------------------
 
 
-def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
-    g = request.GET
+def _queue_filter(request: HttpRequest, params=None) -> selectors.CaseFilter:
+    g = request.GET if params is None else params
     tier = g.get("tier", "")
     return selectors.CaseFilter(
         view=g.get("view", "open") if g.get("view", "open") in dict(QUEUE_VIEWS) else "open",
@@ -124,6 +124,67 @@ def _queue_heading(filters: selectors.CaseFilter) -> dict:
     if filters.priority == [Priority.CRITICAL] and filters.view == "open":
         return {"view_title": "Critical", "active_view": "critical"}
     return {"view_title": view_label, "active_view": filters.view}
+
+
+SAVED_VIEWS_SHOWN = 12
+
+
+def _saved_views(request: HttpRequest) -> list[dict]:
+    """The agent's own and the shared saved views with their case counts (one count each, at most
+    SAVED_VIEWS_SHOWN of them), marking the one this page is."""
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    here = request.GET.copy()
+    here.pop("page", None)
+    rows = []
+    views = SavedView.objects.filter(Q(owner=request.user) | Q(shared=True)).select_related("owner")
+    for saved in views.order_by("-shared", "name")[:SAVED_VIEWS_SHOWN]:
+        params = QueryDict(saved.query)
+        count = selectors.case_list(filters=_queue_filter(request, params), user=request.user).count()
+        rows.append(
+            {
+                "view": saved,
+                "count": count,
+                "active": sorted(params.lists()) == sorted(here.lists()),
+                "mine": saved.owner_id == request.user.pk,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    name = " ".join(request.POST.get("name", "").split())[:80]
+    query = QueryDict(request.POST.get("query", "")).copy()
+    query.pop("page", None)
+    if not name:
+        messages.error(request, "Give the view a name.")
+    elif SavedView.objects.filter(owner=request.user, name__iexact=name).exists():
+        messages.error(request, f"You already have a view called “{name}”.")
+    else:
+        SavedView.objects.create(
+            owner=request.user, name=name, shared=request.POST.get("shared") == "on", query=query.urlencode()
+        )
+        messages.success(request, f"Saved the view “{name}”.")
+    return redirect(reverse("web:queue") + "?" + query.urlencode())
+
+
+@login_required
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    from .models import SavedView
+
+    saved = get_object_or_404(SavedView, pk=view_id, owner=request.user)
+    saved.delete()
+    messages.success(request, f"Removed the view “{saved.name}”.")
+    return redirect("web:queue")
 
 
 @login_required
@@ -156,6 +217,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "agents": agent_choices()[1:],
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
+        "saved_views": _saved_views(request),
         **_queue_heading(filters),
     }
     template = (

@@ -479,3 +479,33 @@ def test_customer_details_and_organisation_edited_with_history(agent_client, ali
     assert "Another customer has the email" in response.content.decode()
     customer.refresh_from_db()
     assert customer.name == "Nora North-West"
+
+
+def test_saved_views_personal_and_shared_with_counts(agent_client, alice, bob, customer, client):
+    from casework.web.models import SavedView
+
+    with pipeline.only():
+        open_case(subject="Critical thing", customer=customer, priority="critical")
+        open_case(subject="Low thing", customer=customer, priority="low")
+    response = agent_client.post(
+        reverse("web:saved_view_create"), {"name": "Fires", "query": "view=open&priority=critical&page=3"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/?view=open&priority=critical"
+    saved = SavedView.objects.get(owner=alice)
+    assert (saved.query, saved.shared) == ("view=open&priority=critical", False)
+    html = agent_client.get("/?view=open&priority=critical").content.decode()
+    sidebar = html.split('data-testid="saved-views"')[1].split("</nav>")[0]
+    assert 'class="active"' in sidebar and "Fires" in sidebar and '<span class="count">1</span>' in sidebar
+    # Personal: bob does not see it until it is shared.
+    bobs = type(client)()
+    bobs.login(username="bob", password=PASSWORD)
+    assert "Fires" not in bobs.get("/").content.decode()
+    agent_client.post(
+        reverse("web:saved_view_create"), {"name": "Low", "query": "priority=low", "shared": "on"}
+    )
+    assert "Low" in bobs.get("/").content.decode().split('data-testid="saved-views"')[1].split("</nav>")[0]
+    # Only its owner removes a view.
+    low = SavedView.objects.get(name="Low")
+    assert bobs.post(reverse("web:saved_view_delete", args=[low.pk])).status_code == 404
+    agent_client.post(reverse("web:saved_view_delete", args=[low.pk]))
+    assert not SavedView.objects.filter(pk=low.pk).exists()
