@@ -50,7 +50,7 @@ from .timeline import render as render_timeline
 QUEUE_VIEWS = [
     ("open", "All open"),
     ("mine", "Mine"),
-    ("waiting", "Mine, waiting on customer"),
+    ("waiting", "Waiting on customer"),
     ("mentioned", "Mentioning me"),
     ("unassigned", "Unassigned"),
     ("untriaged", "Untriaged"),

@@ -98,6 +98,8 @@ def test_workspace_pages_fit_desktop_and_phone_without_console_errors(
         "case": f"/cases/{case.reference}/",
         "customer": f"/customers/{customer.pk}/",
         "tokens": "/me/tokens/",
+        "organisation": f"/organisations/{customer.organisation_id}/",
+        "tasks": "/me/tasks/",
     }
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -128,3 +130,32 @@ def test_handoff_tier_choice_selects_that_tiers_team(page, live_server, alice, c
     other = 3 if start != 3 else 2
     tier.select_option(str(other))
     expect(team).to_have_value(str(teams[other].pk))
+
+
+def test_bulk_change_from_the_queue_with_the_keyboard(page, live_server, alice, bob, customer, teams):
+    from casework.cases import pipeline
+    from casework.cases.models import Case
+
+    with pipeline.only():
+        cases = [open_case(subject=f"Printer {i} jams", customer=customer) for i in range(3)]
+    login(page, live_server)
+    bar = page.locator("[data-bulk-bar]")
+    expect(bar).to_be_hidden()
+    # j moves the cursor, x ticks the row under it: the two newest cases.
+    for key in ("j", "x", "j", "x"):
+        page.keyboard.press(key)
+    expect(bar).to_be_visible()
+    expect(bar.locator("[data-bulk-count]")).to_have_text("2")
+    bar.locator("select[name=priority]").select_option("low")
+    bar.locator("select[name=assignee]").select_option("bob")
+    page.get_by_test_id("bulk-apply").click()
+    expect(page.locator(".flash-success")).to_contain_text("Updated 2 cases.")
+    changed = Case.objects.filter(priority="low", assignee=bob).values_list("pk", flat=True)
+    assert sorted(changed) == sorted(c.pk for c in cases[1:])
+    # Saved view of the result, shown in the sidebar with its count.
+    page.goto(f"{live_server.url}/?view=open&priority=low")
+    page.get_by_test_id("save-view").locator("summary").click()
+    page.get_by_test_id("save-view").locator("input[name=name]").fill("Low printers")
+    page.get_by_test_id("save-view").get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("saved-views")).to_contain_text("Low printers")
+    expect(page.get_by_test_id("saved-views").locator("a.active .count")).to_have_text("2")
