@@ -1,5 +1,6 @@
 """Benchmark: every dashboard tile, the dashboard's trend charts and the weekly report on a database of N
-synthetic cases (two years of history from `casework bench-data`, casework/testing/bench_data.py).
+synthetic cases (two years of history from casework/testing/bench_data.py; the general generator of
+issue 20 is `casework bench-data`).
 
 Each figure is timed cold (the dashboard cache is off) `SAMPLES` times; the JSON holds the best and the
 median in seconds. Target: each < 2 s.

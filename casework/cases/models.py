@@ -35,6 +35,53 @@ class Category(models.Model):
         return self.name
 
 
+class CustomFieldKind(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Yes / no"
+    CHOICE = "choice", "Choice"
+    DATE = "date", "Date"
+
+
+class CustomFieldDefinition(models.Model):
+    """A field of `Case.custom_fields` agents see and edit on the case page (rules test it; routing reads
+    `product` as a skill). Values are checked by `custom_fields.clean_custom_fields`."""
+
+    key = models.SlugField(max_length=50, unique=True, help_text="The key in the case's custom fields.")
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=CustomFieldKind.choices, default=CustomFieldKind.TEXT)
+    choices = models.JSONField(
+        default=list, blank=True, help_text='For a choice: the allowed values, e.g. ["Web app", "Mobile"].'
+    )
+    help_text = models.CharField(max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(default=True, help_text="Inactive fields are kept on cases but not edited.")
+
+    class Meta:
+        ordering = ["order", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def spec(self):
+        from .custom_fields import FieldSpec
+
+        return FieldSpec(key=self.key, label=self.label, kind=self.kind, choices=tuple(self.choices or ()))
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == CustomFieldKind.CHOICE:
+            if (
+                not isinstance(self.choices, list)
+                or not self.choices
+                or not all(isinstance(c, str) and c.strip() for c in self.choices)
+            ):
+                raise ValidationError({"choices": "A choice field needs a list of non-empty values."})
+        elif self.choices:
+            raise ValidationError({"choices": "Only choice fields have choices."})
+
+
 class Tag(models.Model):
     name = models.SlugField(max_length=50, unique=True, allow_unicode=True)
 

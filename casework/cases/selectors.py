@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import (
     BigIntegerField,
     DateTimeField,
+    Exists,
     F,
     Func,
     OuterRef,
@@ -74,6 +75,10 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
         qs = qs.filter(status=Status.NEW)
     elif view == "closed":
         qs = qs.filter(status__in=[Status.RESOLVED, Status.CLOSED])
+    elif view == "waiting":
+        qs = qs.filter(status=Status.AWAITING_CLIENT, assignee=user)
+    elif view == "mentioned":
+        qs = qs.filter(mentions_q(user), open_flag=1)
     elif view == "frustrated":
         qs = qs.filter(open_flag=1, frustrated=True)
     elif view == "at_risk":
@@ -185,6 +190,33 @@ def _sla_breached_q(now: datetime | None = None) -> Q:
     counting, overdue = _sla_breached_clocks(now or timezone.now())
     case_id = _NotIndexed(F("pk"), output_field=BigIntegerField())
     return Q(In(case_id, counting)) | Q(In(case_id, overdue))
+
+
+def mentions_q(user: Any) -> Exists:
+    """Cases with an internal note or reply that mentions @username (written by someone else). A text
+    search over messages: the list runs it, the sidebar does not count it on every page (a mentions
+    table written with the message is the next step if it is used a lot)."""
+    return Exists(
+        Message.objects.filter(
+            case=OuterRef("pk"), kind__in=["note", "reply"], body__icontains=f"@{user.username}"
+        ).exclude(author_user=user)
+    )
+
+
+def my_tasks(user: Any) -> QuerySet[Task]:
+    """Open internal tasks owned by `user` across cases: overdue and soonest due first, undated last."""
+    return (
+        Task.objects.filter(owner=user, done=False)
+        .select_related("case", "case__customer")
+        .order_by(F("due_at").asc(nulls_last=True), "id")
+    )
+
+
+def with_next_due(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """`sla_next_due` on each case (the queue's Due column): the earliest due time of a counting clock."""
+    if "sla_next_due" in qs.query.annotations:
+        return qs
+    return qs.annotate(sla_next_due=_sla_next_due())
 
 
 def _sla_next_due() -> Subquery:
@@ -318,6 +350,7 @@ def queue_counts(user: Any) -> dict[str, int]:
     agg = open_cases.aggregate(
         open=Count("id"),
         mine=Count("id", filter=Q(assignee=user)),
+        waiting=Count("id", filter=Q(status=Status.AWAITING_CLIENT, assignee=user)),
         unassigned=Count("id", filter=Q(assignee__isnull=True)),
         untriaged=Count("id", filter=Q(status=Status.NEW)),
         frustrated=Count("id", filter=Q(frustrated=True)),
@@ -326,4 +359,5 @@ def queue_counts(user: Any) -> dict[str, int]:
     now = timezone.now()
     agg["sla_at_risk"] = open_cases.filter(_sla_at_risk_q(now)).count()
     agg["sla_breached"] = open_cases.filter(_sla_breached_q(now)).count()
+    agg["my_tasks"] = Task.objects.filter(owner=user, done=False).count()
     return agg

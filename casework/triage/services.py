@@ -310,6 +310,8 @@ def _apply(
                 case=case, frustrated=True, actor=_rule_actor(who), reason=who.explanation
             ),
         )
+    # A rule's escalation carries its explanation on the event (and the tier history's reason); no
+    # hand-off note that would only repeat the rule sentence on the timeline.
     who = _last_setting(matched, "escalate_to_tier")
     if who and final.get("tier") and final["tier"] > before["tier"]:
         run(
@@ -320,7 +322,6 @@ def _apply(
                 to_tier=final["tier"],
                 actor=_rule_actor(who),
                 reason=who.explanation,
-                handoff_note=f"Escalated automatically: {who.explanation}",
                 data=data_for(who),
             ),
         )
@@ -329,6 +330,21 @@ def _apply(
         team = _team_named(str(final["team"]))
         if team is None:
             run(who, "team", lambda: _raise_unknown("team", final["team"]))
+        elif team.tier_level and team.tier_level > case.tier and case.team_id != team.pk:
+            # A tier's team is reached by escalating to that tier: the case moves tier and team together
+            # (tier history, SLA policy, the team's auto-assignment), never sits in L2 Support at L1.
+            run(
+                who,
+                "team",
+                lambda: case_services.case_escalate(
+                    case=case,
+                    to_tier=team.tier_level,
+                    team=team,
+                    actor=_rule_actor(who),
+                    reason=who.explanation,
+                    data=data_for(who),
+                ),
+            )
         else:
             run(
                 who,
@@ -421,7 +437,6 @@ def score_customer_message(*, message: Message) -> float:
             sentiment=value,
             actor="sentiment",
             reason=reason,
-            explain_score_only=False,
         )
     return value
 

@@ -27,12 +27,13 @@ from casework.cases.status import (
 from casework.core.errors import ApplicationError
 from casework.people.models import Customer, Team
 from casework.people.permissions import agent_required as login_required
-from casework.people.services import customer_get_or_create
+from casework.people.services import customer_for_caller
 
 from .forms import (
     AttachmentForm,
     CallForm,
     CaseFieldsForm,
+    CustomerForm,
     EscalateForm,
     MergeForm,
     NewCaseForm,
@@ -40,12 +41,17 @@ from .forms import (
     TagsForm,
     TaskForm,
     TransitionForm,
+    agent_choices,
 )
 from .panels import render_panels
+from .timeline import names_for
+from .timeline import render as render_timeline
 
 QUEUE_VIEWS = [
     ("open", "All open"),
     ("mine", "Mine"),
+    ("waiting", "Waiting on customer"),
+    ("mentioned", "Mentioning me"),
     ("unassigned", "Unassigned"),
     ("untriaged", "Untriaged"),
     ("frustrated", "Frustrated"),
@@ -78,13 +84,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, the admin and the API docs ask for /favicon.ico: point them at the app's icon."""
+    from django.templatetags.static import static
+
+    return redirect(static("casework/favicon.svg"))
+
+
 # --------------------------------------------------------------------------------------------------
 # queue
 # --------------------------------------------------------------------------------------------------
 
 
-def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
-    g = request.GET
+def _queue_filter(request: HttpRequest, params=None) -> selectors.CaseFilter:
+    g = request.GET if params is None else params
     tier = g.get("tier", "")
     return selectors.CaseFilter(
         view=g.get("view", "open") if g.get("view", "open") in dict(QUEUE_VIEWS) else "open",
@@ -101,6 +114,79 @@ def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
     )
 
 
+def _queue_heading(filters: selectors.CaseFilter) -> dict:
+    """Which sidebar entry is the page (one, never two) and its title: a team's queue is named after
+    the team, the Critical shortcut after itself."""
+    view_label = dict(QUEUE_VIEWS).get(filters.view, "Cases")
+    if filters.team:
+        title = filters.team if filters.view == "open" else f"{filters.team} · {view_label}"
+        return {"view_title": title, "active_view": f"team:{filters.team}"}
+    if filters.priority == [Priority.CRITICAL] and filters.view == "open":
+        return {"view_title": "Critical", "active_view": "critical"}
+    return {"view_title": view_label, "active_view": filters.view}
+
+
+SAVED_VIEWS_SHOWN = 12
+
+
+def _saved_views(request: HttpRequest) -> list[dict]:
+    """The agent's own and the shared saved views with their case counts (one count each, at most
+    SAVED_VIEWS_SHOWN of them), marking the one this page is."""
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    here = request.GET.copy()
+    here.pop("page", None)
+    rows = []
+    views = SavedView.objects.filter(Q(owner=request.user) | Q(shared=True)).select_related("owner")
+    for saved in views.order_by("-shared", "name")[:SAVED_VIEWS_SHOWN]:
+        params = QueryDict(saved.query)
+        count = selectors.case_list(filters=_queue_filter(request, params), user=request.user).count()
+        rows.append(
+            {
+                "view": saved,
+                "count": count,
+                "active": sorted(params.lists()) == sorted(here.lists()),
+                "mine": saved.owner_id == request.user.pk,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    name = " ".join(request.POST.get("name", "").split())[:80]
+    query = QueryDict(request.POST.get("query", "")).copy()
+    query.pop("page", None)
+    if not name:
+        messages.error(request, "Give the view a name.")
+    elif SavedView.objects.filter(owner=request.user, name__iexact=name).exists():
+        messages.error(request, f"You already have a view called “{name}”.")
+    else:
+        SavedView.objects.create(
+            owner=request.user, name=name, shared=request.POST.get("shared") == "on", query=query.urlencode()
+        )
+        messages.success(request, f"Saved the view “{name}”.")
+    return redirect(reverse("web:queue") + "?" + query.urlencode())
+
+
+@login_required
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    from .models import SavedView
+
+    saved = get_object_or_404(SavedView, pk=view_id, owner=request.user)
+    saved.delete()
+    messages.success(request, f"Removed the view “{saved.name}”.")
+    return redirect("web:queue")
+
+
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     filters = _queue_filter(request)
@@ -111,7 +197,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             return _back_to_case(selectors.case_get(q))
         except ApplicationError:
             pass
-    qs = selectors.case_list(filters=filters, user=request.user)
+    qs = selectors.with_next_due(selectors.case_list(filters=filters, user=request.user))
     from django.conf import settings
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
@@ -128,9 +214,11 @@ def queue(request: HttpRequest) -> HttpResponse:
         "channels": Channel.choices,
         "categories": Category.objects.filter(active=True),
         "teams": Team.objects.all(),
+        "agents": agent_choices()[1:],
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
-        "view_title": dict(QUEUE_VIEWS).get(filters.view, "Cases"),
+        "saved_views": _saved_views(request),
+        **_queue_heading(filters),
     }
     template = (
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
@@ -138,9 +226,111 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@login_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    """The agent's open internal tasks across cases, soonest due first."""
+    from django.utils import timezone
+
+    return render(
+        request,
+        "web/my_tasks.html",
+        {"tasks": selectors.my_tasks(request.user)[:300], "now": timezone.now(), "counts": None},
+    )
+
+
+@login_required
+@require_POST
+def cases_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply the queue's bulk bar to the selected cases (through the bulk door: one event per change per
+    case), then back to the same queue page with what happened."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    from casework.cases.models import Case
+
+    back = request.POST.get("next") or reverse("web:queue")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("web:queue")
+    refs = [r.strip() for r in request.POST.getlist("refs") if r.strip()][:1000]
+    cases = list(Case.objects.filter(reference__in=refs))
+    post = request.POST
+    changes: dict = {}
+    if post.get("assignee"):
+        changes["assignee"] = None if post["assignee"] == "-" else _user_by_username(post["assignee"])
+    if post.get("team"):
+        changes["team"] = get_object_or_404(Team, pk=post["team"]) if post["team"].isdigit() else None
+    if post.get("priority"):
+        changes["priority"] = post["priority"]
+    if post.get("status"):
+        changes["status"] = post["status"]
+    if post.get("tags", "").strip():
+        changes["add_tags"] = post["tags"].replace(",", " ").split()
+    try:
+        result = services.cases_bulk_update(
+            cases=cases, actor=request.user, reason=post.get("reason", "")[:500], **changes
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return redirect(back)
+    (messages.warning if result.skipped else messages.success)(request, result.summary())
+    return redirect(back)
+
+
 # --------------------------------------------------------------------------------------------------
 # case page
 # --------------------------------------------------------------------------------------------------
+
+
+def _timeline(case) -> list:
+    """The case's messages and events, each event with its sentence (`entry.line`); events with nothing
+    to say (a score that changed no flag) are left out."""
+    entries = selectors.case_timeline(case)
+    events = [entry.event for entry in entries if entry.event is not None]
+    lines = render_timeline(events, names_for(events))
+    shown = []
+    for entry in entries:
+        if entry.event is not None:
+            entry.line = lines.get(entry.event.pk)
+            if entry.line is None:
+                continue
+        shown.append(entry)
+    return shown
+
+
+def _handoff_choices(case) -> dict:
+    """The hand-off form's tiers and teams: the next tier up (or L2 from L3), and for each tier the team
+    that serves it selected by default, so an L3 hand-off lands with the L3 team, not the first team."""
+    from casework.people.selectors import team_for_tier
+
+    default_tier = case.tier + 1 if case.tier < 3 else 2
+    default_team = team_for_tier(default_tier)
+    return {
+        "handoff_tier": default_tier,
+        "handoff_team_id": default_team.pk if default_team else None,
+        "handoff_teams": list(Team.objects.all()),
+    }
+
+
+def _custom_field_rows(case) -> dict:
+    """The case page's custom fields: every active definition as an input with the case's value, and
+    values under keys nobody defined (shown, not edited)."""
+    from casework.cases.custom_fields import display
+    from casework.cases.models import CustomFieldDefinition
+
+    values = case.custom_fields or {}
+    definitions = list(CustomFieldDefinition.objects.all())
+    defined = [
+        {"d": d, "value": values.get(d.key), "shown": display(None, values.get(d.key))}
+        for d in definitions
+        if d.active
+    ]
+    known = {d.key for d in definitions}
+    labels = {d.key: d.label for d in definitions}
+    other = [
+        {"key": labels.get(k, k), "shown": display(None, v)}
+        for k, v in sorted(values.items())
+        if k not in known or k not in {row["d"].key for row in defined}
+    ]
+    return {"defined": defined, "other": other}
 
 
 def _case_context(request: HttpRequest, case, **extra) -> dict:
@@ -154,13 +344,13 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
     )
     return {
         "case": case,
-        "timeline": selectors.case_timeline(case),
+        "timeline": _timeline(case),
         "tasks": selectors.case_tasks(case),
         "attachments": case.attachments.order_by("id"),
         "transitions": allowed_targets(case.status),
         "fields_form": fields_form,
         "task_form": TaskForm(),
-        "escalate_form": EscalateForm(initial={"to_tier": min(case.tier + 1, 3)}),
+        **_handoff_choices(case),
         "reply_form": extra.pop("reply_form", None) or ReplyForm(),
         "seen_message_id": selectors.latest_public_message_id(case),
         "priority_criteria": PRIORITY_CRITERIA,
@@ -171,6 +361,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "tags": list(case.tags.values_list("name", flat=True)),
         "statuses": dict(Status.choices),
         "panels": render_panels(request, case),
+        "custom_fields": _custom_field_rows(case),
         **extra,
     }
 
@@ -182,10 +373,8 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
     if request.htmx and request.GET.get("part") == "timeline":
-        return render(
-            request, "web/_timeline.html", {"case": case, "timeline": selectors.case_timeline(case)}
-        )
-    return render(request, "web/case.html", _case_context(request, case))
+        return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case)})
+    return render(request, "web/case.html", _case_context(request, case, **_take_draft(request, case)))
 
 
 def _case_or_404(reference: str):
@@ -193,6 +382,41 @@ def _case_or_404(reference: str):
         return selectors.case_get(reference)
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
+
+
+def _draft_key(case) -> str:
+    return f"casework.draft:{case.reference}"
+
+
+def _keep_draft(request: HttpRequest, case, data: dict, collision: list[int] | None = None) -> HttpResponse:
+    """The reply could not go out as it was (someone else wrote meanwhile, or it was refused): keep the
+    agent's text in the session and redirect to the case page, which shows it again (POST/redirect/GET:
+    a reload never posts twice)."""
+    request.session[_draft_key(case)] = {
+        "body": data.get("body") or "",
+        "internal": bool(data.get("internal")),
+        "set_status": data.get("set_status") or "",
+        "collision": collision or [],
+    }
+    return _back_to_case(case)
+
+
+def _take_draft(request: HttpRequest, case) -> dict:
+    """Context for a draft kept by _keep_draft (read once): the composer's text and the collision list."""
+    draft = request.session.pop(_draft_key(case), None)
+    if not draft:
+        return {}
+    extra: dict = {"reply_form": ReplyForm(initial={"body": draft["body"], "internal": draft["internal"]})}
+    if draft.get("collision"):
+        from casework.cases.models import Message
+
+        extra["collision"] = list(
+            Message.objects.filter(case=case, pk__in=draft["collision"])
+            .select_related("author_user", "author_customer")
+            .order_by("id")
+        )
+    extra["draft_status"] = draft.get("set_status", "")
+    return extra
 
 
 @login_required
@@ -209,8 +433,8 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
         newer = list(selectors.messages_since(case, seen, exclude_user=request.user))
         if newer:
             # Someone else wrote on this case while this agent was typing: show it and ask to confirm.
-            context = _case_context(request, case, reply_form=form, collision=newer)
-            return render(request, "web/case.html", context, status=409)
+            messages.warning(request, "Not sent yet: someone else wrote on this case while you were typing.")
+            return _keep_draft(request, case, data, collision=[m.pk for m in newer])
     set_status = data.get("set_status") or None
     try:
         services.case_add_message(
@@ -222,8 +446,7 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
         )
     except ApplicationError as exc:
         _error(request, exc)
-        context = _case_context(request, case, reply_form=form)
-        return render(request, "web/case.html", context, status=exc.http_status)
+        return _keep_draft(request, case, data)
     messages.success(request, "Internal note added." if data["internal"] else "Reply sent.")
     return _back_to_case(case)
 
@@ -285,6 +508,28 @@ def case_fields(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def case_custom_fields(request: HttpRequest, reference: str) -> HttpResponse:
+    """Save the case's defined custom fields; values under undefined keys are kept as they are."""
+    from casework.cases.models import CustomFieldDefinition
+
+    case = _case_or_404(reference)
+    values = dict(case.custom_fields or {})
+    for definition in CustomFieldDefinition.objects.filter(active=True):
+        if definition.kind == "boolean":
+            raw = request.POST.get(f"cf_{definition.key}", "")
+            values[definition.key] = {"yes": True, "no": False}.get(raw)
+        else:
+            values[definition.key] = request.POST.get(f"cf_{definition.key}", "")
+    try:
+        services.case_update(case=case, actor=request.user, custom_fields=values)
+        messages.success(request, "Custom fields saved.")
+    except ApplicationError as exc:
+        _error(request, exc)
+    return _back_to_case(case)
+
+
+@login_required
+@require_POST
 def case_take(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_or_404(reference)
     try:
@@ -316,6 +561,7 @@ def case_escalate(request: HttpRequest, reference: str) -> HttpResponse:
             actor=request.user,
             reason=form.cleaned_data["reason"],
             handoff_note=form.cleaned_data["handoff_note"],
+            team=form.cleaned_data["team"],
         )
         messages.success(request, f"{case.reference} moved to L{case.tier}.")
     except ApplicationError as exc:
@@ -472,21 +718,27 @@ def call_new(request: HttpRequest) -> HttpResponse:
             existing = selectors.case_get(ref)
             initial = {
                 "case_reference": existing.reference,
-                "customer_email": existing.customer.email,
+                "customer_email": existing.customer.email or "",
                 "customer_name": existing.customer.name,
+                "customer_phone": existing.customer.phone,
             }
         except ApplicationError:
             pass
     if email := request.GET.get("email"):
         initial.setdefault("customer_email", email)
+    if phone := request.GET.get("phone"):
+        initial.setdefault("customer_phone", phone)
     form = CallForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            customer, _ = customer_get_or_create(
-                email=data["customer_email"], name=data["customer_name"], phone=data["customer_phone"]
-            )
             case = selectors.case_get(data["case_reference"]) if data["case_reference"] else None
+            if case is not None and not (data["customer_email"] or data["customer_phone"]):
+                customer = case.customer
+            else:
+                customer, _ = customer_for_caller(
+                    email=data["customer_email"], name=data["customer_name"], phone=data["customer_phone"]
+                )
             message = services.case_log_call(
                 customer=customer,
                 case=case,
@@ -513,6 +765,16 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
         reopened=Count("id", filter=Q(reopen_count__gt=0)),
     )
+    form = CustomerForm(
+        initial={
+            "name": customer.name,
+            "email": customer.email or "",
+            "phone": customer.phone,
+            "organisation": customer.organisation_id,
+            "external_id": customer.external_id,
+            "notes": customer.notes,
+        }
+    )
     colleagues = []
     if customer.organisation_id:
         colleagues = customer.organisation.customers.exclude(pk=customer.pk).order_by("name")[:20]
@@ -524,7 +786,66 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "cases": cases,
             "stats": stats,
             "colleagues": colleagues,
-            "new_call_url": reverse("web:call_new") + "?" + urlencode({"email": customer.email}),
+            "form": form,
+            "history": customer.changes.select_related("actor")[:50],
+            "new_call_url": reverse("web:call_new")
+            + "?"
+            + urlencode({"email": customer.email or "", "phone": customer.phone}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
+    from casework.people.services import customer_update
+
+    customer = get_object_or_404(Customer, pk=customer_id)
+    form = CustomerForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[k].label or k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Not saved — {errors}")
+        return redirect("web:customer", customer_id=customer.pk)
+    data = form.cleaned_data
+    reason = data.pop("reason")
+    try:
+        customer_update(customer=customer, actor=request.user, reason=reason, **data)
+        messages.success(request, "Customer details saved.")
+    except ApplicationError as exc:
+        _error(request, exc)
+    return redirect("web:customer", customer_id=customer.pk)
+
+
+@login_required
+def organisation_detail(request: HttpRequest, organisation_id: int) -> HttpResponse:
+    """An organisation at a glance: tier, VIP, domains, contacts, open and past cases, SLA outcome."""
+    from casework.people.models import Organisation
+    from casework.sla.selectors import clock_outcomes
+
+    organisation = get_object_or_404(Organisation.objects.prefetch_related("domains"), pk=organisation_id)
+    cases = selectors.with_next_due(
+        organisation.cases.select_related("customer", "category", "assignee", "team")
+    )
+    open_cases = list(cases.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:200])
+    past_cases = list(cases.exclude(status__in=OPEN_STATUSES).order_by("-created_at")[:50])
+    stats = organisation.cases.aggregate(
+        total=Count("id"),
+        open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+        reopened=Count("id", filter=Q(reopen_count__gt=0)),
+    )
+    contacts = organisation.customers.annotate(
+        open_cases=Count("cases", filter=Q(cases__status__in=OPEN_STATUSES)), all_cases=Count("cases")
+    ).order_by("-open_cases", "name")[:100]
+    return render(
+        request,
+        "web/organisation.html",
+        {
+            "organisation": organisation,
+            "open_cases": open_cases,
+            "past_cases": past_cases,
+            "stats": stats,
+            "contacts": contacts,
+            "sla": clock_outcomes(case__organisation=organisation),
         },
     )
 
@@ -571,3 +892,46 @@ def message_move(request: HttpRequest, reference: str, message_id: int) -> HttpR
         return _back_to_case(case)
     messages.success(request, f"Message moved to {target.reference}.")
     return _back_to_case(target)
+
+
+# --------------------------------------------------------------------------------------------------
+# the agent's own API tokens (issue 17 adds roles and scopes; until then a person manages only theirs)
+# --------------------------------------------------------------------------------------------------
+
+_NEW_TOKEN = "casework.new_api_token"
+
+
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """List the agent's tokens; POST makes one. The secret is shown once, on the page the POST redirects
+    to (kept in the session for that one read), so a reload never makes a second token."""
+    from casework.api.services import token_issue, tokens_of
+
+    if request.method == "POST":
+        try:
+            token, raw = token_issue(user=request.user, name=request.POST.get("name", ""))
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            request.session[_NEW_TOKEN] = {"id": token.pk, "secret": raw}
+            messages.success(request, "Token created. Copy it now: it is shown only this once.")
+        return redirect("web:api_tokens")
+    new = request.session.pop(_NEW_TOKEN, None)
+    return render(
+        request,
+        "web/api_tokens.html",
+        {"tokens": tokens_of(request.user), "new_token": new, "base_url": request.build_absolute_uri("/")},
+    )
+
+
+@login_required
+@require_POST
+def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    from casework.api.services import token_revoke
+
+    try:
+        token = token_revoke(user=request.user, token_id=token_id)
+    except ApplicationError as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"Token {token.prefix}… revoked: it no longer works.")
+    return redirect("web:api_tokens")

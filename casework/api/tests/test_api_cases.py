@@ -287,3 +287,24 @@ def test_events_come_a_page_at_a_time(api, case):
         after = page["next"]
     assert seen == [e["id"] for e in everything["items"]] and len(seen) > 7
     assert api.get(f"/api/v1/cases/{case.reference}/events", {"limit": 0}).status_code == 422
+
+
+def test_bulk_update_through_the_api(api, alice, bob, customer):
+    from casework.testing.factories import open_case
+
+    cases = [open_case(subject=f"Printer {i}", customer=customer) for i in range(2)]
+    refs = [c.reference for c in cases]
+    response = api.post(
+        "/api/v1/cases/bulk",
+        {"references": refs, "assignee": "bob", "priority": "low", "add_tags": ["printers"]},
+    )
+    assert response.status_code == 200, response.content
+    assert sorted(response.json()["changed"]) == sorted(refs) and response.json()["skipped"] == {}
+    for case in cases:
+        case.refresh_from_db()
+        assert (case.assignee, case.priority) == (bob, "low")
+    missing = api.post("/api/v1/cases/bulk", {"references": ["CW-999999"], "priority": "low"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "case_not_found"
+    nothing = api.post("/api/v1/cases/bulk", {"references": refs})
+    assert nothing.status_code == 422 and nothing.json()["error"]["code"] == "nothing_to_change"
+    assert "/api/v1/cases/bulk" in api.get("/api/v1/openapi.json").json()["paths"]

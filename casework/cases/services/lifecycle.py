@@ -30,6 +30,7 @@ from ._core import (
     _attachment,
     _attachment_event,
     _check_choice,
+    _check_custom_fields,
     _check_text,
     _customer_actor,
     _event,
@@ -100,6 +101,7 @@ class Opening:
             channel=_check_choice(self.channel, Channel, field="channel"),
             category=resolve_category(self.category),
             tags=_tags(self.tags) if self.tags else (),
+            custom_fields=_check_custom_fields(self.custom_fields) if self.custom_fields else None,
         )
 
 

@@ -333,6 +333,17 @@ def test_sentiment_correction_is_recorded(case, alice):
     assert event.new["frustrated"] is True and event.reason == "angry call"
 
 
+def test_sentiment_that_changes_no_flag_writes_no_event(case, alice):
+    # A new score with the flag unchanged, or an agent setting the flag the case already has: no event.
+    services.case_set_sentiment(case=case, frustrated=False, sentiment=0.3, actor="sentiment")
+    services.case_set_sentiment(case=case, frustrated=True, actor=alice, reason="angry call")
+    services.case_set_sentiment(case=case, frustrated=True, sentiment=-0.9, actor="sentiment")
+    services.case_set_sentiment(case=case, frustrated=True, actor=alice, reason="again")
+    case.refresh_from_db()
+    assert case.sentiment == -0.9
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.SENTIMENT_CHANGED).count() == 1
+
+
 def test_reopen_closed_case_opens_follow_up(case, alice):
     for step in ("in_progress", "resolved", "closed"):
         services.case_transition(case=case, to=step, actor=alice)

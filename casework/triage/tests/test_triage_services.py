@@ -57,9 +57,10 @@ def test_data_loss_escalates_to_tier_2(run_hooks, teams):
     case = run_hooks(subject="Data missing", description="Since the import our data is missing for March.")
     assert (case.priority, case.category.slug, case.tier, case.team) == ("high", "data", 2, teams[2])
     escalation = events(case, EventKind.ESCALATED)[0]
-    assert escalation.actor_label.startswith("rule:") and escalation.data["handoff_note"].startswith(
-        "Escalated"
-    )
+    assert escalation.actor_label.startswith("rule:")
+    # The rule explains itself on the event; no hand-off note repeating the rule sentence.
+    assert escalation.reason == escalation.data["explanation"] and not escalation.data["handoff_note"]
+    assert not case.messages.filter(kind="note").exists()
 
 
 def test_how_to_question_is_low(run_hooks):
@@ -92,6 +93,24 @@ def test_negative_message_flags_frustration_and_routes_high_cases_to_l2(run_hook
     )
     assert case.frustrated and case.sentiment < -0.5
     assert events(case, EventKind.SENTIMENT_CHANGED)[0].reason.startswith("latest customer message scored")
+
+
+def test_frustrated_customer_on_an_urgent_case_moves_tier_and_team(run_hooks, teams):
+    case = run_hooks(
+        subject="Export broken again",
+        priority="high",
+        description="This is the third time the export crashed with an error. This is unacceptable, I am "
+        "furious and we are losing money. Terrible service, nobody helps!",
+    )
+    assert case.frustrated
+    # The tier-2 team is reached by escalating: tier and team move together, with the rule's handoff.
+    assert (case.tier, case.team) == (2, teams[2])
+    escalated = events(case, EventKind.ESCALATED)[-1]
+    assert escalated.data["rule"] == "Frustrated customer on an urgent case"
+    assert (escalated.old["tier"], escalated.new["tier"]) == (1, 2)
+    assert not events(case, EventKind.TEAM_CHANGED) or all(
+        e.new != teams[2].name for e in events(case, EventKind.TEAM_CHANGED)
+    )
 
 
 def test_a_calm_message_keeps_its_score_without_a_timeline_entry(run_hooks):

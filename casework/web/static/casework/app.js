@@ -61,7 +61,38 @@
   // Clicking anywhere on a queue row opens the case (links inside still work normally).
   document.addEventListener("click", function (event) {
     const row = event.target.closest("tr[data-href]");
-    if (row && !event.target.closest("a, button, input, select")) window.location.href = row.dataset.href;
+    if (row && !event.target.closest("a, button, input, select, label, td.select")) window.location.href = row.dataset.href;
+  });
+
+  // Queue selection for bulk actions: x toggles the row under the j/k cursor; the bar shows the count.
+  function updateBulk() {
+    const bar = document.querySelector("[data-bulk-bar]");
+    if (!bar) return;
+    const n = document.querySelectorAll('#bulk input[name="refs"]:checked').length;
+    bar.hidden = n === 0;
+    bar.querySelector("[data-bulk-count]").textContent = n;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      document.querySelectorAll('#bulk input[name="refs"]').forEach((box) => { box.checked = event.target.checked; });
+    }
+    if (event.target.closest("#bulk")) updateBulk();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "x" || typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+    const row = document.querySelector("tr.selected");
+    const box = row && row.querySelector('input[name="refs"]');
+    if (box) { box.checked = !box.checked; updateBulk(); event.preventDefault(); }
+  });
+  document.addEventListener("htmx:afterSwap", updateBulk);
+
+  // Hand-off form: choosing a tier selects the team that serves it (the agent can still pick another).
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-handoff-tier]")) return;
+    const team = event.target.form.querySelector("[data-handoff-team]");
+    if (!team) return;
+    const match = team.querySelector('option[data-tier="' + event.target.value + '"]');
+    team.value = match ? match.value : "";
   });
 
   // Warn before leaving a case with an unsent reply.
