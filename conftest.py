@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from casework.testing.factories import (
     CustomerFactory,
@@ -16,6 +17,11 @@ from casework.testing.factories import (
 )
 
 pytest_plugins = ["casework.testing.pytest_plugin"]
+
+# Two cores shared by two test workers (and, on a developer machine, more): a property test's single example
+# can take longer than hypothesis' 200 ms deadline without being slow code. Timing belongs to `make bench`.
+hypothesis_settings.register_profile("casework", deadline=None)
+hypothesis_settings.load_profile("casework")
 
 
 @pytest.fixture(autouse=True)
