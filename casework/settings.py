@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "casework.sla",
     "casework.routing",
     "casework.notify",
+    "casework.portal",
     "casework.api",
     "casework.web",
 ]

@@ -9,6 +9,7 @@ admin.site.site_title = "casework admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("portal/", include("casework.portal.urls")),
     path("triage/", include("casework.triage.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.web.urls")),
