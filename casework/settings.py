@@ -218,6 +218,29 @@ CASEWORK = {
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),
     "SCHEDULED_RULES_SECONDS": env_int("CASEWORK_SCHEDULED_RULES_SECONDS", 300, minimum=10),
 }
+# Customer portal, web form and CSAT (casework/portal/README.md, casework/csat/README.md).
+CASEWORK.update(
+    {
+        # Sign-in links: a case link in a notification lives LINK_MAX_AGE_DAYS, a magic link asked for on
+        # the sign-in page MAGIC_LINK_MINUTES; both are single use. Requests for a magic link are limited
+        # per address and per IP address within an hour.
+        "PORTAL_LINK_MAX_AGE_DAYS": env_int("CASEWORK_PORTAL_LINK_MAX_AGE_DAYS", 14, minimum=1),
+        "PORTAL_MAGIC_LINK_MINUTES": env_int("CASEWORK_PORTAL_MAGIC_LINK_MINUTES", 30, minimum=1),
+        "PORTAL_LINKS_PER_ADDRESS_HOUR": env_int("CASEWORK_PORTAL_LINKS_PER_ADDRESS_HOUR", 5, minimum=1),
+        "PORTAL_LINKS_PER_IP_HOUR": env_int("CASEWORK_PORTAL_LINKS_PER_IP_HOUR", 20, minimum=1),
+        "PORTAL_SESSION_DAYS": env_int("CASEWORK_PORTAL_SESSION_DAYS", 14, minimum=1),
+        # Web form: posts per IP address per hour, and the fewest seconds a person takes to fill it in.
+        "WEBFORM_POSTS_PER_IP_HOUR": env_int("CASEWORK_WEBFORM_POSTS_PER_IP_HOUR", 10, minimum=1),
+        "WEBFORM_MIN_SECONDS": env_int("CASEWORK_WEBFORM_MIN_SECONDS", 3, minimum=0),
+        # Origins allowed to embed the web form in an iframe (CSP frame-ancestors); "*" allows any.
+        "WEBFORM_FRAME_ANCESTORS": env_list("CASEWORK_WEBFORM_FRAME_ANCESTORS", ["*"]),
+        # CSAT: survey links live LINK_DAYS; an answer can be changed for CHANGE_DAYS after the first;
+        # a score at or below REVIEW_THRESHOLD opens a manager review.
+        "CSAT_LINK_DAYS": env_int("CASEWORK_CSAT_LINK_DAYS", 30, minimum=1),
+        "CSAT_CHANGE_DAYS": env_int("CASEWORK_CSAT_CHANGE_DAYS", 7, minimum=0),
+        "CSAT_REVIEW_THRESHOLD": env_int("CASEWORK_CSAT_REVIEW_THRESHOLD", 2, minimum=0, maximum=5),
+    }
+)
 if set(CASEWORK["SLA_PAUSE_STATUSES"]) - {"new", "triaged", "in_progress", "awaiting_client"}:
     from django.core.exceptions import ImproperlyConfigured
 
