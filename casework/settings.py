@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "casework.notify.context_processors.unread_notifications",
             ],
         },
     },
@@ -217,7 +218,33 @@ CASEWORK = {
     "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),
     "SCHEDULED_RULES_SECONDS": env_int("CASEWORK_SCHEDULED_RULES_SECONDS", 300, minimum=10),
+    # Notifications (casework/notify/README.md). Rate limits for non-essential kinds: at most PER_CASE
+    # notifications about one case to one recipient, and PER_RECIPIENT in all, within WINDOW_SECONDS.
+    "NOTIFY_RATE_PER_CASE": env_int("CASEWORK_NOTIFY_RATE_PER_CASE", 5, minimum=1),
+    "NOTIFY_RATE_PER_RECIPIENT": env_int("CASEWORK_NOTIFY_RATE_PER_RECIPIENT", 30, minimum=1),
+    "NOTIFY_RATE_WINDOW_SECONDS": env_int("CASEWORK_NOTIFY_RATE_WINDOW_SECONDS", 3600, minimum=60),
+    # Channels whose new cases are acknowledged when the message carries no `acknowledge` flag of its
+    # own (email is always decided by intake: people yes, auto-replies, lists and bounces no).
+    "NOTIFY_ACK_CHANNELS": env_list("CASEWORK_NOTIFY_ACK_CHANNELS", ["web", "chat"]),
+    "NOTIFY_SIGNATURE": env_str("CASEWORK_NOTIFY_SIGNATURE", "The support team"),
+    # Customer follow-ups, run by the notify jobs every NOTIFY_JOB_SECONDS: a reminder after
+    # AWAITING_REMINDER_DAYS in Awaiting Client, closing after AWAITING_CLOSE_DAYS; resolved cases close
+    # after RESOLVED_CLOSE_DAYS; critical open cases get an update every CRITICAL_UPDATE_HOURS, their owner
+    # a reminder CRITICAL_OWNER_LEAD_MINUTES before it.
+    "AWAITING_REMINDER_DAYS": env_int("CASEWORK_AWAITING_REMINDER_DAYS", 3, minimum=1),
+    "AWAITING_CLOSE_DAYS": env_int("CASEWORK_AWAITING_CLOSE_DAYS", 7, minimum=1),
+    "RESOLVED_CLOSE_DAYS": env_int("CASEWORK_RESOLVED_CLOSE_DAYS", 5, minimum=1),
+    "CRITICAL_UPDATE_HOURS": env_float("CASEWORK_CRITICAL_UPDATE_HOURS", 2.0, minimum=0.25),
+    "CRITICAL_OWNER_LEAD_MINUTES": env_int("CASEWORK_CRITICAL_OWNER_LEAD_MINUTES", 15, minimum=1),
+    "NOTIFY_JOB_SECONDS": env_int("CASEWORK_NOTIFY_JOB_SECONDS", 300, minimum=10),
+    "SLACK_TIMEOUT": env_int("CASEWORK_SLACK_TIMEOUT", 10, minimum=1),
 }
+if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "CASEWORK_AWAITING_CLOSE_DAYS must be more than CASEWORK_AWAITING_REMINDER_DAYS"
+    )
 # Customer portal, web form and CSAT (casework/portal/README.md, casework/csat/README.md).
 CASEWORK.update(
     {
