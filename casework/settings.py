@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "casework.routing",
     "casework.notify",
     "casework.portal",
+    "casework.csat",
     "casework.api",
     "casework.web",
 ]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("portal/", include("casework.portal.urls")),
+    path("csat/", include("casework.csat.urls")),
     path("triage/", include("casework.triage.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.web.urls")),

@@ -11,6 +11,7 @@ the new events to each stage below, in this order:
     sla      clocks start, stop, pause, resume or are recalculated, with their due and at-risk times
     notify   every effect that leaves the database becomes an outbox row (the reply email today;
              acknowledgements and alerts later), delivered by the worker
+    csat     on resolution, the satisfaction survey mail (casework/csat/reactions.py)
 
 A stage changes cases only through the door functions (so every change is an event that explains it)
 and writes its own rows through the unit of work; `Work.flush` then writes everything in a few bulk
@@ -94,6 +95,8 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage("notify", "casework.notify.reactions.react", frozenset({EventKind.MESSAGE_ADDED})),
+    # On resolution, the satisfaction survey (an outbox row through the notify engine).
+    Stage("csat", "casework.csat.reactions.react", frozenset({EventKind.STATUS_CHANGED})),
 )
 
 _only: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("pipeline_only", default=None)
