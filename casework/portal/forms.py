@@ -36,7 +36,8 @@ class MultipleFileField(forms.FileField):
         for item in files:
             if item.size > limit:
                 raise forms.ValidationError(
-                    f"{item.name} is larger than {limit // (1024 * 1024)} MB; please leave it out or shrink it."
+                    f"{item.name} is larger than {limit // (1024 * 1024)} MB; "
+                    "please leave it out or shrink it."
                 )
         return [super(MultipleFileField, self).clean(item, initial) for item in files]
 

@@ -23,9 +23,9 @@ Following the link (`casework.portal.views.follow`):
   the page has a one-click button that mails a fresh magic link to the address on file (rate limited); a
   forged token only offers the sign-in form.
 
-A link only ever signs in the customer it was minted for; what they may see is decided per request by
-`casework.portal.access` (own cases, plus the organisation's cases for admin contacts), so a link to a case the
-customer may no longer see shows a 404 after sign-in like any other URL.
+A link only ever signs in the customer it was minted for; what they may see is decided per request
+by `casework.portal.access` (own cases, plus the organisation's cases for admin contacts), so a link to
+a case the customer may no longer see shows a 404 after sign-in like any other URL.
 """
 
 from __future__ import annotations
