@@ -109,7 +109,13 @@ def reviews(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "csat/reviews.html",
-        {"rows": rows, "status": status, "form": CloseReviewForm(), "statuses": ReviewStatus.choices},
+        {
+            "rows": rows,
+            "status": status,
+            "form": CloseReviewForm(),
+            "statuses": ReviewStatus.choices,
+            "threshold": services.review_threshold(),
+        },
     )
 
 

@@ -87,7 +87,8 @@ def public_timeline(case: Case) -> list[PublicEntry]:
         text = _event_text(event)
         if text:
             entries.append(PublicEntry(at=event.created_at, kind="status", text=text))
-    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "message" else 1))
+    # At the same instant the status line comes first ("Request received", then the request itself).
+    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "status" else 1))
     return entries
 
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, Message, MessageKind
@@ -20,7 +19,7 @@ from casework.cases.services.unit_of_work import unit_of_work
 from casework.cases.status import Channel, Status
 from casework.core import clock
 from casework.core.errors import InvalidTransition
-from casework.notify.services import outbox_enqueue
+from casework.notify import engine
 from casework.people.models import Customer
 from casework.people.services import normalise_email
 
@@ -29,7 +28,6 @@ from .models import UsedLink
 
 logger = logging.getLogger(__name__)
 
-AUTO_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
 HOUR = timedelta(hours=1)
 
 
@@ -72,24 +70,18 @@ def request_magic_link(*, email: str, ip: str, case: Case | None = None) -> Link
 
 
 def enqueue_magic_link(*, customer: Customer, case: Case | None = None) -> None:
+    """Queue the `portal_magic_link` notification (notify engine: template editable in the admin,
+    suppression list respected, Auto-Submitted header) in a write of its own. The case, when given,
+    only decides where the link lands; the mail is not about the case (no timeline entry)."""
     url = links.magic_url(customer, case_id=case.pk if case else None)
     nonce = links.read_token(url.rstrip("/").rsplit("/", 1)[-1]).nonce
-    context = {
-        "customer": customer,
-        "url": url,
-        "minutes": settings.CASEWORK["PORTAL_MAGIC_LINK_MINUTES"],
-        "case": case,
-    }
-    with transaction.atomic():
-        outbox_enqueue(
-            to=[customer.email],
-            subject="Your sign-in link for the support portal",
-            body_text=render_to_string("portal/mail/magic_link.txt", context),
-            body_html=render_to_string("portal/mail/magic_link.html", context),
-            headers=dict(AUTO_HEADERS),
-            case=case,
+    with unit_of_work("portal sign-in link"):
+        engine.send(
+            "portal_magic_link",
+            to_customer=customer,
+            context={"link": url, "minutes": settings.CASEWORK["PORTAL_MAGIC_LINK_MINUTES"]},
             dedup_key=f"portal-link:{nonce}",
-            check_existing=False,
+            fresh=True,
         )
 
 

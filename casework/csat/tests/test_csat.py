@@ -233,3 +233,23 @@ def test_review_queue_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         page = client.get(reverse("csat:reviews"))
     assert page.content.decode().count('class="panel csat-review"') == 5
+
+
+def test_a_lead_of_another_team_sees_no_review_of_this_team(client, case, alice, lead, teams, carol):
+    from casework.testing.factories import make_agent
+
+    resolve(case, alice)
+    services.csat_record(case=case, score=1)
+    review = CsatReview.objects.get()
+    other_lead = make_agent("olga", teams=[teams[3]])
+    teams[3].lead = other_lead
+    teams[3].save()
+    client.login(username="olga", password=PASSWORD)
+    assert case.reference not in client.get(reverse("csat:reviews")).content.decode()
+    closing = client.post(
+        reverse("csat:review_close", args=[review.pk]), {"outcome": "no_action", "note": "x"}
+    )
+    assert closing.status_code == 404
+    # Staff see every review.
+    client.login(username="carol", password=PASSWORD)
+    assert case.reference in client.get(reverse("csat:reviews")).content.decode()
