@@ -313,3 +313,15 @@ def test_session_of_a_deleted_customer_is_signed_out(client, stranger):
     sign_in(client, stranger)
     stranger.delete()
     assert client.get(reverse("portal:cases")).status_code == 302
+
+
+def test_forged_case_tokens_are_404_on_every_case_url(client, customer, case):
+    sign_in(client, customer)
+    forged = type(
+        "Forged",
+        (),
+        {"public_token": case.public_token[:-1] + ("A" if case.public_token[-1] != "A" else "B")},
+    )
+    for method, url in case_urls(forged) + case_urls(type("Ref", (), {"public_token": case.reference})):
+        response = getattr(client, method)(url, {"body": "x"} if method == "post" else None)
+        assert response.status_code == 404, url
