@@ -253,3 +253,16 @@ def test_a_lead_of_another_team_sees_no_review_of_this_team(client, case, alice,
     # Staff see every review.
     client.login(username="carol", password=PASSWORD)
     assert case.reference in client.get(reverse("csat:reviews")).content.decode()
+
+
+def test_the_survey_is_queued_once_however_often_the_stage_reacts(case, alice):
+    from casework.cases.services.unit_of_work import unit_of_work
+    from casework.csat import reactions
+
+    resolve(case, alice)
+    resolved = CaseEvent.objects.filter(case=case, kind=EventKind.STATUS_CHANGED, new=Status.RESOLVED).get()
+    for _ in range(2):  # a repeated reaction (doctor retry, a replayed write) finds the row's key
+        with unit_of_work("replay") as work:
+            work.lock(case)
+            reactions.react(work, [resolved])
+    assert survey_mails(case).count() == 1
