@@ -23,7 +23,7 @@ from casework.notify import engine
 from casework.people.models import Customer
 from casework.people.services import normalise_email
 
-from . import links, ratelimit
+from . import access, links, ratelimit
 from .models import UsedLink
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ def request_magic_link(*, email: str, ip: str, case: Case | None = None) -> Link
     customer = Customer.objects.filter(email=address).first()
     if customer is None:
         return LinkRequest(limited=False, sent=False)
+    if case is not None and not access.may_see(customer, case):
+        case = None
     enqueue_magic_link(customer=customer, case=case)
     return LinkRequest(limited=False, sent=True)
 

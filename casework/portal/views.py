@@ -8,6 +8,7 @@ see is a 404.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import wraps
 
@@ -73,15 +74,29 @@ def _page(request, template, context=None, status=200):
 def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        outcome = services.request_magic_link(email=form.cleaned_data["email"], ip=client_ip(request))
+        outcome = services.request_magic_link(
+            email=form.cleaned_data["email"], ip=client_ip(request), case=_case_from_next(request)
+        )
         if outcome.limited:
             return _page(request, "portal/rate_limited.html", {"what": "sign-in links"}, status=429)
         return _page(request, "portal/check_email.html", {"email": form.cleaned_data["email"]})
     return _page(
         request,
         "portal/sign_in.html",
-        {"form": form, "minutes": settings.CASEWORK["PORTAL_MAGIC_LINK_MINUTES"]},
+        {
+            "form": form,
+            "minutes": settings.CASEWORK["PORTAL_MAGIC_LINK_MINUTES"],
+            "next": request.GET.get("next") or request.POST.get("next", ""),
+        },
     )
+
+
+def _case_from_next(request: HttpRequest) -> Case | None:
+    """The case a signed-out visitor was trying to open, so the mailed link lands on it (only if the
+    address's customer may see it: request_magic_link checks)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    match = re.fullmatch(r"/portal/c/([\w-]+)/", target)
+    return Case.objects.filter(public_token=match.group(1)).first() if match else None
 
 
 @require_POST

@@ -325,3 +325,19 @@ def test_forged_case_tokens_are_404_on_every_case_url(client, customer, case):
     for method, url in case_urls(forged) + case_urls(type("Ref", (), {"public_token": case.reference})):
         response = getattr(client, method)(url, {"body": "x"} if method == "post" else None)
         assert response.status_code == 404, url
+
+
+def test_sign_in_from_a_case_url_mails_a_link_that_lands_on_that_case(client, customer, case, stranger_case):
+    target = reverse("portal:case", args=[case.public_token])
+    redirect_to_sign_in = client.get(target)["Location"]
+    page = client.get(redirect_to_sign_in).content.decode()
+    assert f'name="next" value="{target}"' in page
+    client.post(reverse("portal:sign_in"), {"email": customer.email, "next": target})
+    link = re.search(r"http://\S+/portal/go/\S+/", Outbox.objects.get().body_text).group(0)
+    assert client.get(path_of(link))["Location"] == target
+    # Someone else's case as `next`: the link lands on the list, revealing nothing.
+    client.post(reverse("portal:sign_out"))
+    other = reverse("portal:case", args=[stranger_case.public_token])
+    client.post(reverse("portal:sign_in"), {"email": customer.email, "next": other})
+    link = re.search(r"http://\S+/portal/go/\S+/", Outbox.objects.order_by("-id").first().body_text).group(0)
+    assert client.get(path_of(link))["Location"] == reverse("portal:cases")
