@@ -167,15 +167,12 @@ def _state(work: Work) -> dict:
 
 
 def acknowledgeable(message: Message | None) -> bool:
-    """May an automatic answer go to the sender of `message`? Email: intake's flag (a person, not an
-    auto-reply, a list or a bounce). Other channels: the message's own `acknowledge` flag when it has
-    one, else the channels in `NOTIFY_ACK_CHANNELS` (the web form, chat: a person typed it)."""
-    if message is None:
+    """May an automatic answer go to the sender of `message`? No when intake flagged it as sent by a
+    machine (an auto-reply, a list, a bounce: `acknowledge: False`, see `intake.may_acknowledge`); a
+    message without the flag was entered by a person (web form, agent, API)."""
+    if message is None or "acknowledge" not in (message.meta or {}):
         return True
-    meta = message.meta or {}
-    if "acknowledge" in meta or message.channel == "email":
-        return may_acknowledge(message)
-    return message.kind == "customer" and message.channel in settings.CASEWORK["NOTIFY_ACK_CHANNELS"]
+    return may_acknowledge(message)
 
 
 def is_suppressed(address: str) -> str:
