@@ -12,6 +12,7 @@ urlpatterns = [
     path("portal/", include("casework.portal.urls")),
     path("csat/", include("casework.csat.urls")),
     path("triage/", include("casework.triage.urls")),
+    path("notifications/", include("casework.notify.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.web.urls")),
 ]

@@ -255,6 +255,8 @@ class _Run:
         )
         if Channel.INAPP in channels:
             subject, body = self._render(Channel.INAPP, "", context)
+            # In the app the title opens the case: its address in the text is noise.
+            body = "\n".join(line for line in body.splitlines() if line.strip() != url).strip()
             key = self._key(Channel.INAPP, f"u{user.pk}")
             if self._new_key(Notification, key):
                 row = Notification(

@@ -43,7 +43,9 @@ def _days(name: str) -> int:
 
 def _latest_event(**filters) -> Subquery:
     return Subquery(
-        CaseEvent.objects.filter(case=OuterRef("pk"), **filters).order_by("-created_at").values("created_at")[:1]
+        CaseEvent.objects.filter(case=OuterRef("pk"), **filters)
+        .order_by("-created_at")
+        .values("created_at")[:1]
     )
 
 

@@ -1,7 +1,11 @@
-"""The outbox poller and the notification jobs. The poller: every `casework worker` checks for due mail
-every CASEWORK_OUTBOX_POLL_SECONDS (an index read) and sends it, so a reply leaves within about a second of its commit without any after-commit
-callback. There is no periodic drain job on top: the poller already covers retries and reclaims, and a
-job would only take a task slot every few seconds to do the same."""
+"""The outbox poller and the notification jobs.
+
+The poller: every `casework worker` checks for due mail and Slack posts every
+CASEWORK_OUTBOX_POLL_SECONDS (an index read) and sends them, so a reply leaves within about a second of
+its commit without any after-commit callback. There is no periodic drain job on top: the poller already
+covers retries and reclaims, and a job would only take a task slot every few seconds to do the same.
+The follow-up jobs (followups.py) run every CASEWORK_NOTIFY_JOB_SECONDS; the digest job hourly, sending
+each agent at most one digest a day."""
 
 from __future__ import annotations
 
