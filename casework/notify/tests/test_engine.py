@@ -157,3 +157,17 @@ def test_unsafe_or_broken_templates_are_refused(source):
 def test_templates_render_plain_text_without_escaping():
     assert templating.render("{{ a }} & {{ b.c }}", {"a": "<x>", "b": {"c": "d"}}) == "<x> & d"
     assert templating.render_subject("a\n  b {{ missing.thing }}", {}) == "a b"
+
+
+def test_admin_pages_and_template_validation(client, carol):
+    client.force_login(carol)
+    kind = NotificationKind.objects.get(key="acknowledgement")
+    assert client.get("/admin/notify/notificationkind/").status_code == 200
+    page = client.get(f"/admin/notify/notificationkind/{kind.pk}/change/")
+    assert page.status_code == 200 and b"first_response" in page.content
+    response = client.post(
+        "/admin/notify/notificationtemplate/add/",
+        {"kind": kind.pk, "channel": "email", "language": "fr", "subject": "x", "body": "{% debug %}"},
+    )
+    assert response.status_code == 200 and b"is not allowed in notification templates" in response.content
+    assert not NotificationTemplate.objects.filter(language="fr").exists()
