@@ -60,7 +60,7 @@ Thank you for getting in touch. We have received your request and opened case {{
 Your request:
   {{ case.summary }}
 
-{% if first_response %}What happens next: {{ first_response }}{% else %}What happens next: a member of our team will look at it and reply as soon as they can.{% endif %}
+{% if first_response %}{{ first_response }}{% else %}A member of our team will look at it and reply as soon as they can.{% endif %}
 
 You can follow the case, add information or attach files here:
 {{ case.url }}
