@@ -289,6 +289,8 @@ def _status_changed(work: Work, event: CaseEvent) -> None:
                 fresh=True,
             )
             return
+        if (event.data or {}).get("by_customer"):
+            return  # the customer closed it themselves (the portal): no summary of their own decision
         engine.send(
             "resolution",
             case=case,

@@ -229,3 +229,11 @@ def test_each_notification_once_per_change_even_when_a_write_asks_twice(case, al
         with unit_of_work("repeat"):
             engine.send("acknowledgement", case=case, to_customer=True, dedup_key=f"ack:{case.pk}")
     assert Outbox.objects.filter(kind="acknowledgement").count() == 1
+
+
+def test_no_resolution_summary_when_the_customer_resolved_it_themselves(case, alice):
+    case_services.case_transition(case=case, to="in_progress", actor=alice)
+    case_services.case_transition(
+        case=case, to="resolved", actor="customer", data={"by_customer": True, "via": "portal"}
+    )
+    assert not Outbox.objects.filter(kind="resolution").exists()
