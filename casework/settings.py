@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "casework.sla",
     "casework.routing",
     "casework.notify",
+    "casework.portal",
+    "casework.csat",
     "casework.api",
     "casework.reports",
     "casework.web",
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "casework.notify.context_processors.unread_notifications",
             ],
         },
     },
@@ -257,7 +260,56 @@ CASEWORK = {
     "REPORTS_CACHE_SECONDS": env_int("CASEWORK_REPORTS_CACHE_SECONDS", 60, minimum=0, maximum=3600),
     "REPORTS_DAILY_HOUR": env_int("CASEWORK_REPORTS_DAILY_HOUR", 7, minimum=0, maximum=23),
     "REPORTS_WEEKLY_WEEKDAY": env_int("CASEWORK_REPORTS_WEEKLY_WEEKDAY", 0, minimum=0, maximum=6),
+    # Notifications (casework/notify/README.md). Rate limits for non-essential kinds: at most PER_CASE
+    # notifications about one case to one recipient, and PER_RECIPIENT in all, within WINDOW_SECONDS.
+    "NOTIFY_RATE_PER_CASE": env_int("CASEWORK_NOTIFY_RATE_PER_CASE", 5, minimum=1),
+    "NOTIFY_RATE_PER_RECIPIENT": env_int("CASEWORK_NOTIFY_RATE_PER_RECIPIENT", 30, minimum=1),
+    "NOTIFY_RATE_WINDOW_SECONDS": env_int("CASEWORK_NOTIFY_RATE_WINDOW_SECONDS", 3600, minimum=60),
+    # Channels whose new cases are acknowledged when the message carries no `acknowledge` flag of its
+    # own (email is always decided by intake: people yes, auto-replies, lists and bounces no).
+    "NOTIFY_ACK_CHANNELS": env_list("CASEWORK_NOTIFY_ACK_CHANNELS", ["web", "chat"]),
+    "NOTIFY_SIGNATURE": env_str("CASEWORK_NOTIFY_SIGNATURE", "The support team"),
+    # Customer follow-ups, run by the notify jobs every NOTIFY_JOB_SECONDS: a reminder after
+    # AWAITING_REMINDER_DAYS in Awaiting Client, closing after AWAITING_CLOSE_DAYS; resolved cases close
+    # after RESOLVED_CLOSE_DAYS; critical open cases get an update every CRITICAL_UPDATE_HOURS, their owner
+    # a reminder CRITICAL_OWNER_LEAD_MINUTES before it.
+    "AWAITING_REMINDER_DAYS": env_int("CASEWORK_AWAITING_REMINDER_DAYS", 3, minimum=1),
+    "AWAITING_CLOSE_DAYS": env_int("CASEWORK_AWAITING_CLOSE_DAYS", 7, minimum=1),
+    "RESOLVED_CLOSE_DAYS": env_int("CASEWORK_RESOLVED_CLOSE_DAYS", 5, minimum=1),
+    "CRITICAL_UPDATE_HOURS": env_float("CASEWORK_CRITICAL_UPDATE_HOURS", 2.0, minimum=0.25),
+    "CRITICAL_OWNER_LEAD_MINUTES": env_int("CASEWORK_CRITICAL_OWNER_LEAD_MINUTES", 15, minimum=1),
+    "NOTIFY_JOB_SECONDS": env_int("CASEWORK_NOTIFY_JOB_SECONDS", 300, minimum=10),
+    "SLACK_TIMEOUT": env_int("CASEWORK_SLACK_TIMEOUT", 10, minimum=1),
 }
+if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "CASEWORK_AWAITING_CLOSE_DAYS must be more than CASEWORK_AWAITING_REMINDER_DAYS"
+    )
+# Customer portal, web form and CSAT (casework/portal/README.md, casework/csat/README.md).
+CASEWORK.update(
+    {
+        # Sign-in links: a case link in a notification lives LINK_MAX_AGE_DAYS, a magic link asked for on
+        # the sign-in page MAGIC_LINK_MINUTES; both are single use. Requests for a magic link are limited
+        # per address and per IP address within an hour.
+        "PORTAL_LINK_MAX_AGE_DAYS": env_int("CASEWORK_PORTAL_LINK_MAX_AGE_DAYS", 14, minimum=1),
+        "PORTAL_MAGIC_LINK_MINUTES": env_int("CASEWORK_PORTAL_MAGIC_LINK_MINUTES", 30, minimum=1),
+        "PORTAL_LINKS_PER_ADDRESS_HOUR": env_int("CASEWORK_PORTAL_LINKS_PER_ADDRESS_HOUR", 5, minimum=1),
+        "PORTAL_LINKS_PER_IP_HOUR": env_int("CASEWORK_PORTAL_LINKS_PER_IP_HOUR", 20, minimum=1),
+        "PORTAL_SESSION_DAYS": env_int("CASEWORK_PORTAL_SESSION_DAYS", 14, minimum=1),
+        # Web form: posts per IP address per hour, and the fewest seconds a person takes to fill it in.
+        "WEBFORM_POSTS_PER_IP_HOUR": env_int("CASEWORK_WEBFORM_POSTS_PER_IP_HOUR", 10, minimum=1),
+        "WEBFORM_MIN_SECONDS": env_int("CASEWORK_WEBFORM_MIN_SECONDS", 3, minimum=0),
+        # Origins allowed to embed the web form in an iframe (CSP frame-ancestors); "*" allows any.
+        "WEBFORM_FRAME_ANCESTORS": env_list("CASEWORK_WEBFORM_FRAME_ANCESTORS", ["*"]),
+        # CSAT: survey links live LINK_DAYS; an answer can be changed for CHANGE_DAYS after the first;
+        # a score at or below REVIEW_THRESHOLD opens a manager review.
+        "CSAT_LINK_DAYS": env_int("CASEWORK_CSAT_LINK_DAYS", 30, minimum=1),
+        "CSAT_CHANGE_DAYS": env_int("CASEWORK_CSAT_CHANGE_DAYS", 7, minimum=0),
+        "CSAT_REVIEW_THRESHOLD": env_int("CASEWORK_CSAT_REVIEW_THRESHOLD", 2, minimum=0, maximum=5),
+    }
+)
 if set(CASEWORK["SLA_PAUSE_STATUSES"]) - {"new", "triaged", "in_progress", "awaiting_client"}:
     from django.core.exceptions import ImproperlyConfigured
 

@@ -9,8 +9,10 @@ the new events to each stage below, in this order:
              owner, notes, canned replies; New → Triaged when the rules classified the case
     routing  tier history and watchers; auto-assignment when a case is triaged or changes tier
     sla      clocks start, stop, pause, resume or are recalculated, with their due and at-risk times
-    notify   every effect that leaves the database becomes an outbox row (the reply email today;
-             acknowledgements and alerts later), delivered by the worker
+    notify   every effect that leaves the database becomes a row the worker delivers: the reply
+             email, acknowledgements and status mails to customers, agent alerts by email, Slack
+             and in-app (casework/notify/reactions.py)
+    csat     on resolution, the satisfaction survey mail (casework/csat/reactions.py)
 
 A stage changes cases only through the door functions (so every change is an event that explains it)
 and writes its own rows through the unit of work; `Work.flush` then writes everything in a few bulk
@@ -93,7 +95,24 @@ STAGES: tuple[Stage, ...] = (
             }
         ),
     ),
-    Stage("notify", "casework.notify.reactions.react", frozenset({EventKind.MESSAGE_ADDED})),
+    Stage(
+        "notify",
+        "casework.notify.reactions.react",
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.ASSIGNED,
+                EventKind.TEAM_CHANGED,
+                EventKind.ESCALATED,
+                EventKind.STATUS_CHANGED,
+                EventKind.SLA,
+                EventKind.NOTE,
+            }
+        ),
+    ),
+    # On resolution, the satisfaction survey (an outbox row through the notify engine).
+    Stage("csat", "casework.csat.reactions.react", frozenset({EventKind.STATUS_CHANGED})),
 )
 
 _only: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("pipeline_only", default=None)

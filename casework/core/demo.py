@@ -301,6 +301,10 @@ def ensure_people() -> dict:
         customer, _ = customer_get_or_create(
             email=email, name=f"{first} {last}", phone=f"+44 20 7946 {1000 + i:04d}"
         )
+        if i < len(orgs) and not customer.is_admin_contact:
+            # One admin contact per organisation: sees all its cases in the customer portal.
+            customer.is_admin_contact = True
+            customer.save(update_fields=["is_admin_contact"])
         customers.append(customer)
     return {"teams": teams, "agents": agents, "customers": customers}
 

@@ -69,6 +69,13 @@ class Customer(TimeStampedModel):
     )
     external_id = models.CharField("CRM id", max_length=100, blank=True, db_index=True)
     notes = models.TextField(blank=True)
+    # An organisation's admin contact sees all of the organisation's cases in the customer portal, not
+    # only their own.
+    is_admin_contact = models.BooleanField(
+        "admin contact",
+        default=False,
+        help_text="Sees every case of their organisation in the customer portal.",
+    )
 
     class Meta:
         ordering = ["name", "email"]

@@ -574,7 +574,7 @@ def clocks_on_status(
             reason=f"closed without resolution: {why}",
             actor_label=actor_label,
         )
-    elif old == Status.RESOLVED and new in OPEN_STATUSES:
+    elif old in (Status.RESOLVED, Status.CLOSED) and new in OPEN_STATUSES:
         clocks_resume(case_id=case_id, at=at, reason=f"reopened: {why}", actor_label=actor_label, reopen=True)
     elif new in pause and old not in pause:
         clocks_pause(case_id=case_id, at=at, reason=f"case is {Status(new).label}", actor_label=actor_label)

@@ -153,6 +153,11 @@ def seed() -> dict[str, Any]:
         case = open_prepared(spec)
         services.case_transition(case=case, to="in_progress", actor=users[API_USER], reason="Looking into it")
         in_progress.append(case)
+    # The seed's own notifications (the prepared cases' assignments) count as delivered: each scenario
+    # counts the mail it causes itself.
+    from casework.notify.models import Outbox
+
+    Outbox.objects.filter(status="pending").update(status="sent")
     return {"triaged": [c.reference for c in triaged], "in_progress": [c.reference for c in in_progress]}
 
 

@@ -400,6 +400,22 @@ def _send_canned(case: Case, outcome: RuleOutcome, name: str) -> None:
     canned = CannedReply.objects.filter(name=name, active=True).first()
     if canned is None:
         raise ApplicationError(f"no active canned reply named {name!r}", code="unknown_canned_reply")
+    # The acknowledgement gate: an automatic answer to an auto-responder (out-of-office, a list, a bounce)
+    # would start two machines answering each other. The mail itself carries Auto-Submitted (notify).
+    from casework.notify.engine import acknowledgeable
+
+    work = active()
+    trigger = [m for m in work.messages.values() if m.case_id == case.pk and m.kind == MessageKind.CUSTOMER]
+    if trigger and not acknowledgeable(trigger[-1]):
+        why = (trigger[-1].meta or {}).get("no_acknowledgement_reason") or "sent by a machine"
+        case_services.case_record_system_event(
+            case=case,
+            kind=EventKind.NOTE,
+            actor=_rule_actor(outcome),
+            reason=f"Canned reply {name!r} not sent: the message it would answer was {why}",
+            data={"canned": name, "rule": outcome.rule_name, "skipped": "acknowledgement gate"},
+        )
+        return
     case_services.case_add_message(
         case=case,
         kind=MessageKind.REPLY,

@@ -4,7 +4,9 @@ import datetime as dt
 import itertools
 
 import pytest
+import time_machine
 from django.db import IntegrityError
+from django.utils import timezone
 
 from casework.cases import pipeline, services
 from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
@@ -138,16 +140,48 @@ def test_customer_reply_reopens_resolved(case, alice):
     assert case.status == "in_progress" and case.reopen_count == 1
 
 
-def test_customer_message_on_closed_case_opens_linked_follow_up(case, alice):
-    for step in ("in_progress", "resolved", "closed"):
-        services.case_transition(case=case, to=step, actor=alice)
-    message = services.case_add_message(case=case, kind=MessageKind.CUSTOMER, body="It's back")
+def test_customer_message_on_closed_case_past_the_reopen_window_opens_linked_follow_up(case, alice, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "REOPEN_WINDOW_DAYS": 14}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        for step in ("in_progress", "resolved", "closed"):
+            services.case_transition(case=case, to=step, actor=alice)
+        traveller.shift(dt.timedelta(days=15))
+        message = services.case_add_message(case=case, kind=MessageKind.CUSTOMER, body="It's back")
     follow_up = message.case
     assert follow_up.pk != case.pk and follow_up.follow_up_of == case
     assert follow_up.status == "new"
     case.refresh_from_db()
     assert case.status == "closed"
-    assert EventKind.FOLLOW_UP_OPENED in kinds(case)
+    event = case.events.get(kind=EventKind.FOLLOW_UP_OPENED)
+    assert (
+        event.reason
+        == "Customer wrote 15 days after closing, past the 14-day reopen window: opened a follow-up case"
+    )
+
+
+def test_customer_message_within_the_reopen_window_reopens_a_closed_case(case, alice, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "REOPEN_WINDOW_DAYS": 14}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        for step in ("in_progress", "resolved", "closed"):
+            services.case_transition(case=case, to=step, actor=alice)
+        traveller.shift(dt.timedelta(days=3))
+        message = services.case_add_message(case=case, kind=MessageKind.CUSTOMER, body="Still broken")
+    assert message.case.pk == case.pk
+    case.refresh_from_db()
+    assert (case.status, case.closed_at, case.resolved_at, case.reopen_count) == (
+        "in_progress",
+        None,
+        None,
+        1,
+    )
+    reopened = case.events.get(kind=EventKind.REOPENED)
+    assert "within the 14-day reopen window (3 day(s) after closing)" in reopened.reason
+    # A case closed without ever being resolved (spam, withdrawn) always gets a follow-up.
+    other = services.case_open(subject="Spam", description="buy now", customer=case.customer)
+    services.case_transition(case=other, to="closed", actor=alice, reason="spam")
+    assert services.case_add_message(case=other, kind=MessageKind.CUSTOMER, body="hi").case.pk != other.pk
 
 
 def test_reply_and_set_status_in_one_call(case, alice):
