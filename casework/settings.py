@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "casework.sla",
     "casework.routing",
     "casework.notify",
+    "casework.search",
     "casework.api",
     "casework.web",
 ]

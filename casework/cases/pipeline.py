@@ -11,6 +11,7 @@ the new events to each stage below, in this order:
     sla      clocks start, stop, pause, resume or are recalculated, with their due and at-risk times
     notify   every effect that leaves the database becomes an outbox row (the reply email today;
              acknowledgements and alerts later), delivered by the worker
+    search   the search documents of cases whose text changed are rewritten at the flush
 
 A stage changes cases only through the door functions (so every change is an event that explains it)
 and writes its own rows through the unit of work; `Work.flush` then writes everything in a few bulk
@@ -94,6 +95,23 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage("notify", "casework.notify.reactions.react", frozenset({EventKind.MESSAGE_ADDED})),
+    # Last: the search documents of cases whose text changed are rewritten at the flush, in the write.
+    Stage(
+        "search",
+        "casework.search.index.react",
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.CALL_LOGGED,
+                EventKind.TAGS_CHANGED,
+                EventKind.FIELD_CHANGED,
+                EventKind.MERGED,
+                EventKind.MERGED_INTO,
+                EventKind.NOTE,
+            }
+        ),
+    ),
 )
 
 _only: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("pipeline_only", default=None)

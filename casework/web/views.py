@@ -28,6 +28,7 @@ from casework.core.errors import ApplicationError
 from casework.people.models import Customer, Team
 from casework.people.permissions import agent_required as login_required
 from casework.people.services import customer_get_or_create
+from casework.search import selectors as search_selectors
 
 from .forms import (
     AttachmentForm,
@@ -97,8 +98,15 @@ def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
         tier=int(tier) if tier in ("1", "2", "3") else None,
         tag=g.get("tag", ""),
         q=g.get("q", "")[:200],
-        ordering=g.get("sort", "newest") if g.get("sort", "newest") in selectors.ORDERINGS else "newest",
+        ordering=_queue_ordering(g.get("sort", ""), g.get("q", "")),
     )
+
+
+def _queue_ordering(sort: str, q: str) -> str:
+    """An explicit sort wins; otherwise the best search match first when searching, else newest."""
+    if sort in selectors.ORDERINGS:
+        return sort
+    return "relevance" if q.strip() else "newest"
 
 
 @login_required
@@ -116,6 +124,19 @@ def queue(request: HttpRequest) -> HttpResponse:
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
     page = paginator.get_page(request.GET.get("page"))
+    corrected = ""
+    if q and not page.object_list:
+        # Nothing for a short query: try the closest spelling from recent subjects (casework/search).
+        corrected = search_selectors.correct(q) or ""
+        if corrected:
+            filters.q = corrected
+            qs = selectors.case_list(filters=filters, user=request.user)
+            paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
+            page = paginator.get_page(1)
+    if filters.q:
+        found = search_selectors.hits(list(page.object_list), filters.q)
+        for case in page.object_list:
+            case.hit = found.get(case.pk)
     params = request.GET.copy()
     params.pop("page", None)
     context = {
@@ -131,6 +152,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
         "view_title": dict(QUEUE_VIEWS).get(filters.view, "Cases"),
+        "sort": request.GET.get("sort", ""),
+        "corrected": corrected,
+        "typed_query": q,
     }
     template = (
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
