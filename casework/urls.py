@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("triage/", include("casework.triage.urls")),
+    path("kb/", include("casework.knowledge.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.web.urls")),
 ]

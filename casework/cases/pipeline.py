@@ -53,6 +53,9 @@ class Stage:
     name: str
     path: str
     kinds: frozenset[str]
+    # Upkeep of derived data rather than a decision (the search index): runs even inside `only(...)`,
+    # so narrowing the pipeline for a test or a benchmark never leaves a write's index stale.
+    always: bool = False
 
     @cached_property
     def react(self) -> Callable[[Work, list[CaseEvent]], None]:
@@ -111,6 +114,7 @@ STAGES: tuple[Stage, ...] = (
                 EventKind.NOTE,
             }
         ),
+        always=True,
     ),
 )
 
@@ -133,7 +137,7 @@ def only(*names: str) -> Iterator[None]:
 
 def stages() -> tuple[Stage, ...]:
     wanted = _only.get()
-    return STAGES if wanted is None else tuple(s for s in STAGES if s.name in wanted)
+    return STAGES if wanted is None else tuple(s for s in STAGES if s.name in wanted or s.always)
 
 
 def run(work: Work) -> None:

@@ -17,6 +17,7 @@ WORD = re.compile(r"[^\W_]+")
 MESSAGE_CHARS = 20_000
 BODY_CHARS = 200_000
 MAX_TERMS = 10
+MAX_KEYWORDS = 24
 # Private markers around matches in snippets; escaped text can never contain them.
 MARK_START, MARK_END = "\x02", "\x03"
 
@@ -75,6 +76,31 @@ def build_document(parts: DocumentParts) -> Document:
         tags=" ".join(parts.tags),
         body="\n\n".join(body_parts).replace("\x00", ""),
     )
+
+
+# Words that say nothing about the problem: left out of 'any of these words' queries (suggestions).
+_STOPWORD_LINES = (
+    "a about above after again against all also am an and any are as at be because been before being",
+    "below between both but by can cannot could did do does doing don down during each few for from",
+    "further get gets getting got had has have having he her here hers herself him himself his how i",
+    "if in into is it its itself just let me more most my myself no nor not now of off on once only",
+    "or other our ours ourselves out over own please same she should so some such than thank thanks",
+    "that the their theirs them themselves then there these they this those through to too under",
+    "until up us very was we were what when where which while who whom why will with would you your",
+    "yours yourself yourselves hi hello dear regards best cheers help need want trying tried try",
+    "still anyone someone something way keep keeps kept since like really",
+)
+STOPWORDS = frozenset(word for line in _STOPWORD_LINES for word in line.split())
+
+
+def keywords(text: str, *, limit: int = MAX_KEYWORDS) -> list[str]:
+    """The meaningful words of a text, first occurrence order, without stop words and one-letter words."""
+    seen = dict.fromkeys(
+        w
+        for w in (w.casefold() for w in WORD.findall(text or ""))
+        if len(w) > 1 and w not in STOPWORDS and not w.isdigit()
+    )
+    return list(seen)[:limit]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from casework.cases.models import Case
 
-from .documents import WORD, ParsedQuery, fts5_match, highlight, mark, parse_query, tsquery
+from .documents import WORD, ParsedQuery, fts5_match, highlight, keywords, mark, parse_query, tsquery
 from .models import CaseDocument
 
 # The exact reference outranks any text score (bm25 and ts_rank stay far below this).
@@ -28,6 +28,7 @@ EXACT_REFERENCE_BOOST = 1000.0
 FTS5_WEIGHTS = "10.0, 10.0, 2.0, 4.0, 1.0"
 # PostgreSQL ts_rank weights for {D, C, B, A}.
 TS_WEIGHTS = "'{0.05, 0.2, 0.4, 1.0}'"
+_PG_DOCUMENT = "search_casedocument.document"
 FUZZY_SUBJECTS = 5000
 FUZZY_MIN_SCORE = 75
 
@@ -125,3 +126,32 @@ def correct(text: str, qs: QuerySet[Case] | None = None) -> str | None:
             corrected.append(best[0])
             changed = True
     return " ".join(corrected) if changed else None
+
+
+def similar(text: str, qs: QuerySet[Case], *, limit: int = 3) -> list[Case]:
+    """The cases of `qs` sharing the most specific words with `text` (any of its keywords, each as a
+    prefix), best first: similar resolved cases for the case page and drafted replies."""
+    words = keywords(text, limit=16)
+    if not words:
+        return []
+    table = Case._meta.db_table
+    if connection.vendor == "postgresql":
+        tsq = " | ".join(f"{w}:*" for w in words)
+        qs = qs.extra(
+            tables=[CaseDocument._meta.db_table],
+            where=[
+                f"search_casedocument.case_id = {table}.id",
+                "search_casedocument.document @@ to_tsquery('simple', %s)",
+            ],
+            params=[tsq],
+            select={"search_rank": f"ts_rank({TS_WEIGHTS}, {_PG_DOCUMENT}, to_tsquery('simple', %s))"},
+            select_params=[tsq],
+        )
+    else:
+        qs = qs.extra(
+            tables=["search_case_fts"],
+            where=[f"search_case_fts.rowid = {table}.id", "search_case_fts MATCH %s"],
+            params=[" OR ".join(f'"{w}"*' for w in words)],
+            select={"search_rank": f"-bm25(search_case_fts, {FTS5_WEIGHTS})"},
+        )
+    return list(qs.order_by("-search_rank", "-created_at")[:limit])

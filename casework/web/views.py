@@ -237,13 +237,19 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
             return render(request, "web/case.html", context, status=409)
     set_status = data.get("set_status") or None
     try:
-        services.case_add_message(
-            case=case,
-            kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
-            body=data["body"],
-            actor=request.user,
-            set_status=set_status if set_status in Status.values else None,
-        )
+        if data.get("macro") or data.get("cc") or request.FILES:
+            # A macro's field changes, CC and attachments go with the reply in one write.
+            from casework.knowledge.views import composer_send
+
+            composer_send(request, case, data, set_status if set_status in Status.values else None)
+        else:
+            services.case_add_message(
+                case=case,
+                kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
+                body=data["body"],
+                actor=request.user,
+                set_status=set_status if set_status in Status.values else None,
+            )
     except ApplicationError as exc:
         _error(request, exc)
         context = _case_context(request, case, reply_form=form)

@@ -180,3 +180,15 @@ def test_queue_view_and_api_use_the_search(client, api, alice, case):
     assert "<mark>hedgehog</mark>" in body["items"][0]["excerpt"]
     body = api.get("/api/v1/search/cases", {"q": "hedgehgo"}).json()
     assert body["corrected_query"] == "hedgehog" or body["items"] == []
+
+
+def test_backfill_command(case):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    CaseDocument.objects.all().delete()
+    out = StringIO()
+    call_command("search-backfill", "--missing", stdout=out)
+    assert out.getvalue().startswith("1 case documents written")
+    assert found("export") == [case.reference]
