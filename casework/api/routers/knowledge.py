@@ -271,3 +271,18 @@ def draft_decision(request, pk: int, payload: DraftDecisionIn):
         "sources": draft.sources,
         "error": draft.error,
     }
+
+
+class GapsOut(Schema):
+    since: dt.datetime
+    cases: int
+    gaps: int
+    by_category: dict[str, int]
+    examples: dict[str, list[str]]
+
+
+@router.get("/knowledge/gaps", response=GapsOut, summary="Resolved cases no article answers, by category")
+def knowledge_gaps(request, days: int = 30):
+    from casework.knowledge.gaps import knowledge_gaps as report
+
+    return report(days=max(1, min(days, 365))).__dict__

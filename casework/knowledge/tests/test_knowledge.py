@@ -271,3 +271,20 @@ def test_http_provider_is_left_to_the_worker(settings, alice, case, help_centre)
     from django_tasks_db.models import DBTaskResult
 
     assert DBTaskResult.objects.filter(task_path__endswith="draft_with_http_provider").exists()
+
+
+def test_knowledge_gaps_count_resolved_cases_without_a_good_article_by_category(alice, help_centre):
+    def resolved(subject, description, category):
+        c = open_case(subject=subject, description=description, category=category)
+        for to in ("in_progress", "resolved"):
+            if c.status != to:
+                case_services.case_transition(case=c, to=to, actor=alice)
+        return c
+
+    resolved("Forgot my password", "The reset email never came", "authentication")
+    gap = resolved("Printer driver on Linux", "The label printer prints garbage", "bug")
+    from casework.knowledge.gaps import knowledge_gaps
+
+    report = knowledge_gaps(days=1)
+    assert report.cases == 2 and report.gaps == 1
+    assert report.by_category == {"bug": 1} and report.examples["bug"] == [gap.reference]

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[3]
-MODULES = ["casework/search/tests/test_search.py"]
+MODULES = ["casework/search/tests/test_search.py", "casework/knowledge/tests/test_knowledge.py"]
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="the suite already runs on PostgreSQL")
