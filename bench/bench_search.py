@@ -12,6 +12,8 @@ customers in 40 organisations, the opening message per case and a public reply o
   timed end to end (ms). Terms: a rare word, a common word (10 %), a word in every case, two words typed
   as prefixes, an exact reference, a bare case number, a partial number, and a misspelling (which finds
   nothing, then asks the typo correction);
+* ``articles``: ARTICLES (1,000) published articles written through the service, then the customer
+  suggestion query and the agent article search (p50/p95 ms);
 * ``create``: CREATES cases opened through `cases.services.case_open_with_message` with every reaction,
   alternating with and without the search index upkeep (its flush hook stubbed out), ms per create.
 
@@ -213,6 +215,31 @@ def _creates(n: int) -> dict:
     return out
 
 
+ARTICLES = int(os.environ.get("CASEWORK_BENCH_SEARCH_ARTICLES", "1000"))
+
+
+def _articles(n: int) -> dict:
+    """N published articles (titles and bodies from the peer's ticket text), then p50/p95 of a customer's
+    suggestion query (any of its words) and of an agent's article search (every word as a prefix)."""
+    from casework.knowledge import services, suggest
+    from casework.knowledge.search import search_articles
+
+    peer = benchlib.peer_module()
+    payloads = peer.gen_payloads(n, SEED + 1)
+    t0 = time.perf_counter()
+    for i, p in enumerate(payloads):
+        services.article_create(
+            title=f"{p['title']} ({i})", body=p["description"], status="published", visibility="public"
+        )
+    written = time.perf_counter() - t0
+    out = {"articles": n, "write_ms_each": round(written * 1000 / n, 2)}
+    out["suggest"] = _time(
+        lambda: len(suggest.find_suggestions("my printer at the desk is jammed again")), SAMPLES
+    )
+    out["agent_search"] = _time(lambda: len(list(search_articles("print")[:25])), SAMPLES)
+    return out
+
+
 def run() -> dict:
     var_dir = os.environ.get("CASEWORK_VAR_DIR") or tempfile.mkdtemp(prefix="casework-search-")
     benchlib.setup_django(var_dir)
@@ -240,6 +267,8 @@ def run() -> dict:
     for name, term in terms.items():
         out["queries"][name] = {"q": term, **_time(_queue_search(term), SAMPLES)}
         log(f"{name} {term!r}: {out['queries'][name]}")
+    out["articles"] = _articles(ARTICLES)
+    log(f"articles: {out['articles']}")
     out["create"] = _creates(CREATES)
     log(f"create: {out['create']}")
     return out

@@ -60,3 +60,33 @@ def knowledge_gaps(*, days: int = 30, limit: int = 500, min_score: float | None 
             report.examples[key].append(case.reference)
     report.by_category = dict(counts.most_common())
     return report
+
+
+@dataclass
+class DeflectionReport:
+    since: dt.datetime
+    sessions: int  # web-form sessions that were shown at least one article
+    opened: int  # … in which the visitor opened one
+    opened_then_submitted: int  # … and still sent a request
+    deflected: int  # opened an article and sent nothing
+
+
+def deflection(*, days: int = 30) -> DeflectionReport:
+    from django.db.models import Count, Q
+
+    from .models import SuggestionSession
+
+    since = timezone.now() - dt.timedelta(days=days)
+    shown = SuggestionSession.objects.filter(created_at__gte=since).exclude(shown=[])
+    counts = shown.aggregate(
+        n_sessions=Count("id"),
+        n_opened=Count("id", filter=Q(opened__isnull=False)),
+        n_submitted=Count("id", filter=Q(opened__isnull=False, submitted_case__isnull=False)),
+    )
+    return DeflectionReport(
+        since=since,
+        sessions=counts["n_sessions"],
+        opened=counts["n_opened"],
+        opened_then_submitted=counts["n_submitted"],
+        deflected=counts["n_opened"] - counts["n_submitted"],
+    )

@@ -74,6 +74,7 @@ def _tag_rows(names: Iterable[str]) -> list[Tag]:
 
 
 def _apply(article: Article, changes: dict[str, Any]) -> list[Tag] | None:
+    """Validate `changes` and set them on `article` (unsaved); the tags to set after saving, if given."""
     unknown = set(changes) - ARTICLE_FIELDS
     if unknown:
         raise ValidationFailed(
@@ -81,19 +82,20 @@ def _apply(article: Article, changes: dict[str, Any]) -> list[Tag] | None:
             code="unknown_field",
             details={"fields": sorted(unknown)},
         )
+    values: dict[str, Any] = {}
     if "title" in changes:
         title = " ".join(str(changes["title"] or "").split())
         if not title:
             raise ValidationFailed("title must not be empty", code="required", details={"field": "title"})
         if len(title) > 200:
             raise ValidationFailed("title is longer than 200 characters", code="too_large")
-        article.title = title
+        values["title"] = title
     if "body" in changes:
-        article.body = str(changes["body"] or "").replace("\x00", "")
+        values["body"] = str(changes["body"] or "").replace("\x00", "")
     if "visibility" in changes:
         if changes["visibility"] not in Visibility.values:
             raise ValidationFailed("visibility must be public or internal", code="invalid_visibility")
-        article.visibility = changes["visibility"]
+        values["visibility"] = changes["visibility"]
     if "status" in changes:
         if changes["status"] not in ArticleStatus.values:
             raise ValidationFailed(
@@ -102,19 +104,21 @@ def _apply(article: Article, changes: dict[str, Any]) -> list[Tag] | None:
                 details={"allowed": list(ArticleStatus.values)},
             )
         if changes["status"] == ArticleStatus.PUBLISHED and article.status != ArticleStatus.PUBLISHED:
-            article.published_at = timezone.now()
-        article.status = changes["status"]
+            values["published_at"] = timezone.now()
+        values["status"] = changes["status"]
     if "category" in changes:
-        article.category = _category(changes["category"])
+        values["category"] = _category(changes["category"])
     if "owner" in changes:
-        article.owner = changes["owner"]
+        values["owner"] = changes["owner"]
     if "review_at" in changes:
-        article.review_at = changes["review_at"] or None
+        values["review_at"] = changes["review_at"] or None
     tags = _tag_rows(changes["tags"]) if "tags" in changes else None
     if tags is not None:
-        article.keywords = " ".join(t.name.replace("-", " ") for t in tags)
-    article.body_html = render_markdown(article.body)
-    article.plain = plain_text(article.body_html)
+        values["keywords"] = " ".join(t.name.replace("-", " ") for t in tags)
+    body_html = render_markdown(values.get("body", article.body))
+    values.update(body_html=body_html, plain=plain_text(body_html))
+    for name, value in values.items():
+        setattr(article, name, value)
     return tags
 
 

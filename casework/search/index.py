@@ -60,6 +60,7 @@ def reindex_flushed(work, events: list[CaseEvent]) -> None:
     others = [pk for pk in pks if pk not in work.cases]
     if others:
         cases += list(Case.objects.select_related("customer", "organisation").filter(pk__in=others))
+    work.load_tags(pks)  # none read when triage already read them for this write
     reindex(cases=cases, tags=work.tags)
 
 

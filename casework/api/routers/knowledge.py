@@ -286,3 +286,18 @@ def knowledge_gaps(request, days: int = 30):
     from casework.knowledge.gaps import knowledge_gaps as report
 
     return report(days=max(1, min(days, 365))).__dict__
+
+
+class DeflectionOut(Schema):
+    since: dt.datetime
+    sessions: int
+    opened: int
+    opened_then_submitted: int
+    deflected: int
+
+
+@router.get("/knowledge/deflection", response=DeflectionOut, summary="Web-form suggestions opened vs sent")
+def knowledge_deflection(request, days: int = 30):
+    from casework.knowledge.gaps import deflection
+
+    return deflection(days=max(1, min(days, 365))).__dict__

@@ -94,9 +94,14 @@ def test_suggestions_endpoint_contract_and_deflection_record(client, help_centre
     session.refresh_from_db()
     assert session.opened_id == help_centre["card"].pk and session.submitted_case is None
     case = open_case(subject="card")
+    from casework.knowledge.gaps import deflection
+
+    assert (deflection().opened, deflection().deflected) == (1, 1)
     services.suggestion_submitted(token="tok123", case=case)
     session.refresh_from_db()
     assert session.submitted_case == case
+    report = deflection()
+    assert (report.sessions, report.opened, report.opened_then_submitted, report.deflected) == (1, 1, 1, 0)
 
 
 def test_public_pages_hide_internal_and_draft_articles(client):
