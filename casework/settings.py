@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "casework.notify",
     "casework.portal",
     "casework.csat",
+    "casework.search",
+    "casework.knowledge",
     "casework.api",
     "casework.reports",
     "casework.web",
@@ -207,6 +209,15 @@ DEFAULT_FROM_EMAIL = env_str("CASEWORK_SUPPORT_ADDRESS", "support@casework.local
 # --- casework domain settings ---------------------------------------------------------------------
 CASEWORK = {
     "REFERENCE_PREFIX": env_str("CASEWORK_REFERENCE_PREFIX", "CW"),
+    # Knowledge base (casework/knowledge/README.md): reply drafts come from the offline provider (best
+    # articles and past answers) unless DRAFT_URL names an OpenAI-compatible endpoint (its base URL, e.g.
+    # http://127.0.0.1:8080/v1), called by the worker, never inside a request. A resolved case whose
+    # best article scored below GAP_MIN_SCORE counts as a knowledge gap for its category.
+    "DRAFT_URL": env_str("CASEWORK_DRAFT_URL", ""),
+    "DRAFT_MODEL": env_str("CASEWORK_DRAFT_MODEL", "gpt-4o-mini"),
+    "DRAFT_API_KEY": env_str("CASEWORK_DRAFT_API_KEY", ""),
+    "DRAFT_TIMEOUT_SECONDS": env_float("CASEWORK_DRAFT_TIMEOUT_SECONDS", 20.0, minimum=0.1, maximum=300),
+    "GAP_MIN_SCORE": env_float("CASEWORK_KB_GAP_MIN_SCORE", 2.0, minimum=0.0),
     "REOPEN_WINDOW_DAYS": env_int("CASEWORK_REOPEN_WINDOW_DAYS", 14, minimum=0),
     "MAX_MESSAGE_BYTES": env_int("CASEWORK_MAX_MESSAGE_BYTES", 256 * 1024, minimum=1024),
     "MAX_ATTACHMENT_BYTES": env_int("CASEWORK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024),
