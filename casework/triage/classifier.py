@@ -45,6 +45,10 @@ class Example:
     priority: str | None = None
     customer_tier: str = "standard"
     vip: bool = False
+    angry: bool | None = None  # the corpus labels tone; a head learns it when examples carry it
+
+
+ANGRY_HEAD = "angry"
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ class Prediction:
     category: HeadPrediction | None
     priority: HeadPrediction | None
     signals: list[impact.Signal]
+    angry: float | None = None  # probability that the customer is frustrated (None: no tone head)
 
     def head(self, name: str) -> HeadPrediction | None:
         return getattr(self, name)
@@ -159,7 +164,11 @@ class TriageModel:
         for name in FIELDS:
             clf = self.heads.get(name)
             out[name] = None if clf is None else self._head(clf, x)
-        return Prediction(category=out["category"], priority=out["priority"], signals=found)
+        angry = None
+        if (tone := self.heads.get(ANGRY_HEAD)) is not None:
+            proba = dict(zip(tone.classes_, tone.predict_proba(x)[0], strict=True))
+            angry = float(proba.get("angry", 0.0))
+        return Prediction(category=out["category"], priority=out["priority"], signals=found, angry=angry)
 
     def predict_many(self, examples: Sequence[Example]) -> list[Prediction]:
         return [self.predict(e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip) for e in examples]
@@ -234,9 +243,13 @@ def fit(examples: Sequence[Example], params: Params | None = None) -> TriageMode
     vectoriser = _vectoriser(params)
     x = vectoriser.fit(texts).transform(texts)
     heads: dict[str, Any] = {}
-    for name in FIELDS:
-        rows = [i for i, e in enumerate(examples) if getattr(e, name)]
-        labels = [getattr(examples[i], name) for i in rows]
+    for name in (*FIELDS, ANGRY_HEAD):
+        if name == ANGRY_HEAD:
+            rows = [i for i, e in enumerate(examples) if e.angry is not None]
+            labels = ["angry" if examples[i].angry else "calm" for i in rows]
+        else:
+            rows = [i for i, e in enumerate(examples) if getattr(e, name)]
+            labels = [getattr(examples[i], name) for i in rows]
         if not labels:
             continue
         if len(set(labels)) == 1:

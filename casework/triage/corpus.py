@@ -62,6 +62,7 @@ def _row(data: dict, where: str, categories: set[str] | None) -> LabelledMessage
             priority=priority,
             customer_tier=str(data.get("customer_tier") or "standard"),
             vip=bool(vip),
+            angry=None if angry is None else bool(angry),
         ),
         angry=None if angry is None else bool(angry),
         source=str(data.get("source") or ""),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import sentiment
-from .classifier import FIELDS, PRIORITIES, TriageModel, expected_calibration_error
+from .classifier import ANGRY_HEAD, FIELDS, PRIORITIES, TriageModel, expected_calibration_error
 from .corpus import LabelledMessage
 from .decision import decide
 from .default_rules import DEFAULT_FACTS
@@ -150,17 +150,28 @@ def evaluate(
                 )
             part["needs_human_triage"] = needs_person
         result[system] = part
-    result["sentiment"] = sentiment_scores(messages, frustrated_below)
+    result["sentiment"] = sentiment_scores(messages, frustrated_below, model)
     return result
 
 
-def sentiment_scores(messages: Sequence[LabelledMessage], frustrated_below: float) -> dict[str, Any]:
+def sentiment_scores(
+    messages: Sequence[LabelledMessage], frustrated_below: float, model: TriageModel | None = None
+) -> dict[str, Any]:
     labelled = [m for m in messages if m.angry is not None]
     out: dict[str, Any] = {"threshold": frustrated_below}
-    for name, judge in (
+
+    def with_model(m: LabelledMessage) -> bool:
+        e = m.example
+        p = model.predict(e.subject, e.body).angry if model is not None else None
+        return sentiment.assess(_text(m), angry_probability=p).frustrated_at(frustrated_below)
+
+    judges = [
         ("vader_alone", lambda m: sentiment.vader_score(_text(m)) <= frustrated_below),
         ("with_support_layer", lambda m: sentiment.assess(_text(m)).frustrated_at(frustrated_below)),
-    ):
+    ]
+    if model is not None and ANGRY_HEAD in model.heads:
+        judges.append(("support_layer_and_model", with_model))
+    for name, judge in judges:
         flagged = [(m.angry, judge(m)) for m in labelled]
         angry = [f for a, f in flagged if a]
         calm = [f for a, f in flagged if not a]
@@ -231,8 +242,10 @@ def report(result: dict[str, Any], *, matrices: bool = True) -> str:
                 lines.extend(_matrix_lines(part[name]))
     s = result["sentiment"]
     lines.append("")
-    for name in ("vader_alone", "with_support_layer"):
-        x = s[name]
+    for name in ("vader_alone", "with_support_layer", "support_layer_and_model"):
+        x = s.get(name)
+        if x is None:
+            continue
         if x["angry"] or x["calm"]:
             lines.append(
                 f"sentiment {name.replace('_', ' ')} (frustrated at ≤ {s['threshold']:+.2f}): angry recall "

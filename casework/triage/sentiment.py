@@ -212,7 +212,9 @@ def cues(text: str) -> list[str]:
     return found
 
 
-def assess(text: str) -> Assessment:
+def assess(text: str, *, angry_probability: float | None = None) -> Assessment:
+    """The support-domain score; with `angry_probability` (the learned tone head, trained on labelled
+    messages) the score is also at most 1 − 2p, so p ≥ 0.75 reaches the default threshold of −0.5."""
     unquoted = _prepare(text)
     if not unquoted:
         return Assessment(0.0, 0.0, [])
@@ -224,6 +226,11 @@ def assess(text: str) -> Assessment:
     if found:
         base = min(base, 0.0) + max(base, 0.0) * 0.5
     adjusted = max(-1.0, min(1.0, base - CUE_PENALTY * len(found)))
+    if angry_probability is not None:
+        from_model = 1.0 - 2.0 * angry_probability
+        if from_model < adjusted:
+            adjusted = from_model
+            found.append(f"model: frustrated {angry_probability:.2f}")
     return Assessment(vader=vader, score=round(adjusted, 4), cues=found)
 
 

@@ -533,7 +533,14 @@ def frustrated_threshold() -> float:
 @door
 def score_customer_message(*, message: Message) -> float:
     """Score a customer message, store it, and keep the case's mood flag in step with the latest one."""
-    assessment = sentiment.assess(message.body or "")
+    model = model_store.current_model()
+    angry = None
+    if model is not None:
+        try:
+            angry = model.predict("", message.body or "").angry
+        except Exception:  # an incompatible model file: the lexicon layer alone
+            logger.exception("triage model could not score the tone of message %s", message.pk)
+    assessment = sentiment.assess(message.body or "", angry_probability=angry)
     value = assessment.score
     work = active()
     work.set(work.messages.get(message.pk, message), sentiment=value)
