@@ -467,6 +467,12 @@ def summary(res: dict) -> str:
     statements = dig(res, "micro", "bench_statements", "result")
     if statements:
         parts += ["", *statements_section(statements)]
+    quality = dig(res, "micro", "bench_triage_quality", "result")
+    if quality and "report" in quality:
+        sys.path.insert(0, str(BENCH))
+        from bench_triage_quality import summary_lines
+
+        parts += ["", *summary_lines(quality)]
     micro_rows = []
     for name, r in res.get("micro", {}).items():
         if r.get("ok"):

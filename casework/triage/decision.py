@@ -78,7 +78,11 @@ def model_baseline(
     out = {}
     for name in FIELDS:
         head = prediction.head(name)
-        if name not in skip and head is not None and head.confidence >= threshold:
+        # A possible critical is never left waiting for a person: it applies (and says its probability).
+        sure = head is not None and (
+            head.confidence >= threshold or (name == "priority" and head.label == "critical")
+        )
+        if name not in skip and sure:
             out[name] = to_fact(name, head.label)
     return out
 

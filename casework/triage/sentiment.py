@@ -30,7 +30,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 HEAD_CHARS = 1_500
 TAIL_CHARS = 500
 FRUSTRATED_THRESHOLD = -0.5
-CUE_PENALTY = 0.35
+# Chosen on the training corpus: 0.35 → 0.5 raised angry recall 53 → 65 of 196 for 24 → 30 of 804 calm flagged.
+CUE_PENALTY = 0.5
 
 # Words that describe a fault, not a mood. VADER scores them negative; in a support inbox they are the topic.
 NEUTRAL_IN_SUPPORT = [
