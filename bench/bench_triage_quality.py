@@ -26,7 +26,16 @@ from casework.triage.decision import decide
 from casework.triage.default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL
 from casework.triage.engine import rules_from_dicts
 
-CATEGORIES = ["authentication", "billing", "bug", "data", "performance", "question", "feature-request", "other"]
+CATEGORIES = [
+    "authentication",
+    "billing",
+    "bug",
+    "data",
+    "performance",
+    "question",
+    "feature-request",
+    "other",
+]
 THRESHOLD = 0.5
 TARGET_P95_MS = 5.0
 
@@ -106,7 +115,6 @@ def run(with_cv: bool = True) -> dict:
 
 def summary_lines(res: dict) -> list[str]:
     """For bench/run.py's summary: the figures the issue asks for, with the confusion matrices."""
-    e = res["evaluation"]
     lat = res["latency"]
     cv = res.get("train_cv") or {}
     lines = [

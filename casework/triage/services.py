@@ -130,19 +130,25 @@ def triage_confidence() -> float:
 
 
 def predict_for(case: Case, message: Message | None):
-    """The learned model's guess for a case's first message, or None (no model: rules alone)."""
+    """The learned model's guess for a case's message, or None (no model: rules alone). Memoised for the
+    write: the triage stage and the sentiment score of the same message share one prediction."""
     model = model_store.current_model()
     if model is None:
         return None
+    memo = active().scratch["triage-predictions"]
+    key = (id(model), case.pk, message.pk if message is not None else None)
+    if key in memo:
+        return memo[key]
     org = case.organisation
     body = message.body if message is not None else case.description
     try:
-        return model.predict(
+        memo[key] = model.predict(
             case.subject, body or "", customer_tier=org.tier if org else "standard", vip=bool(org and org.vip)
         )
     except Exception:  # a model that cannot predict (an incompatible file) must not break intake
         logger.exception("triage model could not predict for %s; rules alone", case.reference)
-        return None
+        memo[key] = None
+    return memo[key]
 
 
 def _rule_actor(outcome: RuleOutcome) -> str:
@@ -533,19 +539,14 @@ def frustrated_threshold() -> float:
 @door
 def score_customer_message(*, message: Message) -> float:
     """Score a customer message, store it, and keep the case's mood flag in step with the latest one."""
-    model = model_store.current_model()
-    angry = None
-    if model is not None:
-        try:
-            angry = model.predict("", message.body or "").angry
-        except Exception:  # an incompatible model file: the lexicon layer alone
-            logger.exception("triage model could not score the tone of message %s", message.pk)
+    work = active()
+    case = work.lock(message.case)
+    prediction = predict_for(case, message)
+    angry = prediction.angry if prediction is not None else None
     assessment = sentiment.assess(message.body or "", angry_probability=angry)
     value = assessment.score
-    work = active()
     work.set(work.messages.get(message.pk, message), sentiment=value)
     frustrated = sentiment.is_frustrated(value, threshold=frustrated_threshold())
-    case = work.lock(message.case)
     if case.frustrated != frustrated or case.sentiment != value:
         reason = (
             f"latest customer message scored {assessment.explanation()} "

@@ -9,6 +9,7 @@ from django.shortcuts import render
 
 from casework.people.permissions import agent_required
 
+from . import impact
 from .conditions import RuleDefinitionError
 from .engine import TRIGGERS
 from .models import Rule
@@ -106,6 +107,7 @@ def needs_triage_view(request: HttpRequest) -> HttpResponse:
             "categories": Category.objects.filter(active=True),
             "priorities": Priority.choices,
             "criteria": PRIORITY_CRITERIA,
+            "impact_criteria": {k.replace("_", " "): v for k, v in impact.CRITERIA.items()},
         },
     )
 
