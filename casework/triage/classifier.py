@@ -30,22 +30,11 @@ from sklearn.svm import LinearSVC
 
 from . import impact
 from .decision import FIELDS
+from .examples import Example
 
-PRIORITIES = ("critical", "high", "medium", "low")
 # The model reads the opening of a message: that is where customers say what is wrong, and it keeps a 5 KB
 # mail's vectorising under a millisecond.
 MAX_BODY_CHARS = 1500
-
-
-@dataclass(frozen=True)
-class Example:
-    subject: str
-    body: str
-    category: str | None = None
-    priority: str | None = None
-    customer_tier: str = "standard"
-    vip: bool = False
-    angry: bool | None = None  # the corpus labels tone; a head learns it when examples carry it
 
 
 ANGRY_HEAD = "angry"

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .classifier import PRIORITIES, Example
+from .examples import PRIORITIES, Example
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 TRAIN_FILE = CORPUS_DIR / "train.jsonl"

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import sentiment
-from .classifier import ANGRY_HEAD, FIELDS, PRIORITIES, TriageModel, expected_calibration_error
+from .classifier import ANGRY_HEAD, FIELDS, TriageModel, expected_calibration_error
 from .corpus import LabelledMessage
 from .decision import decide
 from .default_rules import DEFAULT_FACTS
 from .engine import RuleSpec
+from .examples import PRIORITIES
 
 BANDS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01))
 

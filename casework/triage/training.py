@@ -44,7 +44,7 @@ def label_events():
 
 def labelled_history():
     """Examples from cases a person labelled (one per case, its current category and priority)."""
-    from .classifier import Example
+    from .examples import Example
 
     ids = label_events().values("case_id")
     cases = (

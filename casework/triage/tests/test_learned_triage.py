@@ -259,3 +259,17 @@ def test_corrections_page_for_the_lead(client, bob, alice):
     page = client.get(reverse("triage:corrections"))
     assert page.status_code == 200
     assert "1 of 1 cases corrected" in page.text and "No model trained yet" in page.text
+
+
+def test_a_web_process_does_not_import_scikit_learn_until_it_triages(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'casework.settings');"
+        "import django; django.setup(); import casework.urls, casework.triage.jobs, casework.triage.reactions;"
+        "print('sklearn' in sys.modules)"
+    )
+    env = {**__import__("os").environ, "CASEWORK_VAR_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
