@@ -267,7 +267,8 @@ def test_a_web_process_does_not_import_scikit_learn_until_it_triages(tmp_path):
 
     code = (
         "import os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'casework.settings');"
-        "import django; django.setup(); import casework.urls, casework.triage.jobs, casework.triage.reactions;"
+        "import django; django.setup();"
+        "import casework.urls, casework.triage.jobs, casework.triage.reactions;"
         "print('sklearn' in sys.modules)"
     )
     env = {**__import__("os").environ, "CASEWORK_VAR_DIR": str(tmp_path)}

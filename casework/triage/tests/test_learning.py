@@ -124,6 +124,24 @@ def test_cross_validation_needs_enough_examples_and_reports_accuracy_and_calibra
     assert "ece" in result["priority"]
 
 
+@pytest.mark.parametrize("kind", ["logreg", "svm"])
+def test_fast_scorer_matches_scikit_learn(kind) -> None:
+    rows = [classifier.Example(s, b, c, p, angry=i % 3 == 0) for i, (s, b, c, p) in enumerate(TINY * 2)]
+    model = classifier.fit(rows, classifier.Params(classifier=kind, critical_threshold=1.1))
+    for subject, body, *_ in [*TINY, ("totally new words", "zzz qqq")]:
+        text = classifier.model_text(subject, body)
+        x = model.vectoriser.transform([text])
+        p = model.predict(subject, body)
+        for name, head in (("category", p.category), ("priority", p.priority)):
+            clf = model.heads[name]
+            expected = dict(zip(clf.classes_, clf.predict_proba(x)[0], strict=True))
+            assert dict(head.ranked) == pytest.approx(expected, abs=1e-9)
+        tone = model.heads[classifier.ANGRY_HEAD]
+        assert p.angry == pytest.approx(
+            dict(zip(tone.classes_, tone.predict_proba(x)[0], strict=True))["angry"]
+        )
+
+
 def test_params_round_trip() -> None:
     params = classifier.Params(classifier="svm", c=1.0, char_ngrams=(3, 5))
     assert classifier.Params.from_dict(json.loads(json.dumps(params.as_dict()))) == params
