@@ -136,8 +136,8 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
 
 
 def retrain_if_needed() -> str:
-    """The worker's periodic job: train when there is no model yet, or when people labelled cases since
-    the current one was trained."""
+    """The worker's periodic job: train when people labelled cases since the current model was trained
+    (or there is no model yet and there are labels)."""
     from django.conf import settings
 
     if not settings.CASEWORK["TRIAGE_MODEL"]:
@@ -147,5 +147,9 @@ def retrain_if_needed() -> str:
     last_label = label_events().aggregate(last=Max("pk"))["last"]
     if meta is not None and meta.get("last_label_event_id") == last_label:
         return "no new labels"
+    if meta is None and last_label is None:
+        # The cold start (the shipped corpus alone) is `casework triage train`, run once at install: a worker
+        # that starts must not spend its first minute fitting before it can stop or take other work.
+        return "no model and no labelled cases yet: run `casework triage train` to start from the corpus"
     result = train()
     return f"trained {result['version']}"

@@ -223,8 +223,11 @@ def test_a_corrupt_or_missing_model_falls_back_to_rules_with_a_clear_log_line(la
         assert model_store.current_model() is None
 
 
-def test_retrain_job_trains_only_when_there_are_new_labels(labelled, alice, monkeypatch):
+def test_retrain_job_trains_only_when_there_are_new_labels(db, alice, monkeypatch):
     monkeypatch.setattr(training.corpus, "TRAIN_FILE", training.corpus.CORPUS_DIR / "absent.jsonl")
+    assert training.retrain_if_needed().startswith("no model and no labelled cases yet")
+    for row in HISTORY:
+        label(*row, alice)
     assert training.retrain_if_needed().startswith("trained")
     assert training.retrain_if_needed() == "no new labels"
     label("Parcel late", "the parcel is late", "other", "low", alice)
