@@ -491,6 +491,12 @@ def summary(res: dict) -> str:
     scale = dig(res, "micro", "bench_scale", "result")
     if scale and scale.get("reads"):
         parts += ["", *scale_section(scale)]
+    quality = dig(res, "micro", "bench_triage_quality", "result")
+    if quality and "report" in quality:
+        sys.path.insert(0, str(BENCH))
+        from bench_triage_quality import summary_lines
+
+        parts += ["", *summary_lines(quality)]
     micro_rows = []
     for name, r in res.get("micro", {}).items():
         if r.get("ok"):

@@ -291,6 +291,13 @@ CASEWORK = {
     "CRITICAL_OWNER_LEAD_MINUTES": env_int("CASEWORK_CRITICAL_OWNER_LEAD_MINUTES", 15, minimum=1),
     "NOTIFY_JOB_SECONDS": env_int("CASEWORK_NOTIFY_JOB_SECONDS", 300, minimum=10),
     "SLACK_TIMEOUT": env_int("CASEWORK_SLACK_TIMEOUT", 10, minimum=1),
+    # Learned triage (casework/triage/README.md): model files live in MODEL_DIR (versioned, CV scores beside
+    # each); below CONFIDENCE a field the rules did not decide is left to a person ("needs human triage");
+    # the worker retrains every RETRAIN_HOURS when agents have labelled cases since. MODEL=false: rules only.
+    "TRIAGE_MODEL": env_bool("CASEWORK_TRIAGE_MODEL", True),
+    "TRIAGE_MODEL_DIR": Path(env_str("CASEWORK_TRIAGE_MODEL_DIR", str(VAR_DIR / "triage-models"))),
+    "TRIAGE_CONFIDENCE": env_float("CASEWORK_TRIAGE_CONFIDENCE", 0.5, minimum=0.0, maximum=1.0),
+    "TRIAGE_RETRAIN_HOURS": env_float("CASEWORK_TRIAGE_RETRAIN_HOURS", 24.0, minimum=0.1),
 }
 if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
     from django.core.exceptions import ImproperlyConfigured

@@ -68,7 +68,17 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "triage",
         "casework.triage.reactions.react",
-        frozenset({EventKind.OPENED, EventKind.MESSAGE_ADDED, EventKind.STATUS_CHANGED, EventKind.SLA}),
+        # category/priority changes: a person correcting triage is counted (and becomes a training label)
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.STATUS_CHANGED,
+                EventKind.SLA,
+                EventKind.CATEGORY_CHANGED,
+                EventKind.PRIORITY_CHANGED,
+            }
+        ),
     ),
     Stage(
         "routing",
