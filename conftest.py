@@ -29,12 +29,24 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _no_triage_model(settings, tmp_path):
+    """Every test starts with no learned triage model (rules alone) unless it trains one in its own dir."""
+    from casework.triage import model_store
+
+    settings.CASEWORK = {**settings.CASEWORK, "TRIAGE_MODEL_DIR": tmp_path / "triage-models"}
+    model_store.reset_cache()
+    yield
+    model_store.reset_cache()
+
+
 # Reference data that data migrations install (categories, default triage rules, SLA calendars and
 # policies). A transactional test flushes every table afterwards, so the next transactional test would
 # run without it; `serialized_rollback` does not restore it reliably with the browser fixtures.
 SEED_MIGRATIONS = [
     ("casework.cases.migrations.0002_seed_categories", "seed"),
     ("casework.triage.migrations.0002_default_rules", "install"),
+    ("casework.triage.migrations.0003_rule_gives_way_to_model", "mark_shipped_keyword_rules"),
     ("casework.sla.migrations.0002_seed_defaults", "seed"),
 ]
 

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "casework.notify",
     "casework.portal",
     "casework.csat",
+    "casework.search",
+    "casework.knowledge",
     "casework.api",
     "casework.reports",
     "casework.web",
@@ -207,6 +209,15 @@ DEFAULT_FROM_EMAIL = env_str("CASEWORK_SUPPORT_ADDRESS", "support@casework.local
 # --- casework domain settings ---------------------------------------------------------------------
 CASEWORK = {
     "REFERENCE_PREFIX": env_str("CASEWORK_REFERENCE_PREFIX", "CW"),
+    # Knowledge base (casework/knowledge/README.md): reply drafts come from the offline provider (best
+    # articles and past answers) unless DRAFT_URL names an OpenAI-compatible endpoint (its base URL, e.g.
+    # http://127.0.0.1:8080/v1), called by the worker, never inside a request. A resolved case whose
+    # best article scored below GAP_MIN_SCORE counts as a knowledge gap for its category.
+    "DRAFT_URL": env_str("CASEWORK_DRAFT_URL", ""),
+    "DRAFT_MODEL": env_str("CASEWORK_DRAFT_MODEL", "gpt-4o-mini"),
+    "DRAFT_API_KEY": env_str("CASEWORK_DRAFT_API_KEY", ""),
+    "DRAFT_TIMEOUT_SECONDS": env_float("CASEWORK_DRAFT_TIMEOUT_SECONDS", 20.0, minimum=0.1, maximum=300),
+    "GAP_MIN_SCORE": env_float("CASEWORK_KB_GAP_MIN_SCORE", 2.0, minimum=0.0),
     "REOPEN_WINDOW_DAYS": env_int("CASEWORK_REOPEN_WINDOW_DAYS", 14, minimum=0),
     "MAX_MESSAGE_BYTES": env_int("CASEWORK_MAX_MESSAGE_BYTES", 256 * 1024, minimum=1024),
     "MAX_ATTACHMENT_BYTES": env_int("CASEWORK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024),
@@ -280,6 +291,13 @@ CASEWORK = {
     "CRITICAL_OWNER_LEAD_MINUTES": env_int("CASEWORK_CRITICAL_OWNER_LEAD_MINUTES", 15, minimum=1),
     "NOTIFY_JOB_SECONDS": env_int("CASEWORK_NOTIFY_JOB_SECONDS", 300, minimum=10),
     "SLACK_TIMEOUT": env_int("CASEWORK_SLACK_TIMEOUT", 10, minimum=1),
+    # Learned triage (casework/triage/README.md): model files live in MODEL_DIR (versioned, CV scores beside
+    # each); below CONFIDENCE a field the rules did not decide is left to a person ("needs human triage");
+    # the worker retrains every RETRAIN_HOURS when agents have labelled cases since. MODEL=false: rules only.
+    "TRIAGE_MODEL": env_bool("CASEWORK_TRIAGE_MODEL", True),
+    "TRIAGE_MODEL_DIR": Path(env_str("CASEWORK_TRIAGE_MODEL_DIR", str(VAR_DIR / "triage-models"))),
+    "TRIAGE_CONFIDENCE": env_float("CASEWORK_TRIAGE_CONFIDENCE", 0.5, minimum=0.0, maximum=1.0),
+    "TRIAGE_RETRAIN_HOURS": env_float("CASEWORK_TRIAGE_RETRAIN_HOURS", 24.0, minimum=0.1),
 }
 if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
     from django.core.exceptions import ImproperlyConfigured

@@ -13,6 +13,7 @@ urlpatterns = [
     path("csat/", include("casework.csat.urls")),
     path("triage/", include("casework.triage.urls")),
     path("notifications/", include("casework.notify.urls")),
+    path("kb/", include("casework.knowledge.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.reports.urls")),
     path("", include("casework.web.urls")),

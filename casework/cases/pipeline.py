@@ -13,6 +13,7 @@ the new events to each stage below, in this order:
              email, acknowledgements and status mails to customers, agent alerts by email, Slack
              and in-app (casework/notify/reactions.py)
     csat     on resolution, the satisfaction survey mail (casework/csat/reactions.py)
+    search   the search documents of cases whose text changed are rewritten at the flush
 
 A stage changes cases only through the door functions (so every change is an event that explains it)
 and writes its own rows through the unit of work; `Work.flush` then writes everything in a few bulk
@@ -54,6 +55,9 @@ class Stage:
     name: str
     path: str
     kinds: frozenset[str]
+    # Upkeep of derived data rather than a decision (the search index): runs even inside `only(...)`,
+    # so narrowing the pipeline for a test or a benchmark never leaves a write's index stale.
+    always: bool = False
 
     @cached_property
     def react(self) -> Callable[[Work, list[CaseEvent]], None]:
@@ -64,7 +68,17 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "triage",
         "casework.triage.reactions.react",
-        frozenset({EventKind.OPENED, EventKind.MESSAGE_ADDED, EventKind.STATUS_CHANGED, EventKind.SLA}),
+        # category/priority changes: a person correcting triage is counted (and becomes a training label)
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.STATUS_CHANGED,
+                EventKind.SLA,
+                EventKind.CATEGORY_CHANGED,
+                EventKind.PRIORITY_CHANGED,
+            }
+        ),
     ),
     Stage(
         "routing",
@@ -113,6 +127,24 @@ STAGES: tuple[Stage, ...] = (
     ),
     # On resolution, the satisfaction survey (an outbox row through the notify engine).
     Stage("csat", "casework.csat.reactions.react", frozenset({EventKind.STATUS_CHANGED})),
+    # Last: the search documents of cases whose text changed are rewritten at the flush, in the write.
+    Stage(
+        "search",
+        "casework.search.index.react",
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.CALL_LOGGED,
+                EventKind.TAGS_CHANGED,
+                EventKind.FIELD_CHANGED,
+                EventKind.MERGED,
+                EventKind.MERGED_INTO,
+                EventKind.NOTE,
+            }
+        ),
+        always=True,
+    ),
 )
 
 _only: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("pipeline_only", default=None)
@@ -134,7 +166,7 @@ def only(*names: str) -> Iterator[None]:
 
 def stages() -> tuple[Stage, ...]:
     wanted = _only.get()
-    return STAGES if wanted is None else tuple(s for s in STAGES if s.name in wanted)
+    return STAGES if wanted is None else tuple(s for s in STAGES if s.name in wanted or s.always)
 
 
 def run(work: Work) -> None:

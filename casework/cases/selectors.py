@@ -38,6 +38,8 @@ ORDERINGS: dict[str, list[str]] = {
     "reference": ["number"],
     # Next SLA due time first (cases without a live clock last); see _sla_next_due.
     "due": ["sla_next_due", "created_at", "id"],
+    # Best search match first (casework/search); newest first when there is no query.
+    "relevance": ["-created_at", "-id"],
 }
 
 
@@ -120,7 +122,12 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     if filters.created_before:
         qs = qs.filter(created_at__lt=filters.created_before)
     if filters.q:
-        qs = qs.filter(search_q(filters.q))
+        from casework.search.selectors import matching
+
+        qs = matching(qs, filters.q)  # full-text search (casework/search), annotates search_rank
+    if filters.ordering == "relevance":
+        ordering = ["-search_rank", "-created_at", "-id"] if filters.q else ORDERINGS["newest"]
+        return qs.order_by(*ordering)
     ordering = ORDERINGS.get(filters.ordering, ORDERINGS["newest"])
     if "sla_next_due" in ordering:
         qs = qs.annotate(sla_next_due=_sla_next_due())

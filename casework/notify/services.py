@@ -139,6 +139,7 @@ def enqueue_reply_email(*, message: Message, check_existing: bool = True) -> Out
     )
     row, created = outbox_enqueue(
         to=[recipient],
+        cc=(message.meta or {}).get("cc", []),  # the composer's CC field (knowledge.services.reply_send)
         subject=reply_subject(case, is_reply=bool(inbound)),
         body_text=message.body + footer,
         body_html=body_html,

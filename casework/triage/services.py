@@ -32,9 +32,10 @@ from casework.core.errors import ApplicationError
 from casework.people.models import Team
 from casework.people.selectors import team_for_tier, teams_by_name
 
-from . import sentiment
+from . import model_store, sentiment
 from .conditions import RuleDefinitionError
-from .default_rules import DEFAULT_RULES
+from .decision import Decision, decide, to_fact
+from .default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL, PRIORITY_CRITERIA
 from .engine import RuleOutcome, RuleSpec, apply_to_facts, simulate
 from .models import CannedReply, Rule, RuleFiring, TriageShift
 
@@ -118,6 +119,36 @@ class TriageResult:
     outcomes: list[RuleOutcome] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    decision: Decision | None = None  # rules + model, when a model was consulted
+
+
+MODEL_ACTOR = "triage-model"
+
+
+def triage_confidence() -> float:
+    return settings.CASEWORK["TRIAGE_CONFIDENCE"]
+
+
+def predict_for(case: Case, message: Message | None):
+    """The learned model's guess for a case's message, or None (no model: rules alone). Memoised for the
+    write: the triage stage and the sentiment score of the same message share one prediction."""
+    model = model_store.current_model()
+    if model is None:
+        return None
+    memo = active().scratch["triage-predictions"]
+    key = (id(model), case.pk, message.pk if message is not None else None)
+    if key in memo:
+        return memo[key]
+    org = case.organisation
+    body = message.body if message is not None else case.description
+    try:
+        memo[key] = model.predict(
+            case.subject, body or "", customer_tier=org.tier if org else "standard", vip=bool(org and org.vip)
+        )
+    except Exception:  # a model that cannot predict (an incompatible file) must not break intake
+        logger.exception("triage model could not predict for %s; rules alone", case.reference)
+        memo[key] = None
+    return memo[key]
 
 
 def _rule_actor(outcome: RuleOutcome) -> str:
@@ -150,23 +181,39 @@ def disable_rule(rule_id: Any, error: str) -> None:
 
 @door
 def run_rules(
-    *, case: Case, trigger: str, message: Message | None = None, explicit: frozenset[str] = frozenset()
+    *,
+    case: Case,
+    trigger: str,
+    message: Message | None = None,
+    explicit: frozenset[str] = frozenset(),
+    use_model: bool = False,
 ) -> TriageResult:
     """Evaluate the enabled rules for `trigger` on `case` and apply what matched, inside the write in
     progress (or a write of its own).
 
     `explicit` names fields a person or API client chose when opening the case ("priority", "category"):
     rules do not overwrite those (they may still raise priority), and the explanation says so.
+
+    `use_model` (a case opening): category and priority come from `decision.decide` — policy rules where
+    they fire, else the learned model when confident, else the keyword rules that give way to it; a field
+    none of them decided is left for a person (`result.decision.unsure`).
     """
     result = TriageResult()
     loaded = active_rules(trigger)
-    if not loaded:
-        return result
     work = active()
     case = work.lock(case)
+    prediction = predict_for(case, message) if use_model else None
+    if not loaded and prediction is None:
+        return result
     tags = [tag.name for tag in work.tags_of(case)]
     facts = case_facts(case, message=message, tags=tags)
-    final, outcomes = simulate([spec for _, spec in loaded], trigger, facts)
+    specs = [spec for _, spec in loaded]
+    final, outcomes = simulate(specs, trigger, facts)
+    if prediction is not None:
+        fallback = frozenset(str(rule.pk) for rule, _ in loaded if rule.gives_way_to_model)
+        result.decision = decide(
+            specs, facts, prediction, threshold=triage_confidence(), trigger=trigger, fallback=fallback
+        )
     by_id = {str(rule.pk): rule for rule, _ in loaded}
     for outcome in outcomes:
         if outcome.error:
@@ -174,11 +221,10 @@ def run_rules(
             result.errors.append(f"{outcome.rule_name}: {outcome.error}")
     matched = [o for o in outcomes if o.matched]
     result.outcomes = matched
-    if not matched:
-        return result
     for outcome in matched:
         _record_applied(case, outcome, by_id[outcome.rule_id], trigger)
-    _apply(case, matched, facts, final, explicit, result, by_id)
+    if matched or result.decision is not None:
+        _apply(case, matched, facts, final, explicit, result, by_id)
     return result
 
 
@@ -254,43 +300,46 @@ def _apply(
             "explanation": outcome.explanation,
         }
 
-    # Priority: the engine already resolved overrides and raise-only actions into final["priority"].
-    who = _last_setting(matched, "set_priority", "raise_priority_to")
-    if who and final.get("priority") and final["priority"] != before["priority"]:
-        target = final["priority"]
-        lowering = PRIORITY_RANK[target] > PRIORITY_RANK[before["priority"]]
-        if "priority" in explicit and lowering:
-            pass  # a person chose this priority; a rule may raise it but never lower it
-        else:
+    if result.decision is not None:
+        _apply_decision(case, result.decision, before, explicit, run, data_for, result.changed)
+    else:
+        # Priority: the engine already resolved overrides and raise-only actions into final["priority"].
+        who = _last_setting(matched, "set_priority", "raise_priority_to")
+        if who and final.get("priority") and final["priority"] != before["priority"]:
+            target = final["priority"]
+            lowering = PRIORITY_RANK[target] > PRIORITY_RANK[before["priority"]]
+            if "priority" in explicit and lowering:
+                pass  # a person chose this priority; a rule may raise it but never lower it
+            else:
+                run(
+                    who,
+                    "priority",
+                    lambda: case_services.case_set_priority(
+                        case=case,
+                        priority=target,
+                        actor=_rule_actor(who),
+                        reason=who.explanation,
+                        data=data_for(who),
+                    ),
+                )
+        who = _last_setting(matched, "set_category")
+        if (
+            who
+            and final.get("category")
+            and final["category"] != before["category"]
+            and "category" not in explicit
+        ):
             run(
                 who,
-                "priority",
-                lambda: case_services.case_set_priority(
+                "category",
+                lambda: case_services.case_set_category(
                     case=case,
-                    priority=target,
+                    category=final["category"],
                     actor=_rule_actor(who),
                     reason=who.explanation,
                     data=data_for(who),
                 ),
             )
-    who = _last_setting(matched, "set_category")
-    if (
-        who
-        and final.get("category")
-        and final["category"] != before["category"]
-        and "category" not in explicit
-    ):
-        run(
-            who,
-            "category",
-            lambda: case_services.case_set_category(
-                case=case,
-                category=final["category"],
-                actor=_rule_actor(who),
-                reason=who.explanation,
-                data=data_for(who),
-            ),
-        )
     new_tags = sorted(set(final.get("tags") or []) - set(before.get("tags") or []))
     who = _last_setting(matched, "add_tag")
     if who and new_tags:
@@ -329,7 +378,9 @@ def _apply(
     if who and final.get("team"):
         team = _team_named(str(final["team"]))
         if team is None:
-            run(who, "team", lambda: _raise_unknown("team", final["team"]))
+            # Missing configuration, not a broken rule: say what is missing, keep the rule on (it works as
+            # soon as the team exists) and leave the case where it is.
+            _missing_team(case, who, by_id[who.rule_id], str(final["team"]))
         elif team.tier_level and team.tier_level > case.tier and case.team_id != team.pk:
             # A tier's team is reached by escalating to that tier: the case moves tier and team together
             # (tier history, SLA policy, the team's auto-assignment), never sits in L2 Support at L1.
@@ -376,6 +427,88 @@ def _apply(
                 run(outcome, "notify", lambda o=outcome, a=action: _notify(case, o, a["value"]))
             elif action["type"] == "send_canned_reply":
                 run(outcome, "canned reply", lambda o=outcome, a=action: _send_canned(case, o, a["value"]))
+
+
+def _missing_team(case: Case, outcome: RuleOutcome, rule: Rule, name: str) -> None:
+    tier = f" and no team with tier level {name[1]}" if len(name) == 2 and name[0] in "lL" else ""
+    message = (
+        f"rule {outcome.rule_name!r} routes to team {name!r}, but this install has no team named "
+        f"{name!r}{tier}: create it (admin → Teams) or change the rule's action. The rule stays enabled; "
+        "the case keeps its team."
+    )
+    if rule.last_error != message:
+        Rule.objects.filter(pk=rule.pk).update(last_error=message, errored_at=timezone.now())
+    logger.warning("triage: %s", message)
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor=_rule_actor(outcome),
+        reason=message,
+        data={"rule": outcome.rule_name, "missing": {"team": name}},
+    )
+
+
+def _apply_decision(
+    case: Case, decision: Decision, before: dict, explicit: frozenset[str], run, data_for, changed: list[str]
+) -> None:
+    """Category and priority as `decision.decide` settled them: by a rule (its explanation) or by the model
+    ("model: billing (0.86); top terms: invoice, charged twice"). Unsure fields are left alone."""
+    prediction = decision.prediction
+    for name in ("priority", "category"):
+        value = decision.values.get(name)
+        source = decision.sources.get(name)
+        if value is None or source not in ("rule", "model") or to_fact(name, value) == before.get(name):
+            continue
+        if name == "category" and "category" in explicit:
+            continue
+        if (
+            name == "priority"
+            and "priority" in explicit
+            and PRIORITY_RANK[value] > PRIORITY_RANK[before[name]]
+        ):
+            continue  # a person chose this priority; triage may raise it but never lower it
+        if source == "rule":
+            who = decision.deciders[name]
+            actor, reason, data = _rule_actor(who), who.explanation, data_for(who)
+        else:
+            head = prediction.head(name)
+            actor, reason = MODEL_ACTOR, decision.explanations[name]
+            data = {
+                "model": (model_store.current_model() or _NoMeta).meta.get("version"),
+                "confidence": round(head.confidence, 4),
+                "guesses": [[label, round(p, 4)] for label, p in head.ranked[:3]],
+                "top_terms": head.top_terms,
+                "explanation": reason,
+            }
+            if name == "priority":
+                data["impact"] = [[s.name, s.evidence] for s in prediction.signals]
+        if name == "priority":
+            fn = lambda v=value, a=actor, r=reason, d=data: case_services.case_set_priority(  # noqa: E731
+                case=case, priority=v, actor=a, reason=r, data=d
+            )
+        else:
+            fn = lambda v=value, a=actor, r=reason, d=data: case_services.case_set_category(  # noqa: E731
+                case=case, category=v, actor=a, reason=r, data=d
+            )
+        outcome = decision.deciders.get(name)
+        if outcome is not None:
+            run(outcome, name, fn)
+            continue
+        try:
+            fn()
+            changed.append(name)
+        except ApplicationError as exc:  # e.g. a category the model learned was deleted since
+            case_services.case_record_system_event(
+                case=case,
+                kind=EventKind.NOTE,
+                actor=MODEL_ACTOR,
+                reason=f"model suggested {name} {value!r}, which could not be applied: {exc.message}",
+                data={"triage": "model_suggestion_failed", "error": exc.code},
+            )
+
+
+class _NoMeta:
+    meta: dict = {}
 
 
 def _raise_unknown(what: str, value: Any) -> None:
@@ -438,14 +571,18 @@ def frustrated_threshold() -> float:
 @door
 def score_customer_message(*, message: Message) -> float:
     """Score a customer message, store it, and keep the case's mood flag in step with the latest one."""
-    value = sentiment.score(message.body or "")
     work = active()
+    case = work.lock(message.case)
+    prediction = predict_for(case, message)
+    angry = prediction.angry if prediction is not None else None
+    assessment = sentiment.assess(message.body or "", angry_probability=angry)
+    value = assessment.score
     work.set(work.messages.get(message.pk, message), sentiment=value)
     frustrated = sentiment.is_frustrated(value, threshold=frustrated_threshold())
-    case = work.lock(message.case)
     if case.frustrated != frustrated or case.sentiment != value:
         reason = (
-            f"latest customer message scored {value:+.2f} (frustrated below {frustrated_threshold():+.2f})"
+            f"latest customer message scored {assessment.explanation()} "
+            f"(frustrated at or below {frustrated_threshold():+.2f})"
         )
         case_services.case_set_sentiment(
             case=case,
@@ -455,6 +592,139 @@ def score_customer_message(*, message: Message) -> float:
             reason=reason,
         )
     return value
+
+
+# --------------------------------------------------------------------------------------------------
+# needs human triage, verdicts and corrections (the labels the model learns from)
+# --------------------------------------------------------------------------------------------------
+
+NEEDS_TRIAGE_TAG = "needs-triage"
+
+
+@door
+def mark_needs_human_triage(*, case: Case, decision: Decision, fields: list[str]) -> None:
+    """The model was unsure and no rule decided: the case stays New, tagged for the triager, with the top
+    two guesses on the timeline (the queue shows them as one-key choices)."""
+    guesses = {name: [[label, round(p, 4)] for label, p in decision.top_two(name)] for name in fields}
+    for name in ("category", "priority"):
+        if name not in guesses and decision.values.get(name):
+            guesses[name] = [[decision.values[name], 1.0]]
+    text = "; ".join(decision.explanations[name] for name in fields)
+    case_services.case_set_tags(case=case, add=[NEEDS_TRIAGE_TAG], actor="triage", reason=text)
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor="triage",
+        reason=f"Needs human triage: {text}",
+        data={"triage": "needs_human", "fields": fields, "guesses": guesses},
+    )
+
+
+def latest_guesses(case_ids) -> dict[int, dict]:
+    """The latest 'needs human triage' note of each case: {case_id: {"fields", "guesses"}} (one query)."""
+    found: dict[int, dict] = {}
+    events = CaseEvent.objects.filter(
+        case_id__in=list(case_ids), kind=EventKind.NOTE, data__triage="needs_human"
+    )
+    for event in events.order_by("case_id", "-id").only("case_id", "data"):
+        found.setdefault(event.case_id, event.data)
+    return found
+
+
+@door
+def triage_verdict(*, case: Case, category: str, priority: str, actor) -> bool:
+    """A person's triage of a case (one key in the queue): set category and priority, clear the tag, move
+    New → Triaged, and record the verdict as a label. Returns True when it confirmed the model's guesses."""
+    from casework.cases.models import Priority
+    from casework.cases.services._core import resolve_category
+
+    resolved = resolve_category(category)  # validate both before anything is written
+    if priority not in Priority.values:
+        raise ApplicationError(f"Unknown priority {priority!r}", code="invalid_priority")
+    work = active()
+    case = work.lock(case)
+    guesses = latest_guesses([case.pk]).get(case.pk, {}).get("guesses", {})
+    top = {name: (values[0][0] if values else None) for name, values in guesses.items()}
+    confirmed = top.get("category") in (None, resolved.slug) and top.get("priority") in (None, priority)
+    data = {"triage_verdict": True}
+    if case.category_id != resolved.pk:
+        case_services.case_set_category(case=case, category=resolved, actor=actor, reason="triage", data=data)
+    if case.priority != priority:
+        case_services.case_set_priority(case=case, priority=priority, actor=actor, reason="triage", data=data)
+    if NEEDS_TRIAGE_TAG in {t.name for t in work.tags_of(case)}:
+        case_services.case_set_tags(case=case, remove=[NEEDS_TRIAGE_TAG], actor=actor, reason="triaged")
+    who = getattr(actor, "username", str(actor))
+    if confirmed:
+        reason = f"Triage confirmed by {who}: {resolved.slug}, {priority}"
+    else:
+        guessed = ", ".join(f"{k} {v}" for k, v in top.items() if v)
+        reason = f"Triage corrected by {who}: {resolved.slug}, {priority}" + (
+            f" (model guessed {guessed})" if guessed else ""
+        )
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor=actor,
+        reason=reason,
+        data={
+            "triage_label": {"category": resolved.slug, "priority": priority, "confirmed": confirmed},
+            **({} if confirmed else {"triage_corrected": {"category": top.get("category"),
+                                                         "priority": top.get("priority")}}),
+        },
+    )  # fmt: skip
+    if case.status == Status.NEW:
+        case_services.case_transition(case=case, to=Status.TRIAGED, actor=actor, reason=reason)
+    return confirmed
+
+
+@door
+def record_correction(*, case: Case, event: CaseEvent) -> None:
+    """A person changed a category or priority that triage had set: count it as a correction."""
+    field_name = "category" if event.kind == EventKind.CATEGORY_CHANGED else "priority"
+    if event.old in (None, "", event.new):
+        return
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor="triage",
+        reason=f"Triage corrected: {field_name} {event.old} → {event.new}",
+        data={"triage_corrected": {field_name: event.old}, "by": event.actor_id},
+    )
+
+
+def correction_rates(*, days: int = 30, now: datetime | None = None) -> list[dict[str, Any]]:
+    """For the lead: per category, cases opened in the last `days`, how many a person corrected triage on,
+    and the rate. Two aggregate queries."""
+    from django.db.models import Count
+
+    from casework.cases.models import Category
+
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    corrected_ids = CaseEvent.objects.filter(
+        kind=EventKind.NOTE, data__has_key="triage_corrected", created_at__gte=since
+    ).values("case_id")
+    opened = dict(
+        Case.objects.filter(created_at__gte=since)
+        .values_list("category_id")
+        .annotate(n=Count("id"))
+        .values_list("category_id", "n")
+    )
+    corrected = dict(
+        Case.objects.filter(created_at__gte=since, pk__in=corrected_ids)
+        .values_list("category_id")
+        .annotate(n=Count("id"))
+        .values_list("category_id", "n")
+    )
+    names = dict(Category.objects.values_list("id", "name"))
+    rows = []
+    for category_id in sorted(set(opened) | set(corrected), key=lambda c: names.get(c, "~")):
+        n, c = opened.get(category_id, 0), corrected.get(category_id, 0)
+        rows.append(
+            {"category": names.get(category_id, "(none)"), "cases": n, "corrected": c,
+             "rate": round(c / n, 4) if n else None}
+        )  # fmt: skip
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------
@@ -518,6 +788,7 @@ def install_default_rules(*, update: bool = False) -> dict[str, int]:
     created = updated = 0
     for definition in DEFAULT_RULES:
         fields = {
+            "gives_way_to_model": definition["key"] in GIVES_WAY_TO_MODEL,
             "name": definition["name"],
             "trigger": definition["trigger"],
             "conditions": definition.get("conditions") or {},
@@ -692,6 +963,7 @@ def validate_definition(*, trigger: str, conditions: Any, actions: Any) -> None:
 
 
 __all__ = [
+    "PRIORITY_CRITERIA",
     "RuleDefinitionError",
     "alert_untriaged",
     "apply_to_facts",

@@ -25,6 +25,9 @@ class ReplyForm(forms.Form):
     set_status = forms.CharField(required=False)
     seen_message_id = forms.IntegerField(required=False, min_value=0)
     confirm_collision = forms.BooleanField(required=False)
+    # Composer extras (casework/knowledge): a macro picked in the side panel, CC addresses.
+    macro = forms.IntegerField(required=False, min_value=1)
+    cc = forms.CharField(required=False, max_length=2000)
 
 
 class TransitionForm(forms.Form):

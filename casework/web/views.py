@@ -28,6 +28,7 @@ from casework.core.errors import ApplicationError
 from casework.people.models import Customer, Team
 from casework.people.permissions import agent_required as login_required
 from casework.people.services import customer_for_caller
+from casework.search import selectors as search_selectors
 
 from .forms import (
     AttachmentForm,
@@ -110,7 +111,7 @@ def _queue_filter(request: HttpRequest, params=None) -> selectors.CaseFilter:
         tier=int(tier) if tier in ("1", "2", "3") else None,
         tag=g.get("tag", ""),
         q=g.get("q", "")[:200],
-        ordering=g.get("sort", "newest") if g.get("sort", "newest") in selectors.ORDERINGS else "newest",
+        ordering=_queue_ordering(g.get("sort", ""), g.get("q", "")),
     )
 
 
@@ -187,6 +188,13 @@ def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
     return redirect("web:queue")
 
 
+def _queue_ordering(sort: str, q: str) -> str:
+    """An explicit sort wins; otherwise the best search match first when searching, else newest."""
+    if sort in selectors.ORDERINGS:
+        return sort
+    return "relevance" if q.strip() else "newest"
+
+
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     filters = _queue_filter(request)
@@ -202,6 +210,19 @@ def queue(request: HttpRequest) -> HttpResponse:
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
     page = paginator.get_page(request.GET.get("page"))
+    corrected = ""
+    if q and not page.object_list:
+        # Nothing for a short query: try the closest spelling from recent subjects (casework/search).
+        corrected = search_selectors.correct(q) or ""
+        if corrected:
+            filters.q = corrected
+            qs = selectors.case_list(filters=filters, user=request.user)
+            paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
+            page = paginator.get_page(1)
+    if filters.q:
+        found = search_selectors.hits(list(page.object_list), filters.q)
+        for case in page.object_list:
+            case.hit = found.get(case.pk)
     params = request.GET.copy()
     params.pop("page", None)
     context = {
@@ -219,6 +240,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "query_string": params.urlencode(),
         "saved_views": _saved_views(request),
         **_queue_heading(filters),
+        "sort": request.GET.get("sort", ""),
+        "corrected": corrected,
+        "typed_query": q,
     }
     template = (
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
@@ -437,13 +461,19 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
             return _keep_draft(request, case, data, collision=[m.pk for m in newer])
     set_status = data.get("set_status") or None
     try:
-        services.case_add_message(
-            case=case,
-            kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
-            body=data["body"],
-            actor=request.user,
-            set_status=set_status if set_status in Status.values else None,
-        )
+        if data.get("macro") or data.get("cc") or request.FILES:
+            # A macro's field changes, CC and attachments go with the reply in one write.
+            from casework.knowledge.views import composer_send
+
+            composer_send(request, case, data, set_status if set_status in Status.values else None)
+        else:
+            services.case_add_message(
+                case=case,
+                kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
+                body=data["body"],
+                actor=request.user,
+                set_status=set_status if set_status in Status.values else None,
+            )
     except ApplicationError as exc:
         _error(request, exc)
         return _keep_draft(request, case, data)

@@ -39,7 +39,11 @@ class CaseListQuery(Schema):
     tag: str = ""
     q: str = Field(default="", max_length=200)
     view: str = "all"
-    ordering: str = Field(default="newest", description="newest | oldest | updated | priority | reference")
+    ordering: str = Field(
+        default="",
+        description="relevance (the default with q) | newest (the default without) | oldest | updated | "
+        "priority | reference | due",
+    )
     limit: int = Field(default=25, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
 
@@ -83,6 +87,7 @@ def list_cases(request, filters: Query[CaseListQuery]):
     for value in filters.priority:
         if value not in Priority.values:
             raise ValidationFailed(f"Unknown priority '{value}'", code="invalid_priority")
+    filters.ordering = filters.ordering or ("relevance" if filters.q.strip() else "newest")
     if filters.ordering not in selectors.ORDERINGS:
         raise ValidationFailed(
             f"Unknown ordering '{filters.ordering}'",

@@ -34,15 +34,15 @@ def test_create_case_returns_201_with_contract_fields(api, organisation):
         assert key in body
     assert body["reference"].startswith("CW-")
     # The response already carries what the write's reactions decided: the client chose the category, so
-    # triage moved it to Triaged; "fails with error 500" reads as frustrated on a high case of a key
-    # account, so a rule sent it to L2, where nobody can take it yet.
+    # triage moved it to Triaged. "fails with error 500" is a calm problem report, not frustration (the
+    # support-domain sentiment layer, issue 19), so routing gave it to L1 on arrival.
     assert (body["status"], body["priority"], body["category"], body["channel"]) == (
         "triaged",
         "high",
         "bug",
         "api",
     )
-    assert (body["team"], body["assignee"], body["frustrated"]) == ("L2 Support", None, True)
+    assert (body["team"], body["assignee"], body["frustrated"]) == ("L1 Support", "alice", False)
     assert body["customer"]["email"] == "nora@northwind.test"
     assert body["customer"]["organisation"]["name"] == "Northwind"
     assert body["organisation"]["vip"] is True

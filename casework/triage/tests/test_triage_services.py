@@ -148,7 +148,7 @@ def test_a_rule_that_errors_is_disabled_and_intake_goes_on(run_hooks):
     assert case.priority == "critical"
 
 
-def test_an_action_that_cannot_apply_disables_the_rule_and_explains(run_hooks):
+def test_a_rule_routing_to_a_missing_team_stays_enabled_and_says_what_is_missing(run_hooks):
     rule = Rule.objects.create(
         name="To ghosts",
         trigger="case_opened",
@@ -158,8 +158,9 @@ def test_an_action_that_cannot_apply_disables_the_rule_and_explains(run_hooks):
     )
     case = run_hooks(subject="ghost in the machine", description="boo")
     rule.refresh_from_db()
-    assert not rule.enabled and "no team named" in rule.last_error
-    assert any("no team named" in e.reason for e in events(case, EventKind.NOTE))
+    assert rule.enabled and "no team named 'Ghostbusters'" in rule.last_error
+    note = next(e for e in events(case, EventKind.NOTE) if "no team named" in e.reason)
+    assert "create it" in note.reason and note.data["missing"] == {"team": "Ghostbusters"}
 
 
 def test_each_action_type_applies_through_services(run_hooks, alice, teams):

@@ -51,6 +51,11 @@
     else if (key === "g") { pendingG = true; setTimeout(() => { pendingG = false; }, 1000); }
     else if (key === "r") { if (focusComposer(false)) event.preventDefault(); }
     else if (key === "i") { if (focusComposer(true)) event.preventDefault(); }
+    else if ((key === "1" || key === "2") && document.querySelector("tr.selected form[data-choice]")) {
+      // Triage queue: accept the first or second guess for the selected case with one key.
+      const form = document.querySelector('tr.selected form[data-choice="' + key + '"]');
+      if (form) { form.requestSubmit(); event.preventDefault(); }
+    }
     else if (key === "?") { const d = document.getElementById("shortcuts"); if (d) d.showModal(); }
     else {
       const link = document.querySelector('[data-key="' + key + '"]');
