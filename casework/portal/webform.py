@@ -142,5 +142,9 @@ def suggestions(request: HttpRequest) -> JsonResponse:
 
 
 def find_suggestions(query: str) -> list[dict]:
-    """Articles that may answer `query`. Filled in by the knowledge-base issue; none yet."""
-    return []
+    """Published public articles that may answer `query`, best first (casework/knowledge/suggest.py).
+    Deflection sessions (which suggestion was opened, whether the visitor still sent) need the form's
+    script to carry the knowledge app's session token `s`; not wired yet."""
+    from casework.knowledge.suggest import find_suggestions as knowledge_suggestions
+
+    return knowledge_suggestions(query)

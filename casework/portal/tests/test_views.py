@@ -302,10 +302,20 @@ def test_a_portal_session_opens_nothing_in_the_agent_ui_or_the_api(client, custo
     assert client.get(reverse("csat:reviews")).status_code == 302
 
 
-def test_suggestions_endpoint_answers_the_documented_empty_contract(client):
+def test_suggestions_endpoint_answers_with_public_articles(client):
+    from casework.knowledge.services import article_create
+
     response = client.get(reverse("portal:suggestions"), {"q": "  export   fails  "})
     assert response.status_code == 200
     assert response.json() == {"query": "export fails", "suggestions": []}
+    article_create(
+        title="When the CSV export fails",
+        body="If the **export** fails, check the date range and try again.",
+        status="published",
+        visibility="public",
+    )
+    found = client.get(reverse("portal:suggestions"), {"q": "my export fails"}).json()["suggestions"]
+    assert [s["title"] for s in found] == ["When the CSV export fails"]
     assert client.post(reverse("portal:suggestions")).status_code == 405
 
 

@@ -174,7 +174,12 @@ def test_fields_take_escalate_tags_task_upload(agent_client, case, alice, bob, t
     download = agent_client.get(reverse("web:attachment_download", args=[case.reference, attachment.pk]))
     assert b"".join(download.streaming_content) == b"Traceback..."
     assert download["Content-Disposition"].startswith("attachment")
-    # The frustrated enterprise customer's case is at L2 already (a rule escalated it on arrival).
+    # A calm "fails with error 500" is not frustration (issue 19): no rule escalated it on arrival.
+    assert case.tier == 1
+    agent_client.post(
+        reverse("web:case_escalate", args=[case.reference]), {"to_tier": "2", "handoff_note": "Over to L2"}
+    )
+    case.refresh_from_db()
     assert case.tier == 2
     response = agent_client.post(
         reverse("web:case_escalate", args=[case.reference]), {"to_tier": "3", "handoff_note": ""}, follow=True
