@@ -235,7 +235,9 @@ def customer_update(*, customer: Customer, actor: Any = None, reason: str = "", 
     unknown = set(changes) - set(CUSTOMER_FIELDS)
     if unknown:
         raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))}", code="unknown_field")
-    locked = Customer.objects.select_for_update().select_related("organisation").get(pk=customer.pk)
+    locked = (
+        Customer.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=customer.pk)
+    )
     wanted: dict[str, Any] = {}
     for field_name, value in changes.items():
         if field_name == "email":
