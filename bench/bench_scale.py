@@ -41,7 +41,7 @@ log = bench_api.log
 JOBS_SOURCE = """
 import json, time
 from casework.sla.sweep import sweep
-from casework.triage.services import alert_untriaged
+from casework.triage.alerts import alert_untriaged
 from casework.cases import selectors
 out = {}
 for name, fn in (("sla_sweep", lambda: sweep()), ("untriaged_alerts", alert_untriaged),

@@ -6,9 +6,9 @@ from django.conf import settings
 
 from casework.core import scheduler
 
-from . import services, training
+from . import alerts, services, training
 
-scheduler.register("triage-untriaged-alerts", timedelta(minutes=1), services.alert_untriaged)
+scheduler.register("triage-untriaged-alerts", timedelta(minutes=1), alerts.alert_untriaged)
 scheduler.register(
     "triage-scheduled-rules",
     timedelta(seconds=settings.CASEWORK["SCHEDULED_RULES_SECONDS"]),

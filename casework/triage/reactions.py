@@ -25,7 +25,7 @@ from casework.cases.models import CaseEvent, EventKind, MessageKind
 from casework.cases.services.unit_of_work import Work
 from casework.cases.status import Status
 
-from . import services
+from . import services, verdicts
 
 SLA_TRIGGERS = {"at_risk": "sla_at_risk", "breached": "sla_breached"}
 
@@ -44,7 +44,7 @@ def react(work: Work, events: list[CaseEvent]) -> None:
             services.run_rules(case=work.case(event.case_id), trigger="status_changed")
         elif event.kind in (EventKind.CATEGORY_CHANGED, EventKind.PRIORITY_CHANGED):
             if event.actor_id and not (event.data or {}).get("triage_verdict"):
-                services.record_correction(case=work.case(event.case_id), event=event)
+                verdicts.record_correction(case=work.case(event.case_id), event=event)
         elif event.kind == EventKind.SLA:
             # Contract with the SLA app: its events carry data {"metric", "state", "due_at", "policy"}.
             trigger = SLA_TRIGGERS.get((event.data or {}).get("state"))
@@ -68,7 +68,7 @@ def triage_opened(work: Work, event: CaseEvent) -> None:
     decision = result.decision
     unsure = [f for f in (decision.unsure if decision else []) if f not in explicit]
     if unsure and case.status == Status.NEW:
-        services.mark_needs_human_triage(case=case, decision=decision, fields=unsure)
+        verdicts.mark_needs_human_triage(case=case, decision=decision, fields=unsure)
         return
     if decision is not None and not result.outcomes:
         if (

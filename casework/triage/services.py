@@ -14,19 +14,19 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
 from casework.cases.services.unit_of_work import active, door, unit_of_work
-from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK, Status
+from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK
 from casework.core import config
 from casework.core.errors import ApplicationError
 from casework.people.models import Team
@@ -37,7 +37,7 @@ from .conditions import RuleDefinitionError
 from .decision import Decision, decide, to_fact
 from .default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL, PRIORITY_CRITERIA
 from .engine import RuleOutcome, RuleSpec, apply_to_facts, simulate
-from .models import CannedReply, Rule, RuleFiring, TriageShift
+from .models import CannedReply, Rule, RuleFiring
 
 logger = logging.getLogger(__name__)
 
@@ -595,188 +595,6 @@ def score_customer_message(*, message: Message) -> float:
 
 
 # --------------------------------------------------------------------------------------------------
-# needs human triage, verdicts and corrections (the labels the model learns from)
-# --------------------------------------------------------------------------------------------------
-
-NEEDS_TRIAGE_TAG = "needs-triage"
-
-
-@door
-def mark_needs_human_triage(*, case: Case, decision: Decision, fields: list[str]) -> None:
-    """The model was unsure and no rule decided: the case stays New, tagged for the triager, with the top
-    two guesses on the timeline (the queue shows them as one-key choices)."""
-    guesses = {name: [[label, round(p, 4)] for label, p in decision.top_two(name)] for name in fields}
-    for name in ("category", "priority"):
-        if name not in guesses and decision.values.get(name):
-            guesses[name] = [[decision.values[name], 1.0]]
-    text = "; ".join(decision.explanations[name] for name in fields)
-    case_services.case_set_tags(case=case, add=[NEEDS_TRIAGE_TAG], actor="triage", reason=text)
-    case_services.case_record_system_event(
-        case=case,
-        kind=EventKind.NOTE,
-        actor="triage",
-        reason=f"Needs human triage: {text}",
-        data={"triage": "needs_human", "fields": fields, "guesses": guesses},
-    )
-
-
-def latest_guesses(case_ids) -> dict[int, dict]:
-    """The latest 'needs human triage' note of each case: {case_id: {"fields", "guesses"}} (one query)."""
-    found: dict[int, dict] = {}
-    events = CaseEvent.objects.filter(
-        case_id__in=list(case_ids), kind=EventKind.NOTE, data__triage="needs_human"
-    )
-    for event in events.order_by("case_id", "-id").only("case_id", "data"):
-        found.setdefault(event.case_id, event.data)
-    return found
-
-
-@door
-def triage_verdict(*, case: Case, category: str, priority: str, actor) -> bool:
-    """A person's triage of a case (one key in the queue): set category and priority, clear the tag, move
-    New → Triaged, and record the verdict as a label. Returns True when it confirmed the model's guesses."""
-    from casework.cases.models import Priority
-    from casework.cases.services._core import resolve_category
-
-    resolved = resolve_category(category)  # validate both before anything is written
-    if priority not in Priority.values:
-        raise ApplicationError(f"Unknown priority {priority!r}", code="invalid_priority")
-    work = active()
-    case = work.lock(case)
-    guesses = latest_guesses([case.pk]).get(case.pk, {}).get("guesses", {})
-    top = {name: (values[0][0] if values else None) for name, values in guesses.items()}
-    confirmed = top.get("category") in (None, resolved.slug) and top.get("priority") in (None, priority)
-    data = {"triage_verdict": True}
-    if case.category_id != resolved.pk:
-        case_services.case_set_category(case=case, category=resolved, actor=actor, reason="triage", data=data)
-    if case.priority != priority:
-        case_services.case_set_priority(case=case, priority=priority, actor=actor, reason="triage", data=data)
-    if NEEDS_TRIAGE_TAG in {t.name for t in work.tags_of(case)}:
-        case_services.case_set_tags(case=case, remove=[NEEDS_TRIAGE_TAG], actor=actor, reason="triaged")
-    who = getattr(actor, "username", str(actor))
-    if confirmed:
-        reason = f"Triage confirmed by {who}: {resolved.slug}, {priority}"
-    else:
-        guessed = ", ".join(f"{k} {v}" for k, v in top.items() if v)
-        reason = f"Triage corrected by {who}: {resolved.slug}, {priority}" + (
-            f" (model guessed {guessed})" if guessed else ""
-        )
-    case_services.case_record_system_event(
-        case=case,
-        kind=EventKind.NOTE,
-        actor=actor,
-        reason=reason,
-        data={
-            "triage_label": {"category": resolved.slug, "priority": priority, "confirmed": confirmed},
-            **({} if confirmed else {"triage_corrected": {"category": top.get("category"),
-                                                         "priority": top.get("priority")}}),
-        },
-    )  # fmt: skip
-    if case.status == Status.NEW:
-        case_services.case_transition(case=case, to=Status.TRIAGED, actor=actor, reason=reason)
-    return confirmed
-
-
-@door
-def record_correction(*, case: Case, event: CaseEvent) -> None:
-    """A person changed a category or priority that triage had set: count it as a correction."""
-    field_name = "category" if event.kind == EventKind.CATEGORY_CHANGED else "priority"
-    if event.old in (None, "", event.new):
-        return
-    case_services.case_record_system_event(
-        case=case,
-        kind=EventKind.NOTE,
-        actor="triage",
-        reason=f"Triage corrected: {field_name} {event.old} → {event.new}",
-        data={"triage_corrected": {field_name: event.old}, "by": event.actor_id},
-    )
-
-
-def correction_rates(*, days: int = 30, now: datetime | None = None) -> list[dict[str, Any]]:
-    """For the lead: per category, cases opened in the last `days`, how many a person corrected triage on,
-    and the rate. Two aggregate queries."""
-    from django.db.models import Count
-
-    from casework.cases.models import Category
-
-    now = now or timezone.now()
-    since = now - timedelta(days=days)
-    corrected_ids = CaseEvent.objects.filter(
-        kind=EventKind.NOTE, data__has_key="triage_corrected", created_at__gte=since
-    ).values("case_id")
-    opened = dict(
-        Case.objects.filter(created_at__gte=since)
-        .values_list("category_id")
-        .annotate(n=Count("id"))
-        .values_list("category_id", "n")
-    )
-    corrected = dict(
-        Case.objects.filter(created_at__gte=since, pk__in=corrected_ids)
-        .values_list("category_id")
-        .annotate(n=Count("id"))
-        .values_list("category_id", "n")
-    )
-    names = dict(Category.objects.values_list("id", "name"))
-    rows = []
-    for category_id in sorted(set(opened) | set(corrected), key=lambda c: names.get(c, "~")):
-        n, c = opened.get(category_id, 0), corrected.get(category_id, 0)
-        rows.append(
-            {"category": names.get(category_id, "(none)"), "cases": n, "corrected": c,
-             "rate": round(c / n, 4) if n else None}
-        )  # fmt: skip
-    return rows
-
-
-# --------------------------------------------------------------------------------------------------
-# dry run
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DryRunRow:
-    reference: str
-    subject: str
-    matched: bool
-    reasons: list[str]
-    changes: dict[str, tuple[Any, Any]]
-    error: str | None = None
-
-
-def dry_run(*, spec: RuleSpec, last: int = 100) -> list[DryRunRow]:
-    """What `spec` would do to the last `last` cases, without changing anything."""
-    spec.validate()
-    rows = []
-    cases = Case.objects.select_related("organisation", "category", "customer").prefetch_related("tags")
-    for case in cases.order_by("-created_at")[: max(1, min(last, 1000))]:
-        facts = case_facts(case)
-        facts["tags"] = sorted(t.name for t in case.tags.all())
-        final, outcomes = simulate([spec], spec.trigger, facts)
-        outcome = outcomes[0] if outcomes else None
-        changes = {
-            k: (facts.get(k), v) for k, v in final.items() if facts.get(k) != v and k not in ("text", "body")
-        }
-        rows.append(
-            DryRunRow(
-                reference=case.reference,
-                subject=case.subject,
-                matched=bool(outcome and outcome.matched),
-                reasons=outcome.reasons if outcome else [],
-                changes=changes,
-                error=outcome.error if outcome else None,
-            )
-        )
-    return rows
-
-
-def spec_from_draft(*, name: str, trigger: str, conditions: Any, actions: Any, order: int = 100) -> RuleSpec:
-    spec = RuleSpec(
-        id="draft", name=name or "draft", trigger=trigger, conditions=conditions, actions=actions, order=order
-    )
-    spec.validate()
-    return spec
-
-
-# --------------------------------------------------------------------------------------------------
 # default rules
 # --------------------------------------------------------------------------------------------------
 
@@ -807,98 +625,6 @@ def install_default_rules(*, update: bool = False) -> dict[str, int]:
             rule.save()
             updated += 1
     return {"created": created, "updated": updated}
-
-
-# --------------------------------------------------------------------------------------------------
-# triager on shift and untriaged alerts
-# --------------------------------------------------------------------------------------------------
-
-
-def triagers_on_shift(at: datetime | None = None) -> list:
-    at = at or timezone.now()
-    shifts = TriageShift.objects.select_related("agent").filter(agent__is_active=True)
-    seen, result = set(), []
-    for shift in shifts:
-        if shift.covers(at) and shift.agent_id not in seen:
-            seen.add(shift.agent_id)
-            result.append(shift.agent)
-    return result
-
-
-def untriaged_alert_minutes() -> int:
-    return settings.CASEWORK["UNTRIAGED_ALERT_MINUTES"]
-
-
-# How far the untriaged alerts have got: the creation time (epoch microseconds) of the newest case
-# alerted. Each run reads only the cases created since (an index range of `case_status_created`), so
-# cases that stay New after their alert are not looked at again every minute.
-ALERT_WATERMARK = "triage-untriaged-alerted-up-to"
-ALERT_BATCH = 200
-
-
-def _alert_watermark() -> datetime | None:
-    from casework.core.models import Counter
-
-    value = Counter.objects.filter(name=ALERT_WATERMARK).values_list("value", flat=True).first()
-    return None if value is None else datetime.fromtimestamp(value / 1_000_000, tz=UTC)
-
-
-def _set_alert_watermark(at: datetime) -> None:
-    from django.db.models.functions import Greatest
-
-    from casework.core.models import Counter
-
-    micros = int(at.timestamp() * 1_000_000)
-    if not Counter.objects.filter(name=ALERT_WATERMARK).update(value=Greatest(F("value"), micros)):
-        Counter.objects.create(name=ALERT_WATERMARK, value=micros)
-
-
-def alert_untriaged(now: datetime | None = None, *, batch: int = ALERT_BATCH) -> int:
-    """Tell the triager on shift about cases waiting in New longer than the threshold, once per case.
-
-    Set-based and bounded by what is new: one query for the cases created since the last alert (at or
-    after the watermark, so cases created in the same microsecond are not lost; the per-case "already
-    alerted" check only runs on those), one for the triagers, one write for all the notes."""
-    now = now or timezone.now()
-    threshold = now - timedelta(minutes=untriaged_alert_minutes())
-    candidates = Case.objects.filter(status=Status.NEW, created_at__lte=threshold)
-    since = _alert_watermark()
-    if since is not None:
-        candidates = candidates.filter(created_at__gte=since)
-    already = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.NOTE, data__alert="untriaged")
-    waiting = list(
-        candidates.annotate(alerted=Exists(already))
-        .filter(alerted=False)
-        .order_by("created_at", "id")[:batch]
-    )
-    if not waiting:
-        return 0
-    triagers = triagers_on_shift(now)
-    names = ", ".join(t.get_full_name() or t.username for t in triagers) or "nobody (no triager on shift)"
-    with unit_of_work("untriaged alerts"):
-        case_services.case_record_system_events(
-            events=[
-                case_services.SystemEvent(
-                    case=case,
-                    kind=EventKind.NOTE,
-                    reason=f"Waiting untriaged for {_minutes(now, case)} min; notified the triager on "
-                    f"shift: {names}",
-                    data={
-                        "alert": "untriaged",
-                        "notify": [t.username for t in triagers] or "team_lead",
-                        "minutes": _minutes(now, case),
-                    },
-                )
-                for case in waiting
-            ],
-            actor="triage",
-        )
-        _set_alert_watermark(waiting[-1].created_at)
-    return len(waiting)
-
-
-def _minutes(now: datetime, case: Case) -> int:
-    return int((now - case.created_at).total_seconds() // 60)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -965,12 +691,9 @@ def validate_definition(*, trigger: str, conditions: Any, actions: Any) -> None:
 __all__ = [
     "PRIORITY_CRITERIA",
     "RuleDefinitionError",
-    "alert_untriaged",
     "apply_to_facts",
-    "dry_run",
     "install_default_rules",
     "run_rules",
     "run_scheduled_rules",
     "score_customer_message",
-    "triagers_on_shift",
 ]

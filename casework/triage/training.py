@@ -2,7 +2,7 @@
 
 A **label** is a case whose category and priority a person set, confirmed or corrected: any
 `category_changed` / `priority_changed` event by a user, or a triage verdict from the "needs human triage"
-queue (a `note` with `data.triage_label`, written by `services.triage_verdict`). The case's current
+queue (a `note` with `data.triage_label`, written by `verdicts.triage_verdict`). The case's current
 category and priority are the label; its subject and description are the text.
 
 Training set = the shipped corpus (`corpus/train.jsonl`, the cold start) + CSV exports a team imported

@@ -11,9 +11,9 @@ from casework.people.permissions import agent_required
 
 from . import impact
 from .conditions import RuleDefinitionError
+from .dryrun import dry_run, spec_from_draft
 from .engine import TRIGGERS
 from .models import Rule
-from .services import dry_run, spec_from_draft
 
 
 @agent_required
@@ -90,7 +90,8 @@ def needs_triage_view(request: HttpRequest) -> HttpResponse:
     from casework.cases.models import Case, Category, Priority
     from casework.cases.status import Status
 
-    from .services import NEEDS_TRIAGE_TAG, PRIORITY_CRITERIA, latest_guesses
+    from .services import PRIORITY_CRITERIA
+    from .verdicts import NEEDS_TRIAGE_TAG, latest_guesses
 
     cases = list(
         Case.objects.filter(status=Status.NEW, tags__name=NEEDS_TRIAGE_TAG)
@@ -121,7 +122,7 @@ def verdict_view(request: HttpRequest, reference: str) -> HttpResponse:
     from casework.cases.models import Case
     from casework.core.errors import ApplicationError
 
-    from .services import triage_verdict
+    from .verdicts import triage_verdict
 
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -143,7 +144,7 @@ def verdict_view(request: HttpRequest, reference: str) -> HttpResponse:
 @agent_required
 def corrections_view(request: HttpRequest) -> HttpResponse:
     from . import model_store
-    from .services import correction_rates
+    from .verdicts import correction_rates
 
     rows = correction_rates(days=30)
     total = sum(r["cases"] for r in rows)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from casework.cases import services as case_services
 from casework.cases.models import Case, CaseEvent, Category, EventKind
 from casework.testing.factories import open_case
-from casework.triage import model_store, services, training
+from casework.triage import model_store, training, verdicts
 from casework.triage.models import Rule
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_a_correction_becomes_a_label_and_is_counted(alice, confident):
     assert note.reason == "Triage corrected: priority critical → high"
     history = training.labelled_history()
     assert [(e.subject, e.priority) for e in history] == [("System down", "high")]
-    [row] = [r for r in services.correction_rates() if r["corrected"]]
+    [row] = [r for r in verdicts.correction_rates() if r["corrected"]]
     assert row["cases"] == 1 and row["rate"] == 1.0
 
 
@@ -143,7 +143,7 @@ def test_a_verdict_that_differs_from_the_guesses_is_a_correction(labelled, setti
     train_tiny()
     settings.CASEWORK = {**settings.CASEWORK, "TRIAGE_CONFIDENCE": 0.99}
     case = open_case(subject="Hello", description="something odd happened")
-    confirmed = services.triage_verdict(case=case, category="data", priority="critical", actor=bob)
+    confirmed = verdicts.triage_verdict(case=case, category="data", priority="critical", actor=bob)
     assert confirmed is False
     note = CaseEvent.objects.get(case=case, kind=EventKind.NOTE, data__has_key="triage_corrected")
     assert "corrected by bob" in note.reason
@@ -151,7 +151,7 @@ def test_a_verdict_that_differs_from_the_guesses_is_a_correction(labelled, setti
         not CaseEvent.objects.filter(case=case, data__has_key="triage_corrected").exclude(pk=note.pk).exists()
     )
     with pytest.raises(Exception, match="Unknown category"):
-        services.triage_verdict(case=case, category="nope", priority="low", actor=bob)
+        verdicts.triage_verdict(case=case, category="nope", priority="low", actor=bob)
 
 
 def test_an_admin_added_category_is_learned(alice, confident):

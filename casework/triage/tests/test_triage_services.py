@@ -6,7 +6,7 @@ from casework.cases import pipeline
 from casework.cases import services as case_services
 from casework.cases.models import CaseEvent, EventKind, MessageKind
 from casework.testing.factories import CustomerFactory, open_case
-from casework.triage import services
+from casework.triage import alerts, dryrun, services
 from casework.triage.models import CannedReply, Rule, TriageShift
 
 pytestmark = pytest.mark.django_db
@@ -205,13 +205,13 @@ def test_dry_run_lists_matches_without_changing_anything(customer):
     with pipeline.only():  # cases as an import left them, before any rule ran
         open_case(subject="Invoice wrong", description="refund please", customer=customer)
         open_case(subject="Hello", description="nothing here", customer=customer)
-    spec = services.spec_from_draft(
+    spec = dryrun.spec_from_draft(
         name="Billing",
         trigger="case_opened",
         conditions={"field": "text", "op": "contains_any", "value": ["refund"]},
         actions=[{"type": "set_category", "value": "billing"}],
     )
-    rows = services.dry_run(spec=spec, last=10)
+    rows = dryrun.dry_run(spec=spec, last=10)
     matched = [r for r in rows if r.matched]
     assert len(rows) == 2 and len(matched) == 1
     assert matched[0].changes["category"] == (None, "billing")
@@ -229,9 +229,9 @@ def test_untriaged_alert_names_the_triager_on_shift_once(alice, customer, settin
     with time_machine.travel(monday_10, tick=False):
         case = open_case(subject="Waiting", customer=customer)
     with time_machine.travel(monday_10 + dt.timedelta(minutes=20), tick=False):
-        assert services.triagers_on_shift() == [alice]
-        assert services.alert_untriaged() == 1
-        assert services.alert_untriaged() == 0
+        assert alerts.triagers_on_shift() == [alice]
+        assert alerts.alert_untriaged() == 1
+        assert alerts.alert_untriaged() == 0
     note = events(case, EventKind.NOTE)[0]
     assert note.data["notify"] == ["alice"] and "20 min" in note.reason
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from casework.cases.models import CaseEvent, EventKind
 from casework.testing.factories import CustomerFactory, open_case
 from casework.testing.plans import plans_of
-from casework.triage import services
+from casework.triage import alerts
 from casework.triage.models import TriageShift
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def _open(n: int, at: dt.datetime) -> list:
 
 def _alert(at: dt.datetime) -> tuple[int, int]:
     with time_machine.travel(at, tick=False), CaptureQueriesContext(connection) as captured:
-        alerted = services.alert_untriaged()
+        alerted = alerts.alert_untriaged()
     return alerted, len(captured.captured_queries)
 
 
@@ -73,9 +73,9 @@ def test_each_case_is_alerted_once_and_later_cases_still_are(on_shift):
 def test_a_batch_limit_leaves_the_rest_for_the_next_run(on_shift):
     _open(5, MONDAY_10)
     with time_machine.travel(MONDAY_10 + dt.timedelta(minutes=20), tick=False):
-        assert services.alert_untriaged(batch=3) == 3
-        assert services.alert_untriaged(batch=3) == 2
-        assert services.alert_untriaged(batch=3) == 0
+        assert alerts.alert_untriaged(batch=3) == 3
+        assert alerts.alert_untriaged(batch=3) == 2
+        assert alerts.alert_untriaged(batch=3) == 0
     assert _alerts() == 5
 
 
@@ -83,7 +83,7 @@ def test_a_run_reads_only_cases_created_since_the_last_alert(on_shift):
     _open(3, MONDAY_10)
     _alert(MONDAY_10 + dt.timedelta(minutes=20))
     with time_machine.travel(MONDAY_10 + dt.timedelta(minutes=25), tick=False):
-        _, plans = plans_of(services.alert_untriaged)
+        _, plans = plans_of(alerts.alert_untriaged)
     text = "\n".join(plan.text for plan in plans)
     # status = 'new' and a created_at range bounded below by the watermark: never the whole table.
     if connection.vendor == "sqlite":
