@@ -240,24 +240,6 @@ def _sla_next_due() -> Subquery:
     )
 
 
-def search_q(text: str) -> Q:
-    """Keyword search: a reference jumps straight to its case; otherwise every word must appear in the
-    subject, description, customer email/name or organisation. (Full-text indexes replace this in the
-    search issue; the selector keeps the same signature.)"""
-    text = text.strip()
-    q = Q()
-    for word in text.split()[:8]:
-        q &= (
-            Q(reference=normalise_reference(word))
-            | Q(subject__icontains=word)
-            | Q(description__icontains=word)
-            | Q(customer__email__icontains=word)
-            | Q(customer__name__icontains=word)
-            | Q(organisation__name__icontains=word)
-        )
-    return q
-
-
 _REFERENCE = re.compile(r"^\s*#?(?:([A-Za-z]+)\s*-?\s*)?#?(\d{1,18})\s*$")
 
 
