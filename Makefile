@@ -41,7 +41,7 @@ test: install ## lint, then the whole test suite (set DATABASE_URL to run it on 
 # The crash scenarios (SIGKILL right after a commit, a worker killed mid-send), each CHAOS_RUNS times on fresh
 # copies of a seeded database; `make test` runs them once. See casework/testing/README.md.
 CHAOS_RUNS ?= 20
-CHAOS_TESTS := tests/test_crash_reactions.py $(wildcard casework/*/tests/test_crash_*.py)
+CHAOS_TESTS := tests/test_crash_reactions.py tests/test_crash_notifications.py $(wildcard casework/*/tests/test_crash_*.py)
 
 chaos: install ## crash scenarios, each CHAOS_RUNS=20 times (DATABASE_URL=postgres://... for PostgreSQL)
 	CASEWORK_CHAOS_RUNS=$(CHAOS_RUNS) $(BIN)/pytest -q -p no:randomly -n $(PYTEST_WORKERS) $(PYTEST_ARGS) $(CHAOS_TESTS)

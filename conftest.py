@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from casework.testing.factories import (
     CustomerFactory,
@@ -17,10 +18,26 @@ from casework.testing.factories import (
 
 pytest_plugins = ["casework.testing.pytest_plugin"]
 
+# Two cores shared by two test workers (and, on a developer machine, more): a property test's single example
+# can take longer than hypothesis' 200 ms deadline without being slow code. Timing belongs to `make bench`.
+hypothesis_settings.register_profile("casework", deadline=None)
+hypothesis_settings.load_profile("casework")
+
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _no_triage_model(settings, tmp_path):
+    """Every test starts with no learned triage model (rules alone) unless it trains one in its own dir."""
+    from casework.triage import model_store
+
+    settings.CASEWORK = {**settings.CASEWORK, "TRIAGE_MODEL_DIR": tmp_path / "triage-models"}
+    model_store.reset_cache()
+    yield
+    model_store.reset_cache()
 
 
 # Reference data that data migrations install (categories, default triage rules, SLA calendars and
@@ -29,6 +46,7 @@ def _media_in_tmp(settings, tmp_path):
 SEED_MIGRATIONS = [
     ("casework.cases.migrations.0002_seed_categories", "seed"),
     ("casework.triage.migrations.0002_default_rules", "install"),
+    ("casework.triage.migrations.0003_rule_gives_way_to_model", "mark_shipped_keyword_rules"),
     ("casework.sla.migrations.0002_seed_defaults", "seed"),
 ]
 

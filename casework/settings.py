@@ -65,7 +65,12 @@ INSTALLED_APPS = [
     "casework.sla",
     "casework.routing",
     "casework.notify",
+    "casework.portal",
+    "casework.csat",
+    "casework.search",
+    "casework.knowledge",
     "casework.api",
+    "casework.reports",
     "casework.web",
 ]
 
@@ -114,6 +119,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "casework.notify.context_processors.unread_notifications",
+                "casework.people.context_processors.role",
             ],
         },
     },
@@ -220,6 +227,15 @@ DEFAULT_FROM_EMAIL = env_str("CASEWORK_SUPPORT_ADDRESS", "support@casework.local
 # --- casework domain settings ---------------------------------------------------------------------
 CASEWORK = {
     "REFERENCE_PREFIX": env_str("CASEWORK_REFERENCE_PREFIX", "CW"),
+    # Knowledge base (casework/knowledge/README.md): reply drafts come from the offline provider (best
+    # articles and past answers) unless DRAFT_URL names an OpenAI-compatible endpoint (its base URL, e.g.
+    # http://127.0.0.1:8080/v1), called by the worker, never inside a request. A resolved case whose
+    # best article scored below GAP_MIN_SCORE counts as a knowledge gap for its category.
+    "DRAFT_URL": env_str("CASEWORK_DRAFT_URL", ""),
+    "DRAFT_MODEL": env_str("CASEWORK_DRAFT_MODEL", "gpt-4o-mini"),
+    "DRAFT_API_KEY": env_str("CASEWORK_DRAFT_API_KEY", ""),
+    "DRAFT_TIMEOUT_SECONDS": env_float("CASEWORK_DRAFT_TIMEOUT_SECONDS", 20.0, minimum=0.1, maximum=300),
+    "GAP_MIN_SCORE": env_float("CASEWORK_KB_GAP_MIN_SCORE", 2.0, minimum=0.0),
     "REOPEN_WINDOW_DAYS": env_int("CASEWORK_REOPEN_WINDOW_DAYS", 14, minimum=0),
     "MAX_MESSAGE_BYTES": env_int("CASEWORK_MAX_MESSAGE_BYTES", 256 * 1024, minimum=1024),
     "MAX_ATTACHMENT_BYTES": env_int("CASEWORK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024),
@@ -267,53 +283,122 @@ CASEWORK = {
     "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),
     "SCHEDULED_RULES_SECONDS": env_int("CASEWORK_SCHEDULED_RULES_SECONDS", 300, minimum=10),
-    # Access (casework/people/permissions.py, SECURITY.md): other teams' cases are "read" (read-only) or
-    # "hidden" for agents. The inbound-mail endpoint takes one of these secrets (comma-separated, so a new
-    # one can be rolled out before the old one is dropped), never an agent token; none set = endpoint off.
-    "OTHER_TEAMS": env_str("CASEWORK_OTHER_TEAMS", "read"),
-    "INBOUND_SECRETS": [s for s in env_list("CASEWORK_INBOUND_SECRET", []) if s],
-    # Abuse limits (casework/core/ratelimit.py): "N/s|m|h|d" per token, per client IP and per sender.
-    "RATE_API_TOKEN": env_str("CASEWORK_RATE_API_TOKEN", "600/m"),
-    "RATE_API_IP": env_str("CASEWORK_RATE_API_IP", "1200/m"),
-    "RATE_INBOUND_IP": env_str("CASEWORK_RATE_INBOUND_IP", "600/m"),
-    # Retention of transient rows (casework/core/retention.py), in days: finished task rows, delivered or
-    # failed outbox rows, released quarantine, sign-in attempt logs. Expired sessions go daily.
-    # Attachments (casework/core/uploads.py): content is sniffed; programs and these extensions are refused.
-    "BLOCKED_ATTACHMENT_EXTENSIONS": [
-        e.lower().lstrip(".")
-        for e in env_list(
-            "CASEWORK_BLOCKED_ATTACHMENT_EXTENSIONS",
-            [
-                "exe",
-                "dll",
-                "scr",
-                "com",
-                "bat",
-                "cmd",
-                "msi",
-                "ps1",
-                "vbs",
-                "vbe",
-                "js",
-                "jse",
-                "wsf",
-                "hta",
-                "jar",
-                "cpl",
-                "lnk",
-                "reg",
-                "pif",
-                "sh",
-                "app",
-                "apk",
-            ],
-        )
-    ],
-    "KEEP_FINISHED_TASKS_DAYS": env_int("CASEWORK_KEEP_FINISHED_TASKS_DAYS", 7, minimum=1),
-    "KEEP_SENT_OUTBOX_DAYS": env_int("CASEWORK_KEEP_SENT_OUTBOX_DAYS", 30, minimum=1),
-    "KEEP_QUARANTINE_DAYS": env_int("CASEWORK_KEEP_QUARANTINE_DAYS", 90, minimum=1),
-    "KEEP_LOGIN_LOG_DAYS": env_int("CASEWORK_KEEP_LOGIN_LOG_DAYS", 90, minimum=1),
+    # Reports (casework/reports/README.md): the dashboard is cached this long (0 = compute every time);
+    # the daily summary goes out after DAILY_HOUR local time (CASEWORK_TIME_ZONE), the weekly report on
+    # WEEKLY_WEEKDAY (0 = Monday) after that hour, each once per day/week to the subscribed users.
+    "REPORTS_CACHE_SECONDS": env_int("CASEWORK_REPORTS_CACHE_SECONDS", 60, minimum=0, maximum=3600),
+    "REPORTS_DAILY_HOUR": env_int("CASEWORK_REPORTS_DAILY_HOUR", 7, minimum=0, maximum=23),
+    "REPORTS_WEEKLY_WEEKDAY": env_int("CASEWORK_REPORTS_WEEKLY_WEEKDAY", 0, minimum=0, maximum=6),
+    # Notifications (casework/notify/README.md). Rate limits for non-essential kinds: at most PER_CASE
+    # notifications about one case to one recipient, and PER_RECIPIENT in all, within WINDOW_SECONDS.
+    "NOTIFY_RATE_PER_CASE": env_int("CASEWORK_NOTIFY_RATE_PER_CASE", 5, minimum=1),
+    "NOTIFY_RATE_PER_RECIPIENT": env_int("CASEWORK_NOTIFY_RATE_PER_RECIPIENT", 30, minimum=1),
+    "NOTIFY_RATE_WINDOW_SECONDS": env_int("CASEWORK_NOTIFY_RATE_WINDOW_SECONDS", 3600, minimum=60),
+    # Channels whose new cases are acknowledged when the message carries no `acknowledge` flag of its
+    # own (email is always decided by intake: people yes, auto-replies, lists and bounces no).
+    "NOTIFY_ACK_CHANNELS": env_list("CASEWORK_NOTIFY_ACK_CHANNELS", ["web", "chat"]),
+    "NOTIFY_SIGNATURE": env_str("CASEWORK_NOTIFY_SIGNATURE", "The support team"),
+    # Customer follow-ups, run by the notify jobs every NOTIFY_JOB_SECONDS: a reminder after
+    # AWAITING_REMINDER_DAYS in Awaiting Client, closing after AWAITING_CLOSE_DAYS; resolved cases close
+    # after RESOLVED_CLOSE_DAYS; critical open cases get an update every CRITICAL_UPDATE_HOURS, their owner
+    # a reminder CRITICAL_OWNER_LEAD_MINUTES before it.
+    "AWAITING_REMINDER_DAYS": env_int("CASEWORK_AWAITING_REMINDER_DAYS", 3, minimum=1),
+    "AWAITING_CLOSE_DAYS": env_int("CASEWORK_AWAITING_CLOSE_DAYS", 7, minimum=1),
+    "RESOLVED_CLOSE_DAYS": env_int("CASEWORK_RESOLVED_CLOSE_DAYS", 5, minimum=1),
+    "CRITICAL_UPDATE_HOURS": env_float("CASEWORK_CRITICAL_UPDATE_HOURS", 2.0, minimum=0.25),
+    "CRITICAL_OWNER_LEAD_MINUTES": env_int("CASEWORK_CRITICAL_OWNER_LEAD_MINUTES", 15, minimum=1),
+    "NOTIFY_JOB_SECONDS": env_int("CASEWORK_NOTIFY_JOB_SECONDS", 300, minimum=10),
+    "SLACK_TIMEOUT": env_int("CASEWORK_SLACK_TIMEOUT", 10, minimum=1),
+    # Learned triage (casework/triage/README.md): model files live in MODEL_DIR (versioned, CV scores beside
+    # each); below CONFIDENCE a field the rules did not decide is left to a person ("needs human triage");
+    # the worker retrains every RETRAIN_HOURS when agents have labelled cases since. MODEL=false: rules only.
+    "TRIAGE_MODEL": env_bool("CASEWORK_TRIAGE_MODEL", True),
+    "TRIAGE_MODEL_DIR": Path(env_str("CASEWORK_TRIAGE_MODEL_DIR", str(VAR_DIR / "triage-models"))),
+    "TRIAGE_CONFIDENCE": env_float("CASEWORK_TRIAGE_CONFIDENCE", 0.5, minimum=0.0, maximum=1.0),
+    "TRIAGE_RETRAIN_HOURS": env_float("CASEWORK_TRIAGE_RETRAIN_HOURS", 24.0, minimum=0.1),
 }
+if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "CASEWORK_AWAITING_CLOSE_DAYS must be more than CASEWORK_AWAITING_REMINDER_DAYS"
+    )
+# Customer portal, web form and CSAT (casework/portal/README.md, casework/csat/README.md).
+CASEWORK.update(
+    {
+        # Sign-in links: a case link in a notification lives LINK_MAX_AGE_DAYS, a magic link asked for on
+        # the sign-in page MAGIC_LINK_MINUTES; both are single use. Requests for a magic link are limited
+        # per address and per IP address within an hour.
+        "PORTAL_LINK_MAX_AGE_DAYS": env_int("CASEWORK_PORTAL_LINK_MAX_AGE_DAYS", 14, minimum=1),
+        "PORTAL_MAGIC_LINK_MINUTES": env_int("CASEWORK_PORTAL_MAGIC_LINK_MINUTES", 30, minimum=1),
+        "PORTAL_LINKS_PER_ADDRESS_HOUR": env_int("CASEWORK_PORTAL_LINKS_PER_ADDRESS_HOUR", 5, minimum=1),
+        "PORTAL_LINKS_PER_IP_HOUR": env_int("CASEWORK_PORTAL_LINKS_PER_IP_HOUR", 20, minimum=1),
+        "PORTAL_SESSION_DAYS": env_int("CASEWORK_PORTAL_SESSION_DAYS", 14, minimum=1),
+        # Web form: posts per IP address per hour, and the fewest seconds a person takes to fill it in.
+        "WEBFORM_POSTS_PER_IP_HOUR": env_int("CASEWORK_WEBFORM_POSTS_PER_IP_HOUR", 10, minimum=1),
+        "WEBFORM_MIN_SECONDS": env_int("CASEWORK_WEBFORM_MIN_SECONDS", 3, minimum=0),
+        # Origins allowed to embed the web form in an iframe (CSP frame-ancestors); "*" allows any.
+        "WEBFORM_FRAME_ANCESTORS": env_list("CASEWORK_WEBFORM_FRAME_ANCESTORS", ["*"]),
+        # CSAT: survey links live LINK_DAYS; an answer can be changed for CHANGE_DAYS after the first;
+        # a score at or below REVIEW_THRESHOLD opens a manager review.
+        "CSAT_LINK_DAYS": env_int("CASEWORK_CSAT_LINK_DAYS", 30, minimum=1),
+        "CSAT_CHANGE_DAYS": env_int("CASEWORK_CSAT_CHANGE_DAYS", 7, minimum=0),
+        "CSAT_REVIEW_THRESHOLD": env_int("CASEWORK_CSAT_REVIEW_THRESHOLD", 2, minimum=0, maximum=5),
+    }
+)
+# Access, abuse limits, attachments and retention (SECURITY.md, casework/people/permissions.py,
+# casework/core/ratelimit.py, casework/core/retention.py).
+CASEWORK.update(
+    {
+        # Access (casework/people/permissions.py, SECURITY.md): other teams' cases are "read" (read-only) or
+        # "hidden" for agents. The inbound-mail endpoint takes one of these secrets (comma-separated, so a new
+        # one can be rolled out before the old one is dropped), never an agent token; none set = endpoint off.
+        "OTHER_TEAMS": env_str("CASEWORK_OTHER_TEAMS", "read"),
+        "INBOUND_SECRETS": [s for s in env_list("CASEWORK_INBOUND_SECRET", []) if s],
+        # Abuse limits (casework/core/ratelimit.py): "N/s|m|h|d" per token, per client IP and per sender.
+        "RATE_API_TOKEN": env_str("CASEWORK_RATE_API_TOKEN", "600/m"),
+        "RATE_API_IP": env_str("CASEWORK_RATE_API_IP", "1200/m"),
+        "RATE_INBOUND_IP": env_str("CASEWORK_RATE_INBOUND_IP", "600/m"),
+        # Retention of transient rows (casework/core/retention.py), in days: finished task rows, delivered or
+        # failed outbox rows, released quarantine, sign-in attempt logs. Expired sessions go daily.
+        # Attachments (casework/core/uploads.py): content is sniffed; programs and these extensions
+        # are refused.
+        "BLOCKED_ATTACHMENT_EXTENSIONS": [
+            e.lower().lstrip(".")
+            for e in env_list(
+                "CASEWORK_BLOCKED_ATTACHMENT_EXTENSIONS",
+                [
+                    "exe",
+                    "dll",
+                    "scr",
+                    "com",
+                    "bat",
+                    "cmd",
+                    "msi",
+                    "ps1",
+                    "vbs",
+                    "vbe",
+                    "js",
+                    "jse",
+                    "wsf",
+                    "hta",
+                    "jar",
+                    "cpl",
+                    "lnk",
+                    "reg",
+                    "pif",
+                    "sh",
+                    "app",
+                    "apk",
+                ],
+            )
+        ],
+        "KEEP_FINISHED_TASKS_DAYS": env_int("CASEWORK_KEEP_FINISHED_TASKS_DAYS", 7, minimum=1),
+        "KEEP_SENT_OUTBOX_DAYS": env_int("CASEWORK_KEEP_SENT_OUTBOX_DAYS", 30, minimum=1),
+        "KEEP_QUARANTINE_DAYS": env_int("CASEWORK_KEEP_QUARANTINE_DAYS", 90, minimum=1),
+        "KEEP_LOGIN_LOG_DAYS": env_int("CASEWORK_KEEP_LOGIN_LOG_DAYS", 90, minimum=1),
+    }
+)
 if CASEWORK["OTHER_TEAMS"] not in ("read", "hidden"):
     from django.core.exceptions import ImproperlyConfigured
 

@@ -40,6 +40,19 @@ def test_templates_hold_no_inline_script_or_handlers():
     assert offenders == []
 
 
+def test_page_templates_hold_no_inline_style():
+    """`style-src 'self'`: a style attribute or <style> block in a page is dropped by the browser (charts
+    were drawn black). Mail templates are exempt: mail clients need inline styles and no CSP applies."""
+    inline = re.compile(r"\sstyle\s*=|<style[\s>]", re.I)
+    offenders = [
+        f"{path.relative_to(TEMPLATE_ROOT)}: {m.group(0)}"
+        for path in TEMPLATE_ROOT.glob("*/templates/**/*.html")
+        if not path.name.startswith("mail") and "/mail/" not in path.as_posix()
+        for m in inline.finditer(path.read_text())
+    ]
+    assert offenders == []
+
+
 # --- rate limits ------------------------------------------------------------------------------------------
 
 

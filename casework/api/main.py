@@ -69,3 +69,8 @@ api.add_router("/", triage_router)
 api.add_router("/", "casework.api.routers.routing.router")
 api.add_router("/", "casework.api.routers.sla.router")
 api.add_router("/", "casework.api.routers.intake.router")
+api.add_router("/", "casework.api.routers.reports.router")
+
+
+api.add_router("/", "casework.api.routers.search.router")
+api.add_router("/", "casework.api.routers.knowledge.router")

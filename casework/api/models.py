@@ -29,6 +29,7 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
     scopes = models.JSONField(default=default_scopes, help_text='Any of "read", "write", "admin".')
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

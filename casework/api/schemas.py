@@ -31,7 +31,7 @@ class OrganisationRef(Schema):
 
 class CustomerRef(Schema):
     id: int
-    email: str
+    email: str | None  # None for a caller known only by phone
     name: str
     organisation: OrganisationRef | None = None
 
@@ -145,7 +145,7 @@ class CustomerIn(StrictIn):
 
 class CustomerOut(Schema):
     id: int
-    email: str
+    email: str | None  # None for a caller known only by phone
     name: str
     phone: str
     external_id: str

@@ -3,7 +3,7 @@ or API so every change is a service call with an event."""
 
 from django.contrib import admin
 
-from .models import Case, CaseEvent, Category, Tag
+from .models import Case, CaseEvent, Category, CustomFieldDefinition, Tag
 
 
 @admin.register(Category)
@@ -11,6 +11,14 @@ class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "active", "description"]
     list_filter = ["active"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(CustomFieldDefinition)
+class CustomFieldDefinitionAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "kind", "order", "active"]
+    list_editable = ["order", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["label", "key"]
 
 
 @admin.register(Tag)

@@ -14,7 +14,7 @@ from django.db.models import Q
 from casework.core.models import TimeStampedModel
 from casework.people.models import Customer, Organisation, Team
 
-from .status import OPEN_STATUSES, Channel, Priority, Status, Tier
+from .status import OPEN_STATUSES, PRIORITY_RANK, Channel, Priority, Status, Tier
 
 
 def new_public_token() -> str:
@@ -33,6 +33,53 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CustomFieldKind(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Yes / no"
+    CHOICE = "choice", "Choice"
+    DATE = "date", "Date"
+
+
+class CustomFieldDefinition(models.Model):
+    """A field of `Case.custom_fields` agents see and edit on the case page (rules test it; routing reads
+    `product` as a skill). Values are checked by `custom_fields.clean_custom_fields`."""
+
+    key = models.SlugField(max_length=50, unique=True, help_text="The key in the case's custom fields.")
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=CustomFieldKind.choices, default=CustomFieldKind.TEXT)
+    choices = models.JSONField(
+        default=list, blank=True, help_text='For a choice: the allowed values, e.g. ["Web app", "Mobile"].'
+    )
+    help_text = models.CharField(max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(default=True, help_text="Inactive fields are kept on cases but not edited.")
+
+    class Meta:
+        ordering = ["order", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def spec(self):
+        from .custom_fields import FieldSpec
+
+        return FieldSpec(key=self.key, label=self.label, kind=self.kind, choices=tuple(self.choices or ()))
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == CustomFieldKind.CHOICE:
+            if (
+                not isinstance(self.choices, list)
+                or not self.choices
+                or not all(isinstance(c, str) and c.strip() for c in self.choices)
+            ):
+                raise ValidationError({"choices": "A choice field needs a list of non-empty values."})
+        elif self.choices:
+            raise ValidationError({"choices": "Only choice fields have choices."})
 
 
 class Tag(models.Model):
@@ -93,6 +140,30 @@ class Case(models.Model):
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_agent_message_at = models.DateTimeField(null=True, blank=True)
     reopen_count = models.PositiveIntegerField(default=0)
+    # `open_flag` (status is one of OPEN_STATUSES; the `is_open` property is the in-memory view) and
+    # `priority_rank` are computed by the database from `status` / `priority` on every write, whatever
+    # writes them, so the queue walks an index in its order instead of sorting every open case through a
+    # CASE expression or merging four status ranges. Read-only in Python; docs/scaling.md has the plans.
+    # 1/0 rather than a boolean: Django writes `WHERE open_flag` for a boolean filter on SQLite, which
+    # no index serves; `open_flag = 1` is an index equality on both databases.
+    open_flag = models.GeneratedField(
+        expression=models.Case(
+            models.When(status__in=sorted(OPEN_STATUSES), then=models.Value(1)),
+            default=models.Value(0),
+            output_field=models.SmallIntegerField(),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    priority_rank = models.GeneratedField(
+        expression=models.Case(
+            *[models.When(priority=p, then=models.Value(rank)) for p, rank in PRIORITY_RANK.items()],
+            default=models.Value(9),
+            output_field=models.SmallIntegerField(),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -109,6 +180,23 @@ class Case(models.Model):
             models.Index(fields=["team", "status"], name="case_team_status"),
             models.Index(fields=["priority", "status"], name="case_priority_status"),
             models.Index(fields=["customer", "-created_at"], name="case_customer_created"),
+            # The queue's orders, walked in index order for the first page (no sort of every open case):
+            # open newest/oldest, open by priority, one agent's open cases (?assignee=, "mine").
+            models.Index(fields=["open_flag", "created_at", "id"], name="case_open_created"),
+            models.Index(
+                fields=["open_flag", "priority_rank", "created_at", "id"], name="case_open_priority"
+            ),
+            models.Index(
+                fields=["assignee", "open_flag", "created_at", "id"], name="case_assignee_open_created"
+            ),
+            # Covers the sidebar counters: one pass over the open cases' index entries, no table reads.
+            models.Index(
+                fields=["open_flag", "status", "assignee", "priority_rank", "frustrated"],
+                name="case_queue_counts",
+            ),
+            # Reports select cases first answered / resolved in a date range (reports/selectors.py).
+            models.Index(fields=["first_response_at"], name="case_first_response_at"),
+            models.Index(fields=["resolved_at"], name="case_resolved_at"),
         ]
 
     def __str__(self) -> str:

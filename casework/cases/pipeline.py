@@ -9,8 +9,11 @@ the new events to each stage below, in this order:
              owner, notes, canned replies; New → Triaged when the rules classified the case
     routing  tier history and watchers; auto-assignment when a case is triaged or changes tier
     sla      clocks start, stop, pause, resume or are recalculated, with their due and at-risk times
-    notify   every effect that leaves the database becomes an outbox row (the reply email today;
-             acknowledgements and alerts later), delivered by the worker
+    notify   every effect that leaves the database becomes a row the worker delivers: the reply
+             email, acknowledgements and status mails to customers, agent alerts by email, Slack
+             and in-app (casework/notify/reactions.py)
+    csat     on resolution, the satisfaction survey mail (casework/csat/reactions.py)
+    search   the search documents of cases whose text changed are rewritten at the flush
 
 A stage changes cases only through the door functions (so every change is an event that explains it)
 and writes its own rows through the unit of work; `Work.flush` then writes everything in a few bulk
@@ -52,6 +55,9 @@ class Stage:
     name: str
     path: str
     kinds: frozenset[str]
+    # Upkeep of derived data rather than a decision (the search index): runs even inside `only(...)`,
+    # so narrowing the pipeline for a test or a benchmark never leaves a write's index stale.
+    always: bool = False
 
     @cached_property
     def react(self) -> Callable[[Work, list[CaseEvent]], None]:
@@ -62,7 +68,17 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "triage",
         "casework.triage.reactions.react",
-        frozenset({EventKind.OPENED, EventKind.MESSAGE_ADDED, EventKind.STATUS_CHANGED, EventKind.SLA}),
+        # category/priority changes: a person correcting triage is counted (and becomes a training label)
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.STATUS_CHANGED,
+                EventKind.SLA,
+                EventKind.CATEGORY_CHANGED,
+                EventKind.PRIORITY_CHANGED,
+            }
+        ),
     ),
     Stage(
         "routing",
@@ -93,7 +109,42 @@ STAGES: tuple[Stage, ...] = (
             }
         ),
     ),
-    Stage("notify", "casework.notify.reactions.react", frozenset({EventKind.MESSAGE_ADDED})),
+    Stage(
+        "notify",
+        "casework.notify.reactions.react",
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.ASSIGNED,
+                EventKind.TEAM_CHANGED,
+                EventKind.ESCALATED,
+                EventKind.STATUS_CHANGED,
+                EventKind.SLA,
+                EventKind.NOTE,
+            }
+        ),
+    ),
+    # On resolution, the satisfaction survey (an outbox row through the notify engine).
+    Stage("csat", "casework.csat.reactions.react", frozenset({EventKind.STATUS_CHANGED})),
+    # Last: the search documents of cases whose text changed are rewritten at the flush, in the write.
+    Stage(
+        "search",
+        "casework.search.index.react",
+        frozenset(
+            {
+                EventKind.OPENED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.CALL_LOGGED,
+                EventKind.TAGS_CHANGED,
+                EventKind.FIELD_CHANGED,
+                EventKind.MERGED,
+                EventKind.MERGED_INTO,
+                EventKind.NOTE,
+            }
+        ),
+        always=True,
+    ),
 )
 
 _only: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("pipeline_only", default=None)
@@ -115,7 +166,7 @@ def only(*names: str) -> Iterator[None]:
 
 def stages() -> tuple[Stage, ...]:
     wanted = _only.get()
-    return STAGES if wanted is None else tuple(s for s in STAGES if s.name in wanted)
+    return STAGES if wanted is None else tuple(s for s in STAGES if s.name in wanted or s.always)
 
 
 def run(work: Work) -> None:

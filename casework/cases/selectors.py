@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import (
+    BigIntegerField,
+    DateTimeField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from casework.core.errors import NotFound
 from casework.people import permissions
 
 from .models import Attachment, Case, CaseEvent, Message, Task
-from .status import OPEN_STATUSES, PRIORITY_RANK, Status
+from .status import PRIORITY_RANK, Status
 
 # Sort keys offered to the UI and API; values are ORM orderings with a stable tiebreaker.
 ORDERINGS: dict[str, list[str]] = {
     "newest": ["-created_at", "-id"],
     "oldest": ["created_at", "id"],
     "updated": ["-updated_at", "-id"],
+    # priority_rank is a stored column (Case.priority_rank), so this order walks case_open_priority.
     "priority": ["priority_rank", "created_at", "id"],
     "reference": ["number"],
     # Next SLA due time first (cases without a live clock last); see _sla_next_due.
     "due": ["sla_next_due", "created_at", "id"],
+    # Best search match first (casework/search); newest first when there is no query.
+    "relevance": ["-created_at", "-id"],
 }
 
 
@@ -46,39 +63,34 @@ class CaseFilter:
     ordering: str = "newest"
 
 
-def _priority_rank_annotation():
-    from django.db.models import Case as When_
-    from django.db.models import IntegerField, Value, When
-
-    return When_(
-        *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
-        default=Value(9),
-        output_field=IntegerField(),
-    )
-
-
 def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     """Cases matching `filters`; with a `user`, only those their role lets them see."""
     qs = Case.objects.select_related("customer", "organisation", "category", "team", "assignee")
     if user is not None:
         qs = permissions.visible_cases(qs, user)
     view = filters.view
+    # Open cases are `open_flag` (a stored column computed from status): one index range in creation
+    # or priority order, where `status IN (four values)` is four ranges that need a sort to merge.
     if view == "open":
-        qs = qs.filter(status__in=OPEN_STATUSES)
+        qs = qs.filter(open_flag=1)
     elif view == "mine":
-        qs = qs.filter(status__in=OPEN_STATUSES, assignee=user)
+        qs = qs.filter(open_flag=1, assignee=user)
     elif view == "unassigned":
-        qs = qs.filter(status__in=OPEN_STATUSES, assignee__isnull=True)
+        qs = qs.filter(open_flag=1, assignee__isnull=True)
     elif view == "untriaged":
         qs = qs.filter(status=Status.NEW)
     elif view == "closed":
         qs = qs.filter(status__in=[Status.RESOLVED, Status.CLOSED])
+    elif view == "waiting":
+        qs = qs.filter(status=Status.AWAITING_CLIENT, assignee=user)
+    elif view == "mentioned":
+        qs = qs.filter(mentions_q(user), open_flag=1)
     elif view == "frustrated":
-        qs = qs.filter(status__in=OPEN_STATUSES, frustrated=True)
+        qs = qs.filter(open_flag=1, frustrated=True)
     elif view == "at_risk":
-        qs = qs.filter(_sla_at_risk_q(), status__in=OPEN_STATUSES)
+        qs = qs.filter(_sla_at_risk_q(), open_flag=1)
     elif view == "breached":
-        qs = qs.filter(_sla_breached_q(), status__in=OPEN_STATUSES)
+        qs = qs.filter(_sla_breached_q(), open_flag=1)
     if filters.status:
         qs = qs.filter(status__in=filters.status)
     if filters.priority:
@@ -95,7 +107,10 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
         if filters.assignee == "none":
             qs = qs.filter(assignee__isnull=True)
         else:
-            qs = qs.filter(assignee__username=filters.assignee)
+            # The agent's id first (one indexed lookup), so the cases are found through
+            # case_assignee_open_created in order rather than by a join from auth_user and a sort.
+            agent_id = _user_id(filters.assignee)
+            qs = qs.filter(assignee_id=agent_id) if agent_id is not None else qs.none()
     if filters.customer_email:
         qs = qs.filter(customer__email__iexact=filters.customer_email.strip())
     if filters.organisation:
@@ -111,43 +126,108 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     if filters.created_before:
         qs = qs.filter(created_at__lt=filters.created_before)
     if filters.q:
-        qs = qs.filter(search_q(filters.q))
+        from casework.search.selectors import matching
+
+        qs = matching(qs, filters.q)  # full-text search (casework/search), annotates search_rank
+    if filters.ordering == "relevance":
+        ordering = ["-search_rank", "-created_at", "-id"] if filters.q else ORDERINGS["newest"]
+        return qs.order_by(*ordering)
     ordering = ORDERINGS.get(filters.ordering, ORDERINGS["newest"])
-    if "priority_rank" in ordering:
-        qs = qs.annotate(priority_rank=_priority_rank_annotation())
     if "sla_next_due" in ordering:
         qs = qs.annotate(sla_next_due=_sla_next_due())
         ordering = [F("sla_next_due").asc(nulls_last=True), *ordering[1:]]
     return qs.order_by(*ordering)
 
 
+def _user_id(username: str) -> int | None:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(username=username).values_list("id", flat=True).first()
+
+
 # SLA views read the sla app's CaseClock through the reverse relation `sla_clocks`; the model is looked up
-# lazily so `cases` keeps no import of the apps that react to it. Exists() keeps one row per case.
+# lazily so `cases` keeps no import of the apps that react to it.
 def _clock_model():
     from django.apps import apps
 
     return apps.get_model("sla", "CaseClock")
 
 
-def _sla_at_risk_q(now: datetime | None = None) -> Exists:
-    """A running clock inside its at-risk window (before its due time)."""
-    now = now or timezone.now()
-    return Exists(
-        _clock_model().objects.filter(
-            case=OuterRef("pk"), state="running", at_risk_at__lte=now, due_at__gte=now
-        )
+class _NotIndexed(Func):
+    """The column's value, marked for SQLite's planner as not to be looked up by index (a unary `+`,
+    SQLite's documented way to steer it). With no statistics it takes `due_at >= now` on the sweep's
+    index (every running clock not yet due) over `at_risk_at <= now` on the at-risk window index (the
+    few clocks in their window); PostgreSQL's planner has statistics and gets the plain column."""
+
+    template = "%(expressions)s"
+    arity = 1
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="+%(expressions)s", **extra)
+
+
+def _sla_at_risk_clocks(now: datetime):
+    """Running clocks inside their at-risk window (before their due time): a range of the partial
+    index sla_clock_atrisk_window, which holds running clocks only."""
+    return (
+        _clock_model()
+        .objects.order_by()
+        .alias(due=_NotIndexed(F("due_at"), output_field=DateTimeField()))
+        .filter(state="running", at_risk_at__lte=now, due__gte=now)
     )
 
 
-def _sla_breached_q(now: datetime | None = None) -> Exists:
-    """A breached clock still counting, or a running one past due that the sweep has not reached yet."""
-    now = now or timezone.now()
-    return Exists(
-        _clock_model().objects.filter(
-            Q(state="breached", stopped_at__isnull=True) | Q(state="running", due_at__lt=now),
-            case=OuterRef("pk"),
-        )
+def _sla_breached_clocks(now: datetime):
+    """Breached clocks still counting, and running ones past due that the sweep has not reached yet:
+    the partial indexes sla_clock_breached_counting and sla_clock_due_running."""
+    clocks = _clock_model().objects.order_by()
+    return (
+        clocks.filter(state="breached", stopped_at__isnull=True).values("case_id"),
+        clocks.filter(state="running", due_at__lt=now).values("case_id"),
     )
+
+
+# As `pk IN (clock subquery)` rather than a correlated EXISTS per case: the database reads the (few)
+# matching clocks by index and then their cases by primary key, instead of probing the clocks table
+# once for every open case.
+def _sla_at_risk_q(now: datetime | None = None) -> Q:
+    return Q(pk__in=_sla_at_risk_clocks(now or timezone.now()).values("case_id"))
+
+
+def _sla_breached_q(now: datetime | None = None) -> Q:
+    # A backlog can leave most open cases breached: driving from the clocks would look up and then sort
+    # every one of them for a page of 50. With the case id marked not-indexed, SQLite walks the open
+    # cases in the page's order and probes the two clock lists (built once), stopping at the page.
+    counting, overdue = _sla_breached_clocks(now or timezone.now())
+    case_id = _NotIndexed(F("pk"), output_field=BigIntegerField())
+    return Q(In(case_id, counting)) | Q(In(case_id, overdue))
+
+
+def mentions_q(user: Any) -> Exists:
+    """Cases with an internal note or reply that mentions @username (written by someone else). A text
+    search over messages: the list runs it, the sidebar does not count it on every page (a mentions
+    table written with the message is the next step if it is used a lot)."""
+    return Exists(
+        Message.objects.filter(
+            case=OuterRef("pk"), kind__in=["note", "reply"], body__icontains=f"@{user.username}"
+        ).exclude(author_user=user)
+    )
+
+
+def my_tasks(user: Any) -> QuerySet[Task]:
+    """Open internal tasks owned by `user` across cases: overdue and soonest due first, undated last."""
+    return (
+        Task.objects.filter(owner=user, done=False)
+        .select_related("case", "case__customer")
+        .order_by(F("due_at").asc(nulls_last=True), "id")
+    )
+
+
+def with_next_due(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """`sla_next_due` on each case (the queue's Due column): the earliest due time of a counting clock."""
+    if "sla_next_due" in qs.query.annotations:
+        return qs
+    return qs.annotate(sla_next_due=_sla_next_due())
 
 
 def _sla_next_due() -> Subquery:
@@ -164,22 +244,19 @@ def _sla_next_due() -> Subquery:
     )
 
 
-def search_q(text: str) -> Q:
-    """Keyword search: a reference jumps straight to its case; otherwise every word must appear in the
-    subject, description, customer email/name or organisation. (Full-text indexes replace this in the
-    search issue; the selector keeps the same signature.)"""
-    text = text.strip()
-    q = Q()
-    for word in text.split()[:8]:
-        q &= (
-            Q(reference__iexact=word)
-            | Q(subject__icontains=word)
-            | Q(description__icontains=word)
-            | Q(customer__email__icontains=word)
-            | Q(customer__name__icontains=word)
-            | Q(organisation__name__icontains=word)
-        )
-    return q
+_REFERENCE = re.compile(r"^\s*#?(?:([A-Za-z]+)\s*-?\s*)?#?(\d{1,18})\s*$")
+
+
+def normalise_reference(text: str) -> str:
+    """The stored form of a case reference as people type it: `CW-123`, `cw-000123`, `#123` and `123` are
+    all `CW-000123` (the configured prefix, six digits or more). Anything else comes back upper-cased
+    and trimmed, so an exact match on the unique index still finds references with an older prefix."""
+    text = (text or "").strip()
+    match = _REFERENCE.match(text)
+    if match is None:
+        return text.upper()
+    prefix = (match.group(1) or settings.CASEWORK["REFERENCE_PREFIX"]).upper()
+    return f"{prefix}-{int(match.group(2)):06d}"
 
 
 def case_get(reference: str, *, user: Any = None, write: bool = False) -> Case:
@@ -195,6 +272,8 @@ def case_get(reference: str, *, user: Any = None, write: bool = False) -> Case:
 
 
 def _case_by_reference(reference: str) -> Case:
+    # An exact match on the unique index: `reference__iexact` is LIKE on SQLite and UPPER() on
+    # PostgreSQL, which no index serves (every case page and API call scanned the cases table).
     try:
         return Case.objects.select_related(
             "customer",
@@ -205,7 +284,7 @@ def _case_by_reference(reference: str) -> Case:
             "assignee",
             "merged_into",
             "follow_up_of",
-        ).get(reference__iexact=(reference or "").strip())
+        ).get(reference=normalise_reference(reference))
     except Case.DoesNotExist as exc:
         raise NotFound(f"No case with reference '{reference}'", code="case_not_found") from exc
 
@@ -267,18 +346,23 @@ def messages_since(case: Case, message_id: int, exclude_user: Any = None) -> Que
 
 
 def queue_counts(user: Any) -> dict[str, int]:
-    """Sidebar counters in one query."""
+    """Sidebar counters: one pass over the open cases' entries of the covering index case_queue_counts
+    (no table reads, nothing per row), and the two SLA counters from the clocks' partial indexes, each
+    proportional to the cases it counts, never to the table."""
     from django.db.models import Count
 
-    open_q = Q(status__in=OPEN_STATUSES)
-    agg = permissions.visible_cases(Case.objects.all(), user).aggregate(
-        open=Count("id", filter=open_q),
-        mine=Count("id", filter=open_q & Q(assignee=user)),
-        unassigned=Count("id", filter=open_q & Q(assignee__isnull=True)),
+    open_cases = permissions.visible_cases(Case.objects.filter(open_flag=1), user)
+    agg = open_cases.aggregate(
+        open=Count("id"),
+        mine=Count("id", filter=Q(assignee=user)),
+        waiting=Count("id", filter=Q(status=Status.AWAITING_CLIENT, assignee=user)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True)),
         untriaged=Count("id", filter=Q(status=Status.NEW)),
-        frustrated=Count("id", filter=open_q & Q(frustrated=True)),
-        critical=Count("id", filter=open_q & Q(priority="critical")),
-        sla_at_risk=Count("id", filter=open_q & Q(_sla_at_risk_q())),
-        sla_breached=Count("id", filter=open_q & Q(_sla_breached_q())),
+        frustrated=Count("id", filter=Q(frustrated=True)),
+        critical=Count("id", filter=Q(priority_rank=PRIORITY_RANK["critical"])),
     )
+    now = timezone.now()
+    agg["sla_at_risk"] = open_cases.filter(_sla_at_risk_q(now)).count()
+    agg["sla_breached"] = open_cases.filter(_sla_breached_q(now)).count()
+    agg["my_tasks"] = Task.objects.filter(owner=user, done=False).count()
     return agg

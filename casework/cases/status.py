@@ -2,7 +2,8 @@
 
 New → Triaged → In Progress → Awaiting Client → Resolved → Closed, plus the shortcuts a real support team
 takes (an agent picking up a new case directly, closing spam or a duplicate before work starts). Reopening
-is Resolved → In Progress; a Closed case is final and a new message opens a new case linked to it.
+is Resolved → In Progress; a Closed case is final for agents. A customer's message reopens a resolved or
+closed case within the reopen window (`CUSTOMER_REOPEN`) and opens a new case linked to it after that.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ _TABLE: tuple[Transition, ...] = (
 )
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {(t.source, t.target): t for t in _TABLE}
+
+# Not in the table agents choose from (a Closed case is final for them): a customer who writes within
+# CASEWORK_REOPEN_WINDOW_DAYS of a resolved case being closed reopens it; later, a reply opens a linked
+# follow-up case instead (cases.services.case_add_message, which records why on the timeline).
+CUSTOMER_REOPEN = Transition(Status.CLOSED, Status.IN_PROGRESS, "Reopen (customer replied)", is_reopen=True)
 
 
 def transition_for(source: str, target: str) -> Transition | None:

@@ -102,15 +102,9 @@ class AgentSeed:
 
 
 AGENTS = [
-    AgentSeed(
-        "admin",
-        "Ada",
-        "Admin",
-        3,
-        ("L1 Support", "L2 Support", "L3 Engineering"),
-        (("data", 0.8),),
-        staff=True,
-    ),
+    # The administrator is an agent (to use the workspace) but in no team, so automatic assignment never
+    # hands them cases; they can still take one.
+    AgentSeed("admin", "Ada", "Admin", 3, (), (("data", 0.8),), staff=True),
     AgentSeed("ana", "Ana", "Lopez", 1, ("L1 Support",), (("authentication", 1.0), ("question", 0.8))),
     AgentSeed("ben", "Ben", "Carter", 1, ("L1 Support", "Billing"), (("billing", 1.0), ("question", 0.6))),
     AgentSeed("chloe", "Chloé", "Martin", 1, ("L1 Support",), (("bug", 0.6), ("performance", 0.5))),
@@ -275,7 +269,7 @@ def ensure_people() -> dict:
             user.is_superuser = seed.staff
             user.save()
         profile, _ = AgentProfile.objects.get_or_create(user=user, defaults={"tier_level": seed.tier})
-        profile.teams.add(*[teams[t] for t in seed.teams])
+        profile.teams.set([teams[t] for t in seed.teams])
         for skill, level in seed.skills:
             AgentSkill.objects.get_or_create(agent=profile, skill=skills[skill], defaults={"level": level})
         agents[seed.username] = user
@@ -307,6 +301,10 @@ def ensure_people() -> dict:
         customer, _ = customer_get_or_create(
             email=email, name=f"{first} {last}", phone=f"+44 20 7946 {1000 + i:04d}"
         )
+        if i < len(orgs) and not customer.is_admin_contact:
+            # One admin contact per organisation: sees all its cases in the customer portal.
+            customer.is_admin_contact = True
+            customer.save(update_fields=["is_admin_contact"])
         customers.append(customer)
     return {"teams": teams, "agents": agents, "customers": customers}
 
@@ -468,7 +466,62 @@ def _walk(case: Case, target: str, at, now, rng: random.Random, l1: list, l2: li
     return at
 
 
+def mark_history_sent() -> int:
+    """The demo's history is the past: its mail (replies, acknowledgements, SLA alerts) went out when it
+    happened. Marked sent at the time it was written, with the message's delivery badge to match, so a
+    worker started after `casework demo` has nothing to send but what agents write from now on."""
+    from casework.cases.services.unit_of_work import unit_of_work
+    from casework.notify.models import Outbox, OutboxStatus
+
+    rows = list(
+        Outbox.objects.filter(status=OutboxStatus.PENDING, case__custom_fields__demo=True).select_related(
+            "message", "message__case"
+        )
+    )
+    with unit_of_work("demo history sent"):
+        for row in rows:
+            if row.message_id is not None:
+                with clock.frozen(row.created_at):
+                    services.message_record_email(
+                        message=row.message, delivery="sent", detail=", ".join(row.to)
+                    )
+    for row in rows:
+        Outbox.objects.filter(pk=row.pk).update(status=OutboxStatus.SENT, sent_at=row.created_at, attempts=1)
+    return len(rows)
+
+
+def ensure_custom_fields() -> None:
+    """Fields a support team commonly keeps on a case; `product` is also a routing skill."""
+    from casework.cases.models import CustomFieldDefinition
+
+    for order, (key, label, kind, choices, help_text) in enumerate(
+        [
+            (
+                "product",
+                "Product",
+                "choice",
+                ["Web app", "Mobile app", "API", "Reports"],
+                "Routing uses it as a skill.",
+            ),
+            ("crm_account", "CRM account", "text", [], "The account id in the CRM."),
+            ("seats", "Seats affected", "number", [], ""),
+        ]
+    ):
+        CustomFieldDefinition.objects.get_or_create(
+            key=key,
+            defaults={
+                "label": label,
+                "kind": kind,
+                "choices": choices,
+                "help_text": help_text,
+                "order": order,
+            },
+        )
+
+
 def load_demo(*, count: int = 200) -> dict:
+    ensure_custom_fields()
     people = ensure_people()
     created = 0 if _demo_cases_exist() else create_cases(people, count=count)
+    mark_history_sent()
     return {"agents": list(people["agents"]), "cases_created": created, "cases_total": Case.objects.count()}

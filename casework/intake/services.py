@@ -641,6 +641,7 @@ class _Record:
 def _handle_bounce(record: _Record, parsed: ParsedMessage) -> IngestResult:
     """A bounce never opens a case: it marks the mail it returns as failed, on the case it belongs to."""
     from casework.notify.delivery import outbox_mark_bounced
+    from casework.notify.services import is_hard_bounce, suppress_address
 
     detail = " ".join(
         part for part in (parsed.bounce_recipient, parsed.bounce_status, parsed.bounce_reason) if part
@@ -668,6 +669,9 @@ def _handle_bounce(record: _Record, parsed: ParsedMessage) -> IngestResult:
         )
     for msgid in candidates:
         outbox_mark_bounced(message_id=msgid, detail=detail)
+    if is_hard_bounce(parsed.bounce_status) and parsed.bounce_recipient:
+        # No more automated mail to an address that does not exist (notify's suppression list).
+        suppress_address(address=parsed.bounce_recipient, source="bounce", reason=detail)
     data = {"bounce": {"recipient": parsed.bounce_recipient, "status": parsed.bounce_status}}
     if message is not None and message.direction == "outbound":
         case_services.message_record_email(

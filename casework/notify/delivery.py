@@ -16,8 +16,11 @@ an agent's request. The guarantee, per channel, is in casework/notify/README.md;
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
@@ -34,7 +37,7 @@ from casework.cases.models import EventKind
 from casework.core.crashpoints import crash_point
 from casework.core.leases import LeaseKeeper, process_holder_id
 
-from .models import Outbox, OutboxStatus
+from .models import Channel, Outbox, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +109,13 @@ def outbox_drain(*, limit: int = DRAIN_BATCH, holder: str | None = None) -> dict
                 row = _claim(candidate, holder, lease)
                 if row is None:
                     continue
-                if connection is None:
-                    connection = get_connection(fail_silently=False)
                 sending["pk"] = row.pk
-                counts[_deliver(row, connection)] += 1
+                if row.channel == Channel.SLACK:
+                    counts[_deliver_slack(row)] += 1
+                else:
+                    if connection is None:
+                        connection = get_connection(fail_silently=False)
+                    counts[_deliver(row, connection)] += 1
                 sending["pk"] = None
         finally:
             sending["pk"] = None
@@ -213,10 +219,51 @@ def _deliver(row: Outbox, connection) -> str:
     return "sent"
 
 
+class SlackRefused(Exception):
+    """The webhook answered with an error status (`status` kept to tell permanent from transient)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:300]}")
+        self.http_status = status
+
+
+def _deliver_slack(row: Outbox) -> str:
+    """POST the row's payload to its incoming webhook. The lease and retries are the same as mail's; the
+    row is marked sent in one statement right after a 2xx, so the duplicate window is that statement."""
+    if row.reclaims and row.attempts > settings.CASEWORK["OUTBOX_MAX_ATTEMPTS"]:
+        return _failed(row, WorkerLost(f"the worker sending it was lost {row.reclaims} time(s)"))
+    body = json.dumps(row.payload or {"text": row.body_text}).encode()
+    request = urllib.request.Request(
+        row.endpoint,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            # Slack ignores it; a receiver of our own can drop a duplicate delivery by it.
+            "X-Casework-Idempotency-Key": row.dedup_key,
+        },
+    )
+    try:
+        crash_point("slack_mid_send", str(row.pk))
+        with urllib.request.urlopen(request, timeout=settings.CASEWORK["SLACK_TIMEOUT"]) as response:
+            response.read(1000)
+    except urllib.error.HTTPError as exc:
+        return _failed(row, SlackRefused(exc.code, exc.read(300).decode("utf-8", "replace")))
+    except Exception as exc:  # network errors, timeouts: transient
+        return _failed(row, exc)
+    Outbox.objects.filter(pk=row.pk).update(
+        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error="", lease_expires_at=None
+    )
+    return "sent"
+
+
 def is_permanent(exc: BaseException) -> bool:
-    """5xx answers will not change on retry; authentication errors do once an operator fixes them."""
+    """5xx answers will not change on retry; authentication errors do once an operator fixes them.
+    Slack: a 4xx (a revoked webhook, a bad payload) is permanent, except 429 (rate limited)."""
     if isinstance(exc, NoRecipients | WorkerLost):
         return True
+    if isinstance(exc, SlackRefused):
+        return 400 <= exc.http_status < 500 and exc.http_status != 429
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -247,7 +294,8 @@ def _failed(row: Outbox, exc: BaseException) -> str:
         logger.warning("outbox %s: attempt %s failed, retry in %s: %s", row.pk, attempts, delay, error)
         return "retry"
     why = "permanent SMTP error" if permanent else f"gave up after {attempts} attempts"
-    detail = f"{', '.join(row.to)}: {why}: {error}"
+    where = "Slack" if row.channel == Channel.SLACK else ", ".join(row.to)
+    detail = f"{where}: {why}: {error}"
     data = {"outbox": row.pk, "attempts": attempts, "permanent": permanent}
     logger.error("outbox %s: %s", row.pk, detail)
     # The row's final state and the note agents see commit together: a kill between them loses neither.
@@ -264,7 +312,8 @@ def _failed(row: Outbox, exc: BaseException) -> str:
                 case=row.case,
                 kind=EventKind.NOTE,
                 actor="email",
-                reason=f"Email could not be delivered: {detail}"[:1000],
+                reason=f"{'Slack post' if row.channel == Channel.SLACK else 'Email'} could not be delivered: "
+                f"{detail}"[:1000],
                 data={"delivery_failure": data},
             )
     return "failed"

@@ -122,6 +122,10 @@ def enqueue_reply_email(*, message: Message, check_existing: bool = True) -> Out
         domain=message_id_domain(),
     )
     headers = {"Message-ID": _bracketed(msgid)}
+    if (message.meta or {}).get("automatic"):
+        # A rule's canned reply: RFC 3834, so the customer's auto-responder does not answer it.
+        headers["Auto-Submitted"] = "auto-generated"
+        headers["X-Auto-Response-Suppress"] = "All"
     if inbound:
         headers["In-Reply-To"] = _bracketed(inbound[-1])
     if earlier:
@@ -135,6 +139,7 @@ def enqueue_reply_email(*, message: Message, check_existing: bool = True) -> Out
     )
     row, created = outbox_enqueue(
         to=[recipient],
+        cc=(message.meta or {}).get("cc", []),  # the composer's CC field (knowledge.services.reply_send)
         subject=reply_subject(case, is_reply=bool(inbound)),
         body_text=message.body + footer,
         body_html=body_html,
@@ -148,3 +153,27 @@ def enqueue_reply_email(*, message: Message, check_existing: bool = True) -> Out
     if created:
         case_services.message_record_email(message=message, message_id=msgid, delivery="queued")
     return row
+
+
+# --------------------------------------------------------------------------------------------------
+# the suppression list
+# --------------------------------------------------------------------------------------------------
+
+
+def is_hard_bounce(status: str) -> bool:
+    """RFC 3463: a 5.x.x status is permanent (no such user, domain gone); 4.x.x is worth another try."""
+    return (status or "").strip().startswith("5")
+
+
+def suppress_address(*, address: str, source: str, reason: str = "") -> bool:
+    """Put an address on the suppression list (automated mail stops; agents' replies still go). Written
+    in the caller's transaction (intake's bounce handling). True when it was not listed before."""
+    from .models import Suppression
+
+    address = (address or "").strip().lower()
+    if "@" not in address:
+        return False
+    _, created = Suppression.objects.get_or_create(
+        address=address, defaults={"source": source, "reason": reason[:500]}
+    )
+    return created

@@ -18,8 +18,8 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["email", "name", "organisation", "phone"]
-    list_filter = ["organisation__tier"]
+    list_display = ["email", "name", "organisation", "is_admin_contact", "phone"]
+    list_filter = ["organisation__tier", "is_admin_contact"]
     search_fields = ["email", "name", "external_id"]
     autocomplete_fields = ["organisation"]
 

@@ -60,28 +60,59 @@ class OrganisationDomain(models.Model):
 
 class Customer(TimeStampedModel):
     name = models.CharField(max_length=200, blank=True)
-    email = models.EmailField(max_length=254)
+    # Empty (NULL) for a caller known only by phone; NULLs do not collide in the unique index below, which
+    # every address lookup uses as it is.
+    email = models.EmailField(max_length=254, null=True, blank=True)
     phone = models.CharField(max_length=50, blank=True)
     organisation = models.ForeignKey(
         Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
     )
     external_id = models.CharField("CRM id", max_length=100, blank=True, db_index=True)
     notes = models.TextField(blank=True)
+    # An organisation's admin contact sees all of the organisation's cases in the customer portal, not
+    # only their own.
+    is_admin_contact = models.BooleanField(
+        "admin contact",
+        default=False,
+        help_text="Sees every case of their organisation in the customer portal.",
+    )
 
     class Meta:
         ordering = ["name", "email"]
         constraints = [models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci")]
 
     def __str__(self) -> str:
-        return f"{self.name} <{self.email}>" if self.name else self.email
+        if self.name and self.email:
+            return f"{self.name} <{self.email}>"
+        return self.display_name
 
     @property
     def display_name(self) -> str:
-        return self.name or self.email
+        return self.name or self.email or self.phone or f"Customer {self.pk}"
 
     def save(self, *args, **kwargs) -> None:
-        self.email = self.email.strip().lower()
+        self.email = (self.email or "").strip().lower() or None
         super().save(*args, **kwargs)
+
+
+class CustomerChange(models.Model):
+    """One edit of a customer's details (who, when, what from → to, why): the customer's history, as case
+    events are a case's. Written only by `people.services.customer_update`."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # {"field": [old, new]} with organisations by name
+    changes = models.JSONField(default=dict)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {', '.join(self.changes)}"
 
 
 class Skill(models.Model):

@@ -199,3 +199,19 @@ def role_required(role: str):
         return wrapper
 
     return decorator
+
+
+def case_for_request(request, reference: str):
+    """The case a web request names: Http404 when it is missing or the agent's role hides it, 403 when the
+    request is a POST to a case they may only read. The door functions check again."""
+    from django.http import Http404
+
+    from casework.cases import selectors
+    from casework.core.errors import ApplicationError
+
+    try:
+        return selectors.case_get(reference, user=request.user, write=request.method == "POST")
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        raise Http404(exc.message) from exc

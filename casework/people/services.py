@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -14,7 +15,7 @@ from django.db.models.functions import Lower
 from casework.core.errors import Conflict, ValidationFailed
 from casework.core.text import email_domain, normalise_whitespace
 
-from .models import Customer, Organisation, OrganisationDomain, OrganisationTier
+from .models import Customer, CustomerChange, Organisation, OrganisationDomain, OrganisationTier
 
 # RFC 5322 quoted-string local part: printable ASCII and blanks, with `"` and `\` only as quoted pairs.
 # Django's validator refuses the blank in `"test test"@example.com`, which real mail uses and other helpdesks
@@ -61,6 +62,35 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> tu
     by whatever a mail client put in From."""
     email = normalise_email(email)
     return customers_get_or_create([Contact(email, name, phone)])[email]
+
+
+def _phone_digits(phone: str) -> str:
+    return re.sub(r"\D", "", phone or "")
+
+
+@transaction.atomic(savepoint=False)
+def customer_for_caller(*, email: str = "", name: str = "", phone: str = "") -> tuple[Customer, bool]:
+    """The customer on the phone: by email when the caller gave one, else by phone number (digits
+    compared, so "+44 20 7946 0000" finds "+442079460000"), else a new customer with no email address
+    (replies to them are not mailed; the agent calls back)."""
+    if (email or "").strip():
+        return customer_get_or_create(email=email, name=name, phone=phone)
+    digits = _phone_digits(phone)
+    if len(digits) < 5:
+        raise ValidationFailed("Give the caller's email address or phone number", code="contact_required")
+    for customer in (
+        Customer.objects.filter(phone__isnull=False)
+        .exclude(phone="")
+        .select_related("organisation")
+        .filter(phone__contains=digits[-4:])
+    ):
+        if _phone_digits(customer.phone) == digits:
+            if name and not customer.name:
+                customer.name = normalise_whitespace(name)[:200]
+                customer.save(update_fields=["name", "updated_at"])
+            return customer, False
+    customer = Customer.objects.create(email=None, name=normalise_whitespace(name)[:200], phone=phone.strip())
+    return customer, True
 
 
 def customers_get_or_create(contacts: Sequence[Contact]) -> dict[str, tuple[Customer, bool]]:
@@ -191,3 +221,52 @@ def customer_create(
         organisation=organisation or organisation_for_email(email),
         external_id=external_id,
     )
+
+
+CUSTOMER_FIELDS = ("name", "email", "phone", "organisation", "external_id", "notes")
+FIELD_LABELS = {"external_id": "CRM id"}
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: Any = None, reason: str = "", **changes: Any) -> Customer:
+    """Edit a customer's details and organisation; each save that changes something writes one
+    `CustomerChange` naming the fields, old and new values, who and why. Their cases keep the
+    organisation they were opened under; new cases take the new one."""
+    unknown = set(changes) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))}", code="unknown_field")
+    locked = (
+        Customer.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=customer.pk)
+    )
+    wanted: dict[str, Any] = {}
+    for field_name, value in changes.items():
+        if field_name == "email":
+            value = normalise_email(value) if (value or "").strip() else None
+            if value and Customer.objects.filter(email__iexact=value).exclude(pk=locked.pk).exists():
+                raise Conflict(f"Another customer has the email '{value}'", code="duplicate_customer")
+            if value is None and not (changes.get("phone", locked.phone) or "").strip():
+                raise ValidationFailed("Keep an email address or a phone number", code="contact_required")
+        elif field_name == "name":
+            value = normalise_whitespace(value or "")[:200]
+        elif field_name in ("phone", "external_id"):
+            value = (value or "").strip()[:100]
+        elif field_name == "notes":
+            value = (value or "").strip()[:5000]
+        elif field_name == "organisation" and value is not None and not isinstance(value, Organisation):
+            raise ValidationFailed("organisation must be an organisation", code="invalid_organisation")
+        wanted[field_name] = value
+    diff: dict[str, list] = {}
+    for field_name, value in wanted.items():
+        old = getattr(locked, field_name)
+        if field_name == "organisation":
+            if (old.pk if old else None) != (value.pk if value else None):
+                diff[field_name] = [old.name if old else None, value.name if value else None]
+        elif (old or "") != (value or ""):
+            diff[field_name] = [old, value]
+    if not diff:
+        return locked
+    for field_name, value in wanted.items():
+        setattr(locked, field_name, value)
+    locked.save()
+    CustomerChange.objects.create(customer=locked, actor=actor, changes=diff, reason=(reason or "")[:500])
+    return locked

@@ -18,8 +18,10 @@ from django.contrib.auth import get_user_model
 from casework.cases.models import CaseEvent, EventKind
 from casework.cases.services.unit_of_work import Work
 from casework.cases.status import OPEN_STATUSES, Status
+from casework.core import clock
 
 from . import history, services
+from .models import TierHistory
 
 User = get_user_model()
 
@@ -41,8 +43,48 @@ def react(work: Work, events: list[CaseEvent]) -> None:
                     reason=f"Owned it before it was {direction} to L{(event.new or {}).get('tier')}",
                     work=work,
                 )
+            why = ""
+            if event.kind == EventKind.DE_ESCALATED:
+                taken, why = _back_to_previous_owner(work, event)
+                if taken:
+                    continue
             direction = "Escalated" if event.kind == EventKind.ESCALATED else "De-escalated"
-            _assign_if_unowned(work, event, f"{direction} to L{case.tier}")
+            _assign_if_unowned(work, event, f"{direction} to L{case.tier}{why}")
+
+
+def _back_to_previous_owner(work: Work, event: CaseEvent) -> tuple[bool, str]:
+    """A case sent back down a tier goes to whoever owned it at that tier last, when they can take it
+    (active, not away, under capacity); otherwise the team's auto-assignment decides, saying why."""
+    case = work.case(event.case_id)
+    if case.assignee_id or case.status not in OPEN_STATUSES:
+        return False, ""
+    row = (
+        TierHistory.objects.filter(
+            case_id=case.pk, tier=case.tier, owner__isnull=False, owner__agent__isnull=False
+        )
+        .select_related("owner", "owner__agent")
+        .order_by("-entered_at", "-id")
+        .first()
+    )
+    if row is None:
+        return False, ""
+    owner = row.owner
+    name = owner.get_full_name() or owner.username
+    try:
+        services.claim(
+            case=case,
+            profile_id=owner.agent.pk,
+            now=clock.now(),
+            actor=services.ROUTING_ACTOR,
+            reason=f"De-escalated to L{case.tier}: back to {name}, who had it at L{case.tier}",
+            data={
+                "routing": "previous_owner",
+                "explanation": f"back to {name}, the previous L{case.tier} owner",
+            },
+        )
+    except services.CannotTake as exc:
+        return False, f" ({name}, the previous owner, {exc.reason})"
+    return True, ""
 
 
 def _assign_if_unowned(work: Work, event: CaseEvent, reason: str) -> None:

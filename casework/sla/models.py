@@ -233,6 +233,19 @@ class CaseClock(models.Model):
                 name="sla_clock_atrisk_pending",
                 condition=Q(state="running", at_risk_notified=False),
             ),
+            # The queue's SLA counters and views (cases.selectors): running clocks in their at-risk
+            # window, and breached clocks still counting. Each holds only clocks that can be counted,
+            # so a count costs what it counts, never the whole table.
+            models.Index(
+                fields=["at_risk_at", "due_at", "case"],
+                name="sla_clock_atrisk_window",
+                condition=Q(state="running"),
+            ),
+            models.Index(
+                fields=["case"],
+                name="sla_clock_breached_counting",
+                condition=Q(state="breached", stopped_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,11 @@ class ClockView:
         return c.state == ClockState.RUNNING and c.at_risk_at is not None and c.at_risk_at <= self.now
 
     @property
+    def used_up(self) -> bool:
+        """Paused with no time left (a clock written before tighter terms breached it at once)."""
+        return self.state == ClockState.PAUSED and self.left is not None and self.left <= timedelta(0)
+
+    @property
     def left_text(self) -> str:
         return format_duration(self.left) if self.left is not None else ""
 
@@ -115,3 +120,16 @@ def case_clocks(case: Any, *, now: datetime | None = None) -> list[ClockView]:
 
 def case_panel_context(request, case) -> dict:
     return {"clocks": case_clocks(case)}
+
+
+def clock_outcomes(**case_filter: Any) -> dict[str, int]:
+    """How the SLA promises of some cases ended (e.g. `case__organisation=org`): clocks met, breached,
+    still running or paused, in one GROUP BY."""
+    from django.db.models import Count
+
+    rows = CaseClock.objects.filter(**case_filter).order_by().values("state").annotate(n=Count("id"))
+    outcome = {state: 0 for state in ClockState.values}
+    outcome.update({row["state"]: row["n"] for row in rows})
+    finished = outcome.get("met", 0) + outcome.get("breached", 0)
+    outcome["met_share"] = round(100 * outcome.get("met", 0) / finished) if finished else None
+    return outcome

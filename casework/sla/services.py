@@ -135,9 +135,10 @@ class _Changes:
     breaches: list[CaseClock] = field(default_factory=list)
     breach_rows: dict[int, Breach] = field(default_factory=dict)
 
-    def add(self, clock: CaseClock, entry: ClockLedgerEntry, line: str) -> None:
+    def add(self, clock: CaseClock, entry: ClockLedgerEntry, line: str | None) -> None:
         self.entries.append(entry)
-        self.lines.append(line)
+        if line:
+            self.lines.append(line)
         if clock not in self.clocks:
             self.clocks.append(clock)
 
@@ -216,10 +217,31 @@ def _catch_up_breach(clock: CaseClock, at: datetime, changes: _Changes, actor_la
     clock.breached_at = clock.due_at
     clock.at_risk_notified = True
     line = f"{metric_label(clock.metric)} breached: was due {local_time(clock.due_at, clock)}"
+    # The ledger keeps the line; the timeline says it once, in the breach event notify_breach records.
     changes.add(
         clock,
         ledger(clock, LedgerKind.BREACHED, at, due_before=clock.due_at, reason=line, actor_label=actor_label),
-        line,
+        None,
+    )
+    changes.breaches.append(clock)
+    changes.breach_rows[clock.pk] = record_breach(clock, detected_at=at)
+
+
+def _breach_used_up(clock: CaseClock, at: datetime, changes: _Changes, actor_label: str) -> None:
+    """New terms (a tighter target after a priority or tier change) that the time already used exceeds:
+    the promise is missed now, paused or not — a breach, never "-30 min left"."""
+    clock.state = ClockState.BREACHED
+    clock.due_at = clock.breached_at = at
+    clock.at_risk_at = None
+    clock.at_risk_notified = True
+    line = (
+        f"{metric_label(clock.metric)} breached: the new target of {format_duration(clock.target)} "
+        f"was already used up ({format_duration(clock.consumed)} used)"
+    )
+    changes.add(
+        clock,
+        ledger(clock, LedgerKind.BREACHED, at, due_before=None, reason=line, actor_label=actor_label),
+        None,
     )
     changes.breaches.append(clock)
     changes.breach_rows[clock.pk] = record_breach(clock, detected_at=at)
@@ -257,20 +279,22 @@ def _save(
         work.insert(entry)
     for breach in changes.breach_rows.values():
         work.insert(breach)
-    case_record_system_event(
-        case=case,
-        kind=EventKind.SLA,
-        actor=SLA_ACTOR,
-        reason="; ".join(changes.lines),
-        data={"change": change, "clocks": [clock_data(c) for c in changes.clocks], "by": str(actor)},
-    )
     if changes.breaches:
         from . import notifications
 
-        # The breach event goes back to triage's `sla_breached` rules in the pipeline's next round.
+        # Said once, first: the breach (with who was told) before what the change did to the clock. The
+        # breach event goes back to triage's `sla_breached` rules in the pipeline's next round.
         for clock in changes.breaches:
             clock.case = case
             notifications.notify_breach(clock=clock, now=detected_at)
+    if changes.lines:
+        case_record_system_event(
+            case=case,
+            kind=EventKind.SLA,
+            actor=SLA_ACTOR,
+            reason="; ".join(changes.lines),
+            data={"change": change, "clocks": [clock_data(c) for c in changes.clocks], "by": str(actor)},
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -337,9 +361,15 @@ def clocks_pause(*, case_id: int, at: datetime, reason: str, actor_label: str = 
         if clock.state == ClockState.RUNNING:
             clock.state = ClockState.PAUSED
             clock.due_at = clock.at_risk_at = None
-        left = format_duration(clock.target - clock.consumed)
         of = format_duration(clock.target)
-        line = f"{metric_label(clock.metric)} clock paused ({reason}) with {left} of {of} left"
+        if clock.consumed >= clock.target:
+            over = format_duration(clock.consumed - clock.target)
+            line = (
+                f"{metric_label(clock.metric)} clock paused ({reason}): already {over} over the {of} target"
+            )
+        else:
+            left = format_duration(clock.target - clock.consumed)
+            line = f"{metric_label(clock.metric)} clock paused ({reason}) with {left} of {of} left"
         changes.add(
             clock,
             ledger(clock, LedgerKind.PAUSE, at, due_before=before, reason=line, actor_label=actor_label),
@@ -487,7 +517,11 @@ def clocks_recalculate(
             clock.consumed = used_at(clock, at)
             clock.running_since = at
         _apply_match(clock, match)
-        if clock.state == ClockState.RUNNING:
+        if clock.consumed >= clock.target:
+            paused = clock.state == ClockState.PAUSED
+            _breach_used_up(clock, at, changes, actor_label)
+            tail = "the new target is already used up" + (" (still paused)" if paused else "")
+        elif clock.state == ClockState.RUNNING:
             _set_deadlines(clock, at)
             was = local_time(before, clock, reference=at)
             tail = f"due {local_time(clock.due_at, clock, reference=at)} (was {was})"
@@ -540,7 +574,7 @@ def clocks_on_status(
             reason=f"closed without resolution: {why}",
             actor_label=actor_label,
         )
-    elif old == Status.RESOLVED and new in OPEN_STATUSES:
+    elif old in (Status.RESOLVED, Status.CLOSED) and new in OPEN_STATUSES:
         clocks_resume(case_id=case_id, at=at, reason=f"reopened: {why}", actor_label=actor_label, reopen=True)
     elif new in pause and old not in pause:
         clocks_pause(case_id=case_id, at=at, reason=f"case is {Status(new).label}", actor_label=actor_label)

@@ -388,6 +388,12 @@ _CASE_OPENED: list[dict[str, Any]] = [
           [{"type": "assign_team", "value": "L2"}, {"type": "add_tag", "value": "frustrated"}]),
 ]  # fmt: skip
 
+# Where a model is trained, the shipped keyword rules are the floor, not the goal: they give way to a
+# confident model on category and priority (their tags, tiers and notifications still apply). The safety
+# rules keep precedence: a possible outage, data loss or security incident, and key accounts.
+MODEL_PRECEDENCE_KEYS = ("outage", "mass-data-loss", "security", "key-account", "frustrated-senior")
+GIVES_WAY_TO_MODEL = tuple(r["key"] for r in _CASE_OPENED if r["key"] not in MODEL_PRECEDENCE_KEYS)
+
 # On a reply only escalation makes sense: the category was decided when the case opened, and a follow-up
 # saying "how do I ..." must not lower a case's priority.
 _REPLY_KEYS = ("outage", "mass-data-loss", "security", "frustrated-senior")

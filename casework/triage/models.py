@@ -34,6 +34,11 @@ class Rule(TimeStampedModel):
     actions = models.JSONField(default=list)
     order = models.IntegerField(default=100, help_text="Lower runs first; later rules see earlier effects.")
     stop_processing = models.BooleanField(default=False)
+    gives_way_to_model = models.BooleanField(
+        default=False,
+        help_text="Its category/priority apply only where the learned model is unsure. Shipped keyword rules "
+        "do; rules you write are policy and win over the model.",
+    )
     enabled = models.BooleanField(default=True)
     last_error = models.TextField(blank=True)
     errored_at = models.DateTimeField(null=True, blank=True)

@@ -14,29 +14,30 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from casework.cases import services as case_services
 from casework.cases.models import Case, CaseEvent, EventKind, Message, MessageKind
 from casework.cases.services.unit_of_work import active, door, unit_of_work
-from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK, Status
+from casework.cases.status import OPEN_STATUSES, PRIORITY_RANK
 from casework.core import config
 from casework.core.errors import ApplicationError
 from casework.people.models import Team
 from casework.people.selectors import team_for_tier, teams_by_name
 
-from . import sentiment
+from . import model_store, sentiment
 from .conditions import RuleDefinitionError
-from .default_rules import DEFAULT_RULES
+from .decision import Decision, decide, to_fact
+from .default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL, PRIORITY_CRITERIA
 from .engine import RuleOutcome, RuleSpec, apply_to_facts, simulate
-from .models import CannedReply, Rule, RuleFiring, TriageShift
+from .models import CannedReply, Rule, RuleFiring
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,36 @@ class TriageResult:
     outcomes: list[RuleOutcome] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    decision: Decision | None = None  # rules + model, when a model was consulted
+
+
+MODEL_ACTOR = "triage-model"
+
+
+def triage_confidence() -> float:
+    return settings.CASEWORK["TRIAGE_CONFIDENCE"]
+
+
+def predict_for(case: Case, message: Message | None):
+    """The learned model's guess for a case's message, or None (no model: rules alone). Memoised for the
+    write: the triage stage and the sentiment score of the same message share one prediction."""
+    model = model_store.current_model()
+    if model is None:
+        return None
+    memo = active().scratch["triage-predictions"]
+    key = (id(model), case.pk, message.pk if message is not None else None)
+    if key in memo:
+        return memo[key]
+    org = case.organisation
+    body = message.body if message is not None else case.description
+    try:
+        memo[key] = model.predict(
+            case.subject, body or "", customer_tier=org.tier if org else "standard", vip=bool(org and org.vip)
+        )
+    except Exception:  # a model that cannot predict (an incompatible file) must not break intake
+        logger.exception("triage model could not predict for %s; rules alone", case.reference)
+        memo[key] = None
+    return memo[key]
 
 
 def _rule_actor(outcome: RuleOutcome) -> str:
@@ -150,23 +181,39 @@ def disable_rule(rule_id: Any, error: str) -> None:
 
 @door
 def run_rules(
-    *, case: Case, trigger: str, message: Message | None = None, explicit: frozenset[str] = frozenset()
+    *,
+    case: Case,
+    trigger: str,
+    message: Message | None = None,
+    explicit: frozenset[str] = frozenset(),
+    use_model: bool = False,
 ) -> TriageResult:
     """Evaluate the enabled rules for `trigger` on `case` and apply what matched, inside the write in
     progress (or a write of its own).
 
     `explicit` names fields a person or API client chose when opening the case ("priority", "category"):
     rules do not overwrite those (they may still raise priority), and the explanation says so.
+
+    `use_model` (a case opening): category and priority come from `decision.decide` — policy rules where
+    they fire, else the learned model when confident, else the keyword rules that give way to it; a field
+    none of them decided is left for a person (`result.decision.unsure`).
     """
     result = TriageResult()
     loaded = active_rules(trigger)
-    if not loaded:
-        return result
     work = active()
     case = work.lock(case)
+    prediction = predict_for(case, message) if use_model else None
+    if not loaded and prediction is None:
+        return result
     tags = [tag.name for tag in work.tags_of(case)]
     facts = case_facts(case, message=message, tags=tags)
-    final, outcomes = simulate([spec for _, spec in loaded], trigger, facts)
+    specs = [spec for _, spec in loaded]
+    final, outcomes = simulate(specs, trigger, facts)
+    if prediction is not None:
+        fallback = frozenset(str(rule.pk) for rule, _ in loaded if rule.gives_way_to_model)
+        result.decision = decide(
+            specs, facts, prediction, threshold=triage_confidence(), trigger=trigger, fallback=fallback
+        )
     by_id = {str(rule.pk): rule for rule, _ in loaded}
     for outcome in outcomes:
         if outcome.error:
@@ -174,11 +221,10 @@ def run_rules(
             result.errors.append(f"{outcome.rule_name}: {outcome.error}")
     matched = [o for o in outcomes if o.matched]
     result.outcomes = matched
-    if not matched:
-        return result
     for outcome in matched:
         _record_applied(case, outcome, by_id[outcome.rule_id], trigger)
-    _apply(case, matched, facts, final, explicit, result, by_id)
+    if matched or result.decision is not None:
+        _apply(case, matched, facts, final, explicit, result, by_id)
     return result
 
 
@@ -254,43 +300,46 @@ def _apply(
             "explanation": outcome.explanation,
         }
 
-    # Priority: the engine already resolved overrides and raise-only actions into final["priority"].
-    who = _last_setting(matched, "set_priority", "raise_priority_to")
-    if who and final.get("priority") and final["priority"] != before["priority"]:
-        target = final["priority"]
-        lowering = PRIORITY_RANK[target] > PRIORITY_RANK[before["priority"]]
-        if "priority" in explicit and lowering:
-            pass  # a person chose this priority; a rule may raise it but never lower it
-        else:
+    if result.decision is not None:
+        _apply_decision(case, result.decision, before, explicit, run, data_for, result.changed)
+    else:
+        # Priority: the engine already resolved overrides and raise-only actions into final["priority"].
+        who = _last_setting(matched, "set_priority", "raise_priority_to")
+        if who and final.get("priority") and final["priority"] != before["priority"]:
+            target = final["priority"]
+            lowering = PRIORITY_RANK[target] > PRIORITY_RANK[before["priority"]]
+            if "priority" in explicit and lowering:
+                pass  # a person chose this priority; a rule may raise it but never lower it
+            else:
+                run(
+                    who,
+                    "priority",
+                    lambda: case_services.case_set_priority(
+                        case=case,
+                        priority=target,
+                        actor=_rule_actor(who),
+                        reason=who.explanation,
+                        data=data_for(who),
+                    ),
+                )
+        who = _last_setting(matched, "set_category")
+        if (
+            who
+            and final.get("category")
+            and final["category"] != before["category"]
+            and "category" not in explicit
+        ):
             run(
                 who,
-                "priority",
-                lambda: case_services.case_set_priority(
+                "category",
+                lambda: case_services.case_set_category(
                     case=case,
-                    priority=target,
+                    category=final["category"],
                     actor=_rule_actor(who),
                     reason=who.explanation,
                     data=data_for(who),
                 ),
             )
-    who = _last_setting(matched, "set_category")
-    if (
-        who
-        and final.get("category")
-        and final["category"] != before["category"]
-        and "category" not in explicit
-    ):
-        run(
-            who,
-            "category",
-            lambda: case_services.case_set_category(
-                case=case,
-                category=final["category"],
-                actor=_rule_actor(who),
-                reason=who.explanation,
-                data=data_for(who),
-            ),
-        )
     new_tags = sorted(set(final.get("tags") or []) - set(before.get("tags") or []))
     who = _last_setting(matched, "add_tag")
     if who and new_tags:
@@ -310,6 +359,8 @@ def _apply(
                 case=case, frustrated=True, actor=_rule_actor(who), reason=who.explanation
             ),
         )
+    # A rule's escalation carries its explanation on the event (and the tier history's reason); no
+    # hand-off note that would only repeat the rule sentence on the timeline.
     who = _last_setting(matched, "escalate_to_tier")
     if who and final.get("tier") and final["tier"] > before["tier"]:
         run(
@@ -320,7 +371,6 @@ def _apply(
                 to_tier=final["tier"],
                 actor=_rule_actor(who),
                 reason=who.explanation,
-                handoff_note=f"Escalated automatically: {who.explanation}",
                 data=data_for(who),
             ),
         )
@@ -328,7 +378,24 @@ def _apply(
     if who and final.get("team"):
         team = _team_named(str(final["team"]))
         if team is None:
-            run(who, "team", lambda: _raise_unknown("team", final["team"]))
+            # Missing configuration, not a broken rule: say what is missing, keep the rule on (it works as
+            # soon as the team exists) and leave the case where it is.
+            _missing_team(case, who, by_id[who.rule_id], str(final["team"]))
+        elif team.tier_level and team.tier_level > case.tier and case.team_id != team.pk:
+            # A tier's team is reached by escalating to that tier: the case moves tier and team together
+            # (tier history, SLA policy, the team's auto-assignment), never sits in L2 Support at L1.
+            run(
+                who,
+                "team",
+                lambda: case_services.case_escalate(
+                    case=case,
+                    to_tier=team.tier_level,
+                    team=team,
+                    actor=_rule_actor(who),
+                    reason=who.explanation,
+                    data=data_for(who),
+                ),
+            )
         else:
             run(
                 who,
@@ -362,6 +429,88 @@ def _apply(
                 run(outcome, "canned reply", lambda o=outcome, a=action: _send_canned(case, o, a["value"]))
 
 
+def _missing_team(case: Case, outcome: RuleOutcome, rule: Rule, name: str) -> None:
+    tier = f" and no team with tier level {name[1]}" if len(name) == 2 and name[0] in "lL" else ""
+    message = (
+        f"rule {outcome.rule_name!r} routes to team {name!r}, but this install has no team named "
+        f"{name!r}{tier}: create it (admin → Teams) or change the rule's action. The rule stays enabled; "
+        "the case keeps its team."
+    )
+    if rule.last_error != message:
+        Rule.objects.filter(pk=rule.pk).update(last_error=message, errored_at=timezone.now())
+    logger.warning("triage: %s", message)
+    case_services.case_record_system_event(
+        case=case,
+        kind=EventKind.NOTE,
+        actor=_rule_actor(outcome),
+        reason=message,
+        data={"rule": outcome.rule_name, "missing": {"team": name}},
+    )
+
+
+def _apply_decision(
+    case: Case, decision: Decision, before: dict, explicit: frozenset[str], run, data_for, changed: list[str]
+) -> None:
+    """Category and priority as `decision.decide` settled them: by a rule (its explanation) or by the model
+    ("model: billing (0.86); top terms: invoice, charged twice"). Unsure fields are left alone."""
+    prediction = decision.prediction
+    for name in ("priority", "category"):
+        value = decision.values.get(name)
+        source = decision.sources.get(name)
+        if value is None or source not in ("rule", "model") or to_fact(name, value) == before.get(name):
+            continue
+        if name == "category" and "category" in explicit:
+            continue
+        if (
+            name == "priority"
+            and "priority" in explicit
+            and PRIORITY_RANK[value] > PRIORITY_RANK[before[name]]
+        ):
+            continue  # a person chose this priority; triage may raise it but never lower it
+        if source == "rule":
+            who = decision.deciders[name]
+            actor, reason, data = _rule_actor(who), who.explanation, data_for(who)
+        else:
+            head = prediction.head(name)
+            actor, reason = MODEL_ACTOR, decision.explanations[name]
+            data = {
+                "model": (model_store.current_model() or _NoMeta).meta.get("version"),
+                "confidence": round(head.confidence, 4),
+                "guesses": [[label, round(p, 4)] for label, p in head.ranked[:3]],
+                "top_terms": head.top_terms,
+                "explanation": reason,
+            }
+            if name == "priority":
+                data["impact"] = [[s.name, s.evidence] for s in prediction.signals]
+        if name == "priority":
+            fn = lambda v=value, a=actor, r=reason, d=data: case_services.case_set_priority(  # noqa: E731
+                case=case, priority=v, actor=a, reason=r, data=d
+            )
+        else:
+            fn = lambda v=value, a=actor, r=reason, d=data: case_services.case_set_category(  # noqa: E731
+                case=case, category=v, actor=a, reason=r, data=d
+            )
+        outcome = decision.deciders.get(name)
+        if outcome is not None:
+            run(outcome, name, fn)
+            continue
+        try:
+            fn()
+            changed.append(name)
+        except ApplicationError as exc:  # e.g. a category the model learned was deleted since
+            case_services.case_record_system_event(
+                case=case,
+                kind=EventKind.NOTE,
+                actor=MODEL_ACTOR,
+                reason=f"model suggested {name} {value!r}, which could not be applied: {exc.message}",
+                data={"triage": "model_suggestion_failed", "error": exc.code},
+            )
+
+
+class _NoMeta:
+    meta: dict = {}
+
+
 def _raise_unknown(what: str, value: Any) -> None:
     raise ApplicationError(f"no {what} named {value!r}", code=f"unknown_{what}")
 
@@ -384,6 +533,22 @@ def _send_canned(case: Case, outcome: RuleOutcome, name: str) -> None:
     canned = CannedReply.objects.filter(name=name, active=True).first()
     if canned is None:
         raise ApplicationError(f"no active canned reply named {name!r}", code="unknown_canned_reply")
+    # The acknowledgement gate: an automatic answer to an auto-responder (out-of-office, a list, a bounce)
+    # would start two machines answering each other. The mail itself carries Auto-Submitted (notify).
+    from casework.notify.engine import acknowledgeable
+
+    work = active()
+    trigger = [m for m in work.messages.values() if m.case_id == case.pk and m.kind == MessageKind.CUSTOMER]
+    if trigger and not acknowledgeable(trigger[-1]):
+        why = (trigger[-1].meta or {}).get("no_acknowledgement_reason") or "sent by a machine"
+        case_services.case_record_system_event(
+            case=case,
+            kind=EventKind.NOTE,
+            actor=_rule_actor(outcome),
+            reason=f"Canned reply {name!r} not sent: the message it would answer was {why}",
+            data={"canned": name, "rule": outcome.rule_name, "skipped": "acknowledgement gate"},
+        )
+        return
     case_services.case_add_message(
         case=case,
         kind=MessageKind.REPLY,
@@ -406,14 +571,18 @@ def frustrated_threshold() -> float:
 @door
 def score_customer_message(*, message: Message) -> float:
     """Score a customer message, store it, and keep the case's mood flag in step with the latest one."""
-    value = sentiment.score(message.body or "")
     work = active()
+    case = work.lock(message.case)
+    prediction = predict_for(case, message)
+    angry = prediction.angry if prediction is not None else None
+    assessment = sentiment.assess(message.body or "", angry_probability=angry)
+    value = assessment.score
     work.set(work.messages.get(message.pk, message), sentiment=value)
     frustrated = sentiment.is_frustrated(value, threshold=frustrated_threshold())
-    case = work.lock(message.case)
     if case.frustrated != frustrated or case.sentiment != value:
         reason = (
-            f"latest customer message scored {value:+.2f} (frustrated below {frustrated_threshold():+.2f})"
+            f"latest customer message scored {assessment.explanation()} "
+            f"(frustrated at or below {frustrated_threshold():+.2f})"
         )
         case_services.case_set_sentiment(
             case=case,
@@ -421,58 +590,8 @@ def score_customer_message(*, message: Message) -> float:
             sentiment=value,
             actor="sentiment",
             reason=reason,
-            explain_score_only=False,
         )
     return value
-
-
-# --------------------------------------------------------------------------------------------------
-# dry run
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DryRunRow:
-    reference: str
-    subject: str
-    matched: bool
-    reasons: list[str]
-    changes: dict[str, tuple[Any, Any]]
-    error: str | None = None
-
-
-def dry_run(*, spec: RuleSpec, last: int = 100) -> list[DryRunRow]:
-    """What `spec` would do to the last `last` cases, without changing anything."""
-    spec.validate()
-    rows = []
-    cases = Case.objects.select_related("organisation", "category", "customer").prefetch_related("tags")
-    for case in cases.order_by("-created_at")[: max(1, min(last, 1000))]:
-        facts = case_facts(case)
-        facts["tags"] = sorted(t.name for t in case.tags.all())
-        final, outcomes = simulate([spec], spec.trigger, facts)
-        outcome = outcomes[0] if outcomes else None
-        changes = {
-            k: (facts.get(k), v) for k, v in final.items() if facts.get(k) != v and k not in ("text", "body")
-        }
-        rows.append(
-            DryRunRow(
-                reference=case.reference,
-                subject=case.subject,
-                matched=bool(outcome and outcome.matched),
-                reasons=outcome.reasons if outcome else [],
-                changes=changes,
-                error=outcome.error if outcome else None,
-            )
-        )
-    return rows
-
-
-def spec_from_draft(*, name: str, trigger: str, conditions: Any, actions: Any, order: int = 100) -> RuleSpec:
-    spec = RuleSpec(
-        id="draft", name=name or "draft", trigger=trigger, conditions=conditions, actions=actions, order=order
-    )
-    spec.validate()
-    return spec
 
 
 # --------------------------------------------------------------------------------------------------
@@ -487,6 +606,7 @@ def install_default_rules(*, update: bool = False) -> dict[str, int]:
     created = updated = 0
     for definition in DEFAULT_RULES:
         fields = {
+            "gives_way_to_model": definition["key"] in GIVES_WAY_TO_MODEL,
             "name": definition["name"],
             "trigger": definition["trigger"],
             "conditions": definition.get("conditions") or {},
@@ -505,67 +625,6 @@ def install_default_rules(*, update: bool = False) -> dict[str, int]:
             rule.save()
             updated += 1
     return {"created": created, "updated": updated}
-
-
-# --------------------------------------------------------------------------------------------------
-# triager on shift and untriaged alerts
-# --------------------------------------------------------------------------------------------------
-
-
-def triagers_on_shift(at: datetime | None = None) -> list:
-    at = at or timezone.now()
-    shifts = TriageShift.objects.select_related("agent").filter(agent__is_active=True)
-    seen, result = set(), []
-    for shift in shifts:
-        if shift.covers(at) and shift.agent_id not in seen:
-            seen.add(shift.agent_id)
-            result.append(shift.agent)
-    return result
-
-
-def untriaged_alert_minutes() -> int:
-    return settings.CASEWORK["UNTRIAGED_ALERT_MINUTES"]
-
-
-def alert_untriaged(now: datetime | None = None) -> int:
-    """Tell the triager on shift about cases waiting in New longer than the threshold, once per case."""
-    now = now or timezone.now()
-    threshold = now - timedelta(minutes=untriaged_alert_minutes())
-    already = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.NOTE, data__alert="untriaged")
-    waiting = (
-        Case.objects.filter(status=Status.NEW, created_at__lte=threshold)
-        .annotate(alerted=Exists(already))
-        .filter(alerted=False)
-        .order_by("created_at")[:200]
-    )
-    triagers = triagers_on_shift(now)
-    names = ", ".join(t.get_full_name() or t.username for t in triagers) or "nobody (no triager on shift)"
-    waiting = list(waiting)
-    if not waiting:
-        return 0
-    with unit_of_work("untriaged alerts"):
-        case_services.case_record_system_events(
-            events=[
-                case_services.SystemEvent(
-                    case=case,
-                    kind=EventKind.NOTE,
-                    reason=f"Waiting untriaged for {_minutes(now, case)} min; notified the triager on "
-                    f"shift: {names}",
-                    data={
-                        "alert": "untriaged",
-                        "notify": [t.username for t in triagers] or "team_lead",
-                        "minutes": _minutes(now, case),
-                    },
-                )
-                for case in waiting
-            ],
-            actor="triage",
-        )
-    return len(waiting)
-
-
-def _minutes(now: datetime, case: Case) -> int:
-    return int((now - case.created_at).total_seconds() // 60)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -630,13 +689,11 @@ def validate_definition(*, trigger: str, conditions: Any, actions: Any) -> None:
 
 
 __all__ = [
+    "PRIORITY_CRITERIA",
     "RuleDefinitionError",
-    "alert_untriaged",
     "apply_to_facts",
-    "dry_run",
     "install_default_rules",
     "run_rules",
     "run_scheduled_rules",
     "score_customer_message",
-    "triagers_on_shift",
 ]

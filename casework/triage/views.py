@@ -7,12 +7,13 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from casework.people.permissions import LEAD, role_required
+from casework.people.permissions import LEAD, agent_required, case_for_request, role_required
 
+from . import impact
 from .conditions import RuleDefinitionError
+from .dryrun import dry_run, spec_from_draft
 from .engine import TRIGGERS
 from .models import Rule
-from .services import dry_run, spec_from_draft
 
 
 @role_required(LEAD)
@@ -56,3 +57,107 @@ def dry_run_view(request: HttpRequest) -> HttpResponse:
         except RuleDefinitionError as exc:
             context["error"] = str(exc)
     return render(request, "triage/dry_run.html", context)
+
+
+# --------------------------------------------------------------------------------------------------
+# needs human triage: the triager's queue, one key per case
+# --------------------------------------------------------------------------------------------------
+
+
+def _choices(guesses: dict, case) -> list[dict]:
+    """Up to two one-key choices: the model's first and second guesses (a field it was sure about, or
+    that a rule decided, keeps the case's value)."""
+    cats = guesses.get("category") or [[case.category.slug if case.category_id else "other", 1.0]]
+    pris = guesses.get("priority") or [[case.priority, 1.0]]
+    out = []
+    for i in range(2):
+        cat = cats[min(i, len(cats) - 1)]
+        pri = pris[min(i, len(pris) - 1)]
+        choice = {
+            "key": i + 1,
+            "category": cat[0],
+            "priority": pri[0],
+            "p_category": cat[1],
+            "p_priority": pri[1],
+        }
+        if not any(c["category"] == choice["category"] and c["priority"] == choice["priority"] for c in out):
+            out.append(choice)
+    return out
+
+
+@agent_required
+def needs_triage_view(request: HttpRequest) -> HttpResponse:
+    from casework.cases.models import Case, Category, Priority
+    from casework.cases.status import Status
+
+    from .services import PRIORITY_CRITERIA
+    from .verdicts import NEEDS_TRIAGE_TAG, latest_guesses
+
+    cases = list(
+        Case.objects.filter(status=Status.NEW, tags__name=NEEDS_TRIAGE_TAG)
+        .select_related("category", "customer", "organisation")
+        .order_by("created_at")[:100]
+    )
+    guesses = latest_guesses(c.pk for c in cases)
+    rows = [{"case": c, "choices": _choices(guesses.get(c.pk, {}).get("guesses", {}), c)} for c in cases]
+    return render(
+        request,
+        "triage/needs_triage.html",
+        {
+            "rows": rows,
+            "categories": Category.objects.filter(active=True),
+            "priorities": Priority.choices,
+            "criteria": PRIORITY_CRITERIA,
+            "impact_criteria": {k.replace("_", " "): v for k, v in impact.CRITERIA.items()},
+        },
+    )
+
+
+@agent_required
+def verdict_view(request: HttpRequest, reference: str) -> HttpResponse:
+    from django.contrib import messages
+    from django.http import HttpResponseNotAllowed
+    from django.shortcuts import redirect
+
+    from casework.core.errors import ApplicationError
+
+    from .verdicts import triage_verdict
+
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    case = case_for_request(request, reference)
+    try:
+        confirmed = triage_verdict(
+            case=case,
+            category=request.POST.get("category", ""),
+            priority=request.POST.get("priority", ""),
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, f"{case.reference}: {exc.message}")
+    else:
+        messages.success(request, f"{case.reference} {'confirmed' if confirmed else 'corrected'}")
+    return redirect("triage:needs_triage")
+
+
+@agent_required
+def corrections_view(request: HttpRequest) -> HttpResponse:
+    from . import model_store
+    from .verdicts import correction_rates
+
+    rows = correction_rates(days=30)
+    total = sum(r["cases"] for r in rows)
+    corrected = sum(r["corrected"] for r in rows)
+    current = model_store.current_name()
+    meta = next((m for m in model_store.versions() if m.get("version") == current), None)
+    return render(
+        request,
+        "triage/corrections.html",
+        {
+            "rows": rows,
+            "total": total,
+            "corrected": corrected,
+            "rate": corrected / total if total else None,
+            "model": meta,
+        },
+    )

@@ -25,6 +25,9 @@ class ReplyForm(forms.Form):
     set_status = forms.CharField(required=False)
     seen_message_id = forms.IntegerField(required=False, min_value=0)
     confirm_collision = forms.BooleanField(required=False)
+    # Composer extras (casework/knowledge): a macro picked in the side panel, CC addresses.
+    macro = forms.IntegerField(required=False, min_value=1)
+    cc = forms.CharField(required=False, max_length=2000)
 
 
 class TransitionForm(forms.Form):
@@ -52,6 +55,8 @@ class CaseFieldsForm(forms.Form):
 
 class EscalateForm(forms.Form):
     to_tier = forms.TypedChoiceField(choices=Tier.choices, coerce=int)
+    # Empty: the team that serves the chosen tier.
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
     handoff_note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
     reason = forms.CharField(required=False, max_length=500)
 
@@ -101,7 +106,7 @@ class NewCaseForm(forms.Form):
 
 
 class CallForm(forms.Form):
-    customer_email = forms.EmailField()
+    customer_email = forms.EmailField(required=False, help_text="If the caller has one.")
     customer_name = forms.CharField(required=False, max_length=200)
     customer_phone = forms.CharField(required=False, max_length=50)
     direction = forms.ChoiceField(
@@ -114,3 +119,28 @@ class CallForm(forms.Form):
     subject = forms.CharField(required=False, max_length=300)
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=100_000)
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not (data.get("customer_email") or data.get("customer_phone") or data.get("case_reference")):
+            # A caller may have no email address; a phone number or the case they call about is enough.
+            raise forms.ValidationError(
+                "Give the caller's email address or phone number (or the case they are calling about)."
+            )
+        return data
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(required=False, max_length=200)
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(required=False, max_length=50)
+    organisation = forms.ModelChoiceField(queryset=None, required=False, empty_label="— no organisation —")
+    external_id = forms.CharField(label="CRM id", required=False, max_length=100)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    reason = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from casework.people.models import Organisation
+
+        self.fields["organisation"].queryset = Organisation.objects.order_by("name")

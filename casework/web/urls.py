@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import account_views, people_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -12,15 +12,23 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
+    path("me/tokens/", account_views.api_tokens, name="api_tokens"),
+    path("me/tasks/", views.my_tasks, name="my_tasks"),
+    path("me/tokens/<int:token_id>/revoke", account_views.api_token_revoke, name="api_token_revoke"),
     path("", views.queue, name="queue"),
-    path("cases/new/", views.case_new, name="case_new"),
-    path("calls/new/", views.call_new, name="call_new"),
+    path("cases/new/", people_views.case_new, name="case_new"),
+    path("cases/bulk", views.cases_bulk, name="cases_bulk"),
+    path("views/", views.saved_view_create, name="saved_view_create"),
+    path("views/<int:view_id>/delete", views.saved_view_delete, name="saved_view_delete"),
+    path("calls/new/", people_views.call_new, name="call_new"),
     path("cases/<str:reference>/", views.case_detail, name="case"),
     path("cases/<str:reference>/reply", views.case_reply, name="case_reply"),
     path("cases/<str:reference>/transition", views.case_transition, name="case_transition"),
     path("cases/<str:reference>/reopen", views.case_reopen, name="case_reopen"),
     path("cases/<str:reference>/fields", views.case_fields, name="case_fields"),
     path("cases/<str:reference>/take", views.case_take, name="case_take"),
+    path("cases/<str:reference>/custom-fields", views.case_custom_fields, name="case_custom_fields"),
     path("cases/<str:reference>/escalate", views.case_escalate, name="case_escalate"),
     path("cases/<str:reference>/tags", views.case_tags, name="case_tags"),
     path("cases/<str:reference>/sentiment", views.case_sentiment, name="case_sentiment"),
@@ -35,5 +43,7 @@ urlpatterns = [
     ),
     path("cases/<str:reference>/messages/<int:message_id>/split", views.message_split, name="message_split"),
     path("cases/<str:reference>/messages/<int:message_id>/move", views.message_move, name="message_move"),
-    path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
+    path("customers/<int:customer_id>/", people_views.customer_detail, name="customer"),
+    path("customers/<int:customer_id>/edit", people_views.customer_edit, name="customer_edit"),
+    path("organisations/<int:organisation_id>/", people_views.organisation_detail, name="organisation"),
 ]

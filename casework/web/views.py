@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db.models import Q
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -25,29 +22,32 @@ from casework.cases.status import (
     Tier,
     allowed_targets,
 )
-from casework.core.errors import ApplicationError, PermissionDenied
-from casework.people.models import Customer, Team
+from casework.core.errors import ApplicationError
+from casework.people.models import Team
 from casework.people.permissions import agent_required as login_required
-from casework.people.permissions import can_work_case, visible_cases
-from casework.people.services import customer_get_or_create
+from casework.people.permissions import can_work_case, case_for_request
+from casework.search import selectors as search_selectors
 
 from .forms import (
     AttachmentForm,
-    CallForm,
     CaseFieldsForm,
     EscalateForm,
     MergeForm,
-    NewCaseForm,
     ReplyForm,
     TagsForm,
     TaskForm,
     TransitionForm,
+    agent_choices,
 )
 from .panels import render_panels
+from .timeline import names_for
+from .timeline import render as render_timeline
 
 QUEUE_VIEWS = [
     ("open", "All open"),
     ("mine", "Mine"),
+    ("waiting", "Waiting on customer"),
+    ("mentioned", "Mentioning me"),
     ("unassigned", "Unassigned"),
     ("untriaged", "Untriaged"),
     ("frustrated", "Frustrated"),
@@ -80,13 +80,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, the admin and the API docs ask for /favicon.ico: point them at the app's icon."""
+    from django.templatetags.static import static
+
+    return redirect(static("casework/favicon.svg"))
+
+
 # --------------------------------------------------------------------------------------------------
 # queue
 # --------------------------------------------------------------------------------------------------
 
 
-def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
-    g = request.GET
+def _queue_filter(request: HttpRequest, params=None) -> selectors.CaseFilter:
+    g = request.GET if params is None else params
     tier = g.get("tier", "")
     return selectors.CaseFilter(
         view=g.get("view", "open") if g.get("view", "open") in dict(QUEUE_VIEWS) else "open",
@@ -99,8 +106,88 @@ def _queue_filter(request: HttpRequest) -> selectors.CaseFilter:
         tier=int(tier) if tier in ("1", "2", "3") else None,
         tag=g.get("tag", ""),
         q=g.get("q", "")[:200],
-        ordering=g.get("sort", "newest") if g.get("sort", "newest") in selectors.ORDERINGS else "newest",
+        ordering=_queue_ordering(g.get("sort", ""), g.get("q", "")),
     )
+
+
+def _queue_heading(filters: selectors.CaseFilter) -> dict:
+    """Which sidebar entry is the page (one, never two) and its title: a team's queue is named after
+    the team, the Critical shortcut after itself."""
+    view_label = dict(QUEUE_VIEWS).get(filters.view, "Cases")
+    if filters.team:
+        title = filters.team if filters.view == "open" else f"{filters.team} · {view_label}"
+        return {"view_title": title, "active_view": f"team:{filters.team}"}
+    if filters.priority == [Priority.CRITICAL] and filters.view == "open":
+        return {"view_title": "Critical", "active_view": "critical"}
+    return {"view_title": view_label, "active_view": filters.view}
+
+
+SAVED_VIEWS_SHOWN = 12
+
+
+def _saved_views(request: HttpRequest) -> list[dict]:
+    """The agent's own and the shared saved views with their case counts (one count each, at most
+    SAVED_VIEWS_SHOWN of them), marking the one this page is."""
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    here = request.GET.copy()
+    here.pop("page", None)
+    rows = []
+    views = SavedView.objects.filter(Q(owner=request.user) | Q(shared=True)).select_related("owner")
+    for saved in views.order_by("-shared", "name")[:SAVED_VIEWS_SHOWN]:
+        params = QueryDict(saved.query)
+        count = selectors.case_list(filters=_queue_filter(request, params), user=request.user).count()
+        rows.append(
+            {
+                "view": saved,
+                "count": count,
+                "active": sorted(params.lists()) == sorted(here.lists()),
+                "mine": saved.owner_id == request.user.pk,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    name = " ".join(request.POST.get("name", "").split())[:80]
+    query = QueryDict(request.POST.get("query", "")).copy()
+    query.pop("page", None)
+    if not name:
+        messages.error(request, "Give the view a name.")
+    elif SavedView.objects.filter(owner=request.user, name__iexact=name).exists():
+        messages.error(request, f"You already have a view called “{name}”.")
+    else:
+        SavedView.objects.create(
+            owner=request.user, name=name, shared=request.POST.get("shared") == "on", query=query.urlencode()
+        )
+        messages.success(request, f"Saved the view “{name}”.")
+    return redirect(reverse("web:queue") + "?" + query.urlencode())
+
+
+@login_required
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    from .models import SavedView
+
+    saved = get_object_or_404(SavedView, pk=view_id, owner=request.user)
+    saved.delete()
+    messages.success(request, f"Removed the view “{saved.name}”.")
+    return redirect("web:queue")
+
+
+def _queue_ordering(sort: str, q: str) -> str:
+    """An explicit sort wins; otherwise the best search match first when searching, else newest."""
+    if sort in selectors.ORDERINGS:
+        return sort
+    return "relevance" if q.strip() else "newest"
 
 
 @login_required
@@ -113,11 +200,24 @@ def queue(request: HttpRequest) -> HttpResponse:
             return _back_to_case(selectors.case_get(q, user=request.user))
         except ApplicationError:
             pass
-    qs = selectors.case_list(filters=filters, user=request.user)
+    qs = selectors.with_next_due(selectors.case_list(filters=filters, user=request.user))
     from django.conf import settings
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
     page = paginator.get_page(request.GET.get("page"))
+    corrected = ""
+    if q and not page.object_list:
+        # Nothing for a short query: try the closest spelling from recent subjects (casework/search).
+        corrected = search_selectors.correct(q) or ""
+        if corrected:
+            filters.q = corrected
+            qs = selectors.case_list(filters=filters, user=request.user)
+            paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
+            page = paginator.get_page(1)
+    if filters.q:
+        found = search_selectors.hits(list(page.object_list), filters.q)
+        for case in page.object_list:
+            case.hit = found.get(case.pk)
     params = request.GET.copy()
     params.pop("page", None)
     context = {
@@ -130,9 +230,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         "channels": Channel.choices,
         "categories": Category.objects.filter(active=True),
         "teams": Team.objects.all(),
+        "agents": agent_choices()[1:],
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
-        "view_title": dict(QUEUE_VIEWS).get(filters.view, "Cases"),
+        "saved_views": _saved_views(request),
+        **_queue_heading(filters),
+        "sort": request.GET.get("sort", ""),
+        "corrected": corrected,
+        "typed_query": q,
     }
     template = (
         "web/_queue_table.html" if request.htmx and request.htmx.target == "queue-table" else "web/queue.html"
@@ -140,9 +245,111 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@login_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    """The agent's open internal tasks across cases, soonest due first."""
+    from django.utils import timezone
+
+    return render(
+        request,
+        "web/my_tasks.html",
+        {"tasks": selectors.my_tasks(request.user)[:300], "now": timezone.now(), "counts": None},
+    )
+
+
+@login_required
+@require_POST
+def cases_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply the queue's bulk bar to the selected cases (through the bulk door: one event per change per
+    case), then back to the same queue page with what happened."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    from casework.cases.models import Case
+
+    back = request.POST.get("next") or reverse("web:queue")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("web:queue")
+    refs = [r.strip() for r in request.POST.getlist("refs") if r.strip()][:1000]
+    cases = list(Case.objects.filter(reference__in=refs))
+    post = request.POST
+    changes: dict = {}
+    if post.get("assignee"):
+        changes["assignee"] = None if post["assignee"] == "-" else _user_by_username(post["assignee"])
+    if post.get("team"):
+        changes["team"] = get_object_or_404(Team, pk=post["team"]) if post["team"].isdigit() else None
+    if post.get("priority"):
+        changes["priority"] = post["priority"]
+    if post.get("status"):
+        changes["status"] = post["status"]
+    if post.get("tags", "").strip():
+        changes["add_tags"] = post["tags"].replace(",", " ").split()
+    try:
+        result = services.cases_bulk_update(
+            cases=cases, actor=request.user, reason=post.get("reason", "")[:500], **changes
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return redirect(back)
+    (messages.warning if result.skipped else messages.success)(request, result.summary())
+    return redirect(back)
+
+
 # --------------------------------------------------------------------------------------------------
 # case page
 # --------------------------------------------------------------------------------------------------
+
+
+def _timeline(case) -> list:
+    """The case's messages and events, each event with its sentence (`entry.line`); events with nothing
+    to say (a score that changed no flag) are left out."""
+    entries = selectors.case_timeline(case)
+    events = [entry.event for entry in entries if entry.event is not None]
+    lines = render_timeline(events, names_for(events))
+    shown = []
+    for entry in entries:
+        if entry.event is not None:
+            entry.line = lines.get(entry.event.pk)
+            if entry.line is None:
+                continue
+        shown.append(entry)
+    return shown
+
+
+def _handoff_choices(case) -> dict:
+    """The hand-off form's tiers and teams: the next tier up (or L2 from L3), and for each tier the team
+    that serves it selected by default, so an L3 hand-off lands with the L3 team, not the first team."""
+    from casework.people.selectors import team_for_tier
+
+    default_tier = case.tier + 1 if case.tier < 3 else 2
+    default_team = team_for_tier(default_tier)
+    return {
+        "handoff_tier": default_tier,
+        "handoff_team_id": default_team.pk if default_team else None,
+        "handoff_teams": list(Team.objects.all()),
+    }
+
+
+def _custom_field_rows(case) -> dict:
+    """The case page's custom fields: every active definition as an input with the case's value, and
+    values under keys nobody defined (shown, not edited)."""
+    from casework.cases.custom_fields import display
+    from casework.cases.models import CustomFieldDefinition
+
+    values = case.custom_fields or {}
+    definitions = list(CustomFieldDefinition.objects.all())
+    defined = [
+        {"d": d, "value": values.get(d.key), "shown": display(None, values.get(d.key))}
+        for d in definitions
+        if d.active
+    ]
+    known = {d.key for d in definitions}
+    labels = {d.key: d.label for d in definitions}
+    other = [
+        {"key": labels.get(k, k), "shown": display(None, v)}
+        for k, v in sorted(values.items())
+        if k not in known or k not in {row["d"].key for row in defined}
+    ]
+    return {"defined": defined, "other": other}
 
 
 def _case_context(request: HttpRequest, case, **extra) -> dict:
@@ -156,13 +363,13 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
     )
     return {
         "case": case,
-        "timeline": selectors.case_timeline(case),
+        "timeline": _timeline(case),
         "tasks": selectors.case_tasks(case),
         "attachments": case.attachments.order_by("id"),
         "transitions": allowed_targets(case.status),
         "fields_form": fields_form,
         "task_form": TaskForm(),
-        "escalate_form": EscalateForm(initial={"to_tier": min(case.tier + 1, 3)}),
+        **_handoff_choices(case),
         "reply_form": extra.pop("reply_form", None) or ReplyForm(),
         "seen_message_id": selectors.latest_public_message_id(case),
         "priority_criteria": PRIORITY_CRITERIA,
@@ -174,6 +381,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "statuses": dict(Status.choices),
         "panels": render_panels(request, case),
         "can_work": can_work_case(request.user, case),
+        "custom_fields": _custom_field_rows(case),
         **extra,
     }
 
@@ -182,21 +390,47 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
 def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_or_404(request, reference)
     if request.htmx and request.GET.get("part") == "timeline":
-        return render(
-            request, "web/_timeline.html", {"case": case, "timeline": selectors.case_timeline(case)}
-        )
-    return render(request, "web/case.html", _case_context(request, case))
+        return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case)})
+    return render(request, "web/case.html", _case_context(request, case, **_take_draft(request, case)))
 
 
 def _case_or_404(request: HttpRequest, reference: str):
-    """The case for this request: 404 if missing or hidden from the agent's role, 403 on a POST to a case
-    they may only read (casework/people/permissions.py; the door functions check again)."""
-    try:
-        return selectors.case_get(reference, user=request.user, write=request.method == "POST")
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        raise Http404(exc.message) from exc
+    return case_for_request(request, reference)
+
+
+def _draft_key(case) -> str:
+    return f"casework.draft:{case.reference}"
+
+
+def _keep_draft(request: HttpRequest, case, data: dict, collision: list[int] | None = None) -> HttpResponse:
+    """The reply could not go out as it was (someone else wrote meanwhile, or it was refused): keep the
+    agent's text in the session and redirect to the case page, which shows it again (POST/redirect/GET:
+    a reload never posts twice)."""
+    request.session[_draft_key(case)] = {
+        "body": data.get("body") or "",
+        "internal": bool(data.get("internal")),
+        "set_status": data.get("set_status") or "",
+        "collision": collision or [],
+    }
+    return _back_to_case(case)
+
+
+def _take_draft(request: HttpRequest, case) -> dict:
+    """Context for a draft kept by _keep_draft (read once): the composer's text and the collision list."""
+    draft = request.session.pop(_draft_key(case), None)
+    if not draft:
+        return {}
+    extra: dict = {"reply_form": ReplyForm(initial={"body": draft["body"], "internal": draft["internal"]})}
+    if draft.get("collision"):
+        from casework.cases.models import Message
+
+        extra["collision"] = list(
+            Message.objects.filter(case=case, pk__in=draft["collision"])
+            .select_related("author_user", "author_customer")
+            .order_by("id")
+        )
+    extra["draft_status"] = draft.get("set_status", "")
+    return extra
 
 
 @login_required
@@ -213,21 +447,26 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
         newer = list(selectors.messages_since(case, seen, exclude_user=request.user))
         if newer:
             # Someone else wrote on this case while this agent was typing: show it and ask to confirm.
-            context = _case_context(request, case, reply_form=form, collision=newer)
-            return render(request, "web/case.html", context, status=409)
+            messages.warning(request, "Not sent yet: someone else wrote on this case while you were typing.")
+            return _keep_draft(request, case, data, collision=[m.pk for m in newer])
     set_status = data.get("set_status") or None
     try:
-        services.case_add_message(
-            case=case,
-            kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
-            body=data["body"],
-            actor=request.user,
-            set_status=set_status if set_status in Status.values else None,
-        )
+        if data.get("macro") or data.get("cc") or request.FILES:
+            # A macro's field changes, CC and attachments go with the reply in one write.
+            from casework.knowledge.views import composer_send
+
+            composer_send(request, case, data, set_status if set_status in Status.values else None)
+        else:
+            services.case_add_message(
+                case=case,
+                kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
+                body=data["body"],
+                actor=request.user,
+                set_status=set_status if set_status in Status.values else None,
+            )
     except ApplicationError as exc:
         _error(request, exc)
-        context = _case_context(request, case, reply_form=form)
-        return render(request, "web/case.html", context, status=exc.http_status)
+        return _keep_draft(request, case, data)
     messages.success(request, "Internal note added." if data["internal"] else "Reply sent.")
     return _back_to_case(case)
 
@@ -289,6 +528,28 @@ def case_fields(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def case_custom_fields(request: HttpRequest, reference: str) -> HttpResponse:
+    """Save the case's defined custom fields; values under undefined keys are kept as they are."""
+    from casework.cases.models import CustomFieldDefinition
+
+    case = _case_or_404(request, reference)
+    values = dict(case.custom_fields or {})
+    for definition in CustomFieldDefinition.objects.filter(active=True):
+        if definition.kind == "boolean":
+            raw = request.POST.get(f"cf_{definition.key}", "")
+            values[definition.key] = {"yes": True, "no": False}.get(raw)
+        else:
+            values[definition.key] = request.POST.get(f"cf_{definition.key}", "")
+    try:
+        services.case_update(case=case, actor=request.user, custom_fields=values)
+        messages.success(request, "Custom fields saved.")
+    except ApplicationError as exc:
+        _error(request, exc)
+    return _back_to_case(case)
+
+
+@login_required
+@require_POST
 def case_take(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_or_404(request, reference)
     try:
@@ -320,6 +581,7 @@ def case_escalate(request: HttpRequest, reference: str) -> HttpResponse:
             actor=request.user,
             reason=form.cleaned_data["reason"],
             handoff_note=form.cleaned_data["handoff_note"],
+            team=form.cleaned_data["team"],
         )
         messages.success(request, f"{case.reference} moved to L{case.tier}.")
     except ApplicationError as exc:
@@ -438,105 +700,6 @@ def attachment_download(request: HttpRequest, reference: str, attachment_id: int
     response["Content-Type"] = "application/octet-stream"
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-# --------------------------------------------------------------------------------------------------
-# creating cases, calls, customers
-# --------------------------------------------------------------------------------------------------
-
-
-@login_required
-def case_new(request: HttpRequest) -> HttpResponse:
-    form = NewCaseForm(request.POST or None, initial={"channel": Channel.EMAIL})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            case = services.case_open_for_contact(
-                customer_email=data["customer_email"],
-                customer_name=data["customer_name"],
-                subject=data["subject"],
-                description=data["description"],
-                channel=data["channel"],
-                priority=data["priority"] or None,
-                category=data["category"] or None,
-                actor=request.user,
-            )
-            messages.success(request, f"Opened {case.reference}.")
-            return _back_to_case(case)
-        except ApplicationError as exc:
-            _error(request, exc)
-    return render(request, "web/case_new.html", {"form": form, "priority_criteria": PRIORITY_CRITERIA})
-
-
-@login_required
-def call_new(request: HttpRequest) -> HttpResponse:
-    initial = {}
-    if ref := request.GET.get("case"):
-        try:
-            existing = selectors.case_get(ref, user=request.user)
-            initial = {
-                "case_reference": existing.reference,
-                "customer_email": existing.customer.email,
-                "customer_name": existing.customer.name,
-            }
-        except ApplicationError:
-            pass
-    if email := request.GET.get("email"):
-        initial.setdefault("customer_email", email)
-    form = CallForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            customer, _ = customer_get_or_create(
-                email=data["customer_email"], name=data["customer_name"], phone=data["customer_phone"]
-            )
-            case = (
-                selectors.case_get(data["case_reference"], user=request.user, write=True)
-                if data["case_reference"]
-                else None
-            )
-            message = services.case_log_call(
-                customer=customer,
-                case=case,
-                summary=data["summary"],
-                subject=data["subject"],
-                direction=data["direction"],
-                duration_seconds=data["duration_minutes"] * 60,
-                priority=data["priority"],
-                actor=request.user,
-            )
-            messages.success(request, f"Call logged on {message.case.reference}.")
-            return _back_to_case(message.case)
-        except ApplicationError as exc:
-            _error(request, exc)
-    return render(request, "web/call_new.html", {"form": form, "priority_criteria": PRIORITY_CRITERIA})
-
-
-@login_required
-def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = get_object_or_404(Customer.objects.select_related("organisation"), pk=customer_id)
-    # Only the cases this agent's role lets them see (other teams' may be hidden).
-    visible = visible_cases(customer.cases.all(), request.user)
-    cases = visible.select_related("category", "assignee", "team").order_by("-created_at")[:200]
-    stats = visible.aggregate(
-        total=Count("id"),
-        open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
-        reopened=Count("id", filter=Q(reopen_count__gt=0)),
-    )
-    colleagues = []
-    if customer.organisation_id:
-        colleagues = customer.organisation.customers.exclude(pk=customer.pk).order_by("name")[:20]
-    return render(
-        request,
-        "web/customer.html",
-        {
-            "customer": customer,
-            "cases": cases,
-            "stats": stats,
-            "colleagues": colleagues,
-            "new_call_url": reverse("web:call_new") + "?" + urlencode({"email": customer.email}),
-        },
-    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,7 +39,11 @@ class CaseListQuery(Schema):
     tag: str = ""
     q: str = Field(default="", max_length=200)
     view: str = "all"
-    ordering: str = Field(default="newest", description="newest | oldest | updated | priority | reference")
+    ordering: str = Field(
+        default="",
+        description="relevance (the default with q) | newest (the default without) | oldest | updated | "
+        "priority | reference | due",
+    )
     limit: int = Field(default=25, ge=1, le=200)
     # Bounded: a 30-digit offset was a 500 (SQLite integers are 64-bit; found by make fuzz).
     offset: int = Field(default=0, ge=0, le=1_000_000_000)
@@ -85,6 +89,7 @@ def list_cases(request, filters: Query[CaseListQuery]):
     for value in filters.priority:
         if value not in Priority.values:
             raise ValidationFailed(f"Unknown priority '{value}'", code="invalid_priority")
+    filters.ordering = filters.ordering or ("relevance" if filters.q.strip() else "newest")
     if filters.ordering not in selectors.ORDERINGS:
         raise ValidationFailed(
             f"Unknown ordering '{filters.ordering}'",
@@ -119,6 +124,59 @@ def list_cases(request, filters: Query[CaseListQuery]):
     }
 
 
+class BulkIn(Schema):
+    references: list[str] = Field(min_length=1, max_length=1000)
+    assignee: str | None = Field(default=None, description='username; "-" puts the cases back in the queue')
+    team: str | None = None
+    priority: str | None = None
+    status: str | None = None
+    add_tags: list[str] = Field(default_factory=list)
+    reason: str = Field(default="", max_length=500)
+
+
+class BulkOut(Schema):
+    changed: list[str]
+    unchanged: list[str]
+    skipped: dict[str, str]
+
+
+@router.post(
+    "/cases/bulk",
+    response=BulkOut,
+    summary="Change many cases at once (owner, team, priority, status, tags): one event per change per case",
+)
+def bulk_update(request, payload: BulkIn):
+    changes: dict = {}
+    if payload.assignee is not None:
+        if payload.assignee == "-":
+            changes["assignee"] = None
+        else:
+            user = get_user_model().objects.filter(username=payload.assignee, is_active=True).first()
+            if user is None:
+                raise NotFound(f"No active agent '{payload.assignee}'", code="agent_not_found")
+            changes["assignee"] = user
+    if payload.team is not None:
+        team = Team.objects.filter(name=payload.team).first()
+        if team is None:
+            raise NotFound(f"No team '{payload.team}'", code="team_not_found")
+        changes["team"] = team
+    if payload.priority is not None:
+        changes["priority"] = payload.priority
+    if payload.status is not None:
+        changes["status"] = payload.status
+    if payload.add_tags:
+        changes["add_tags"] = payload.add_tags
+    cases = list(Case.objects.filter(reference__in=payload.references))
+    missing = sorted(set(payload.references) - {c.reference for c in cases})
+    if missing:
+        raise NotFound(
+            f"No case {', '.join(missing[:5])}", code="case_not_found", details={"missing": missing}
+        )
+    result = services.cases_bulk_update(cases=cases, actor=request.auth, reason=payload.reason, **changes)
+    return {"changed": result.changed, "unchanged": result.unchanged, "skipped": result.skipped}
+
+
+# Declared after /cases/bulk: "bulk" would otherwise match {reference}.
 @router.get("/cases/{reference}", response=CaseDetailOut, summary="One case")
 def get_case(request, reference: str):
     return case_detail_dict(_get_case(request, reference))

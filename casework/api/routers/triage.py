@@ -10,8 +10,9 @@ from pydantic import ConfigDict, Field, StrictBool
 from casework.core.errors import NotFound, ValidationFailed
 from casework.people.permissions import LEAD, require_role
 from casework.triage.conditions import RuleDefinitionError
+from casework.triage.dryrun import dry_run, spec_from_draft
 from casework.triage.models import Rule
-from casework.triage.services import dry_run, spec_from_draft, validate_definition
+from casework.triage.services import validate_definition
 
 from ..auth import ADMIN, TokenAuth
 

@@ -34,15 +34,15 @@ def test_create_case_returns_201_with_contract_fields(api, organisation):
         assert key in body
     assert body["reference"].startswith("CW-")
     # The response already carries what the write's reactions decided: the client chose the category, so
-    # triage moved it to Triaged; "fails with error 500" reads as frustrated on a high case of a key
-    # account, so a rule sent it to L2, where nobody can take it yet.
+    # triage moved it to Triaged. "fails with error 500" is a calm problem report, not frustration (the
+    # support-domain sentiment layer, issue 19), so routing gave it to L1 on arrival.
     assert (body["status"], body["priority"], body["category"], body["channel"]) == (
         "triaged",
         "high",
         "bug",
         "api",
     )
-    assert (body["team"], body["assignee"], body["frustrated"]) == ("L2 Support", None, True)
+    assert (body["team"], body["assignee"], body["frustrated"]) == ("L1 Support", "alice", False)
     assert body["customer"]["email"] == "nora@northwind.test"
     assert body["customer"]["organisation"]["name"] == "Northwind"
     assert body["organisation"]["vip"] is True
@@ -289,3 +289,24 @@ def test_events_come_a_page_at_a_time(api, case):
         after = page["next"]
     assert seen == [e["id"] for e in everything["items"]] and len(seen) > 7
     assert api.get(f"/api/v1/cases/{case.reference}/events", {"limit": 0}).status_code == 422
+
+
+def test_bulk_update_through_the_api(api, alice, bob, customer):
+    from casework.testing.factories import open_case
+
+    cases = [open_case(subject=f"Printer {i}", customer=customer) for i in range(2)]
+    refs = [c.reference for c in cases]
+    response = api.post(
+        "/api/v1/cases/bulk",
+        {"references": refs, "assignee": "bob", "priority": "low", "add_tags": ["printers"]},
+    )
+    assert response.status_code == 200, response.content
+    assert sorted(response.json()["changed"]) == sorted(refs) and response.json()["skipped"] == {}
+    for case in cases:
+        case.refresh_from_db()
+        assert (case.assignee, case.priority) == (bob, "low")
+    missing = api.post("/api/v1/cases/bulk", {"references": ["CW-999999"], "priority": "low"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "case_not_found"
+    nothing = api.post("/api/v1/cases/bulk", {"references": refs})
+    assert nothing.status_code == 422 and nothing.json()["error"]["code"] == "nothing_to_change"
+    assert "/api/v1/cases/bulk" in api.get("/api/v1/openapi.json").json()["paths"]

@@ -19,6 +19,7 @@ from .activity import (
     case_record_system_events,
     task_complete,
 )
+from .bulk import BulkResult, cases_bulk_update
 from .email import message_move, message_record_email, message_split_to_new_case
 from .lifecycle import (
     CustomerMessage,
@@ -48,6 +49,7 @@ from .ownership import (
 
 __all__ = [
     "Actor",
+    "BulkResult",
     "CustomerMessage",
     "NewAttachment",
     "Opening",
@@ -74,6 +76,7 @@ __all__ = [
     "case_set_team",
     "case_transition",
     "case_update",
+    "cases_bulk_update",
     "message_move",
     "message_record_email",
     "message_split_to_new_case",

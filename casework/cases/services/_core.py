@@ -203,6 +203,25 @@ def _allowed(choices: type) -> frozenset[str]:
     return frozenset(choices.values)
 
 
+def _check_custom_fields(value: Any) -> dict:
+    """Custom field values checked against their definitions (one query, only when there are values);
+    a wrong value refuses the write, naming each field."""
+    from ..custom_fields import clean_custom_fields
+    from ..models import CustomFieldDefinition
+
+    if not isinstance(value, dict):
+        raise ValidationFailed("custom_fields must be an object", code="invalid_custom_fields")
+    if not value:
+        return {}
+    specs = {d.key: d.spec() for d in CustomFieldDefinition.objects.filter(key__in=list(value))}
+    cleaned, errors = clean_custom_fields(value, specs)
+    if errors:
+        raise ValidationFailed(
+            "; ".join(errors.values()), code="invalid_custom_fields", details={"fields": errors}
+        )
+    return cleaned
+
+
 def _check_choice(value: str, choices: type, *, field: str) -> str:
     if value not in _allowed(choices):
         raise ValidationFailed(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
 
 from casework.core import clock
 from casework.core.errors import InvalidTransition, ValidationFailed
@@ -24,12 +26,13 @@ from ..models import (
     Message,
     MessageKind,
 )
-from ..status import Channel, Priority, Status, transition_for
+from ..status import CUSTOMER_REOPEN, Channel, Priority, Status, transition_for
 from ._core import (
     Actor,
     _attachment,
     _attachment_event,
     _check_choice,
+    _check_custom_fields,
     _check_text,
     _customer_actor,
     _event,
@@ -100,6 +103,7 @@ class Opening:
             channel=_check_choice(self.channel, Channel, field="channel"),
             category=resolve_category(self.category),
             tags=_tags(self.tags) if self.tags else (),
+            custom_fields=_check_custom_fields(self.custom_fields) if self.custom_fields else None,
         )
 
 
@@ -228,16 +232,43 @@ def case_open_for_contact(
     return case_open(customer=customer, **kwargs)
 
 
+def reopen_window_decision(case: Case, now: datetime) -> tuple[bool, str]:
+    """Does a customer's message on this resolved or closed case reopen it (True) or open a linked
+    follow-up (False)? With the sentence the timeline shows. The window (CASEWORK_REOPEN_WINDOW_DAYS)
+    runs from when the case was closed, or resolved while it is not closed yet; a case closed without
+    ever being resolved (spam, a withdrawn request, a merge) always gets a follow-up."""
+    days = settings.CASEWORK["REOPEN_WINDOW_DAYS"]
+    if case.status == Status.CLOSED and (case.resolved_at is None or case.merged_into_id):
+        return False, "the case was closed without a resolution"
+    since = case.closed_at if case.status == Status.CLOSED else case.resolved_at
+    if since is None:
+        return True, "no close time recorded"
+    age = now - since
+    what = "closing" if case.status == Status.CLOSED else "resolution"
+    if age <= timedelta(days=days):
+        return True, f"within the {days}-day reopen window ({age.days} day(s) after {what})"
+    return False, f"{age.days} days after {what}, past the {days}-day reopen window"
+
+
 def _apply_customer_reply_status(case: Case, actor: Actor) -> Case:
-    """A customer writing back restarts work: Awaiting Client resumes, Resolved reopens. Returns the case
-    that should receive the message (a follow-up case when this one is closed)."""
+    """A customer writing back restarts work: Awaiting Client resumes; Resolved (and Closed, within the
+    reopen window) reopens. The caller has already sent a message past the window to a follow-up."""
     if case.status == Status.AWAITING_CLIENT:
         _transition_locked(case, Status.IN_PROGRESS, actor, reason="Customer replied")
-    elif case.status == Status.RESOLVED:
+    elif case.status in (Status.RESOLVED, Status.CLOSED):
+        _, why = reopen_window_decision(case, clock.now())
+        reason = (
+            f"Customer replied after {'closing' if case.status == Status.CLOSED else 'resolution'}: {why}"
+        )
         _set(case, reopen_count=case.reopen_count + 1)
-        _transition_locked(case, Status.IN_PROGRESS, actor, reason="Customer replied after resolution")
-        _record(case, EventKind.REOPENED, actor, reason="Customer replied after resolution")
+        rule = CUSTOMER_REOPEN if case.status == Status.CLOSED else None
+        _record(case, EventKind.REOPENED, actor, reason=reason, data={"reopen_window_days": _window_days()})
+        _transition_locked(case, Status.IN_PROGRESS, actor, reason=reason, rule=rule)
     return case
+
+
+def _window_days() -> int:
+    return settings.CASEWORK["REOPEN_WINDOW_DAYS"]
 
 
 @door
@@ -288,7 +319,9 @@ def case_add_message(
         )
         return message
     now = clock.now()
-    if kind == MessageKind.CUSTOMER and locked.status == Status.CLOSED:
+    late = kind == MessageKind.CUSTOMER and locked.status in (Status.RESOLVED, Status.CLOSED)
+    reopens, why = reopen_window_decision(locked, now) if late else (True, "")
+    if late and not reopens:
         follow_up, first = case_open_with_message(
             subject=subject or locked.subject,
             description=body,
@@ -307,7 +340,8 @@ def case_add_message(
             EventKind.FOLLOW_UP_OPENED,
             actor,
             new={"reference": follow_up.reference},
-            reason="Customer wrote after the case was closed",
+            reason=f"Customer wrote {why}: opened a follow-up case",
+            data={"reopen_window_days": _window_days()},
         )
         return first if first is not None else follow_up.messages.order_by("id").first()
     if set_status and set_status != locked.status and kind != MessageKind.CUSTOMER:
@@ -498,10 +532,13 @@ def _check_transition(case: Case, to: str, reason: str):
 
 
 def _transition_locked(
-    case: Case, to: str, actor: Actor, *, reason: str = "", data: dict | None = None
+    case: Case, to: str, actor: Actor, *, reason: str = "", data: dict | None = None, rule=None
 ) -> None:
+    """Move a locked case; `rule` is a transition outside the agents' table that the caller has decided
+    applies (a customer reopening a closed case within the window: `status.CUSTOMER_REOPEN`)."""
     source = case.status
-    rule = _check_transition(case, to, reason)
+    if rule is None or (rule.source, rule.target) != (source, to):
+        rule = _check_transition(case, to, reason)
     reason = (reason or "").strip()
     now = clock.now()
     _set(case, status=to)
@@ -510,7 +547,7 @@ def _transition_locked(
     elif to == Status.CLOSED:
         _set(case, closed_at=now)
     elif rule.is_reopen:
-        _set(case, resolved_at=None)
+        _set(case, resolved_at=None, closed_at=None)
     _record(case, EventKind.STATUS_CHANGED, actor, old=source, new=to, reason=reason, data=data)
 
 

@@ -24,7 +24,18 @@ from ..models import (
     Task,
 )
 from ..status import PRIORITY_RANK, Priority, Status, Tier
-from ._core import Actor, _check_choice, _check_text, _lock, _record, _set, _sync, _tags, resolve_category
+from ._core import (
+    Actor,
+    _check_choice,
+    _check_custom_fields,
+    _check_text,
+    _lock,
+    _record,
+    _set,
+    _sync,
+    _tags,
+    resolve_category,
+)
 from .unit_of_work import active, door
 
 # --------------------------------------------------------------------------------------------------
@@ -181,20 +192,19 @@ def case_set_sentiment(
     sentiment: float | None = None,
     actor: Any = None,
     reason: str = "",
-    explain_score_only: bool = True,
 ) -> Case:
     """Record the customer's mood: automatically from a message score, or an agent's correction.
 
-    With `explain_score_only=False` (automatic scoring) a new score that leaves the frustrated flag as
-    it was is kept without an event: the score is on its message already, and the timeline says when
-    the customer's mood turned, not every time a number moved."""
+    A new score that leaves the frustrated flag as it was is kept without an event: the score is on its
+    message already, and the timeline says when the customer's mood turned, not every time a number
+    moved (nor when an agent sets the flag it already has)."""
     actor = Actor.of(actor)
     locked = _lock(case)
     old = {"frustrated": locked.frustrated, "sentiment": locked.sentiment}
     new = {"frustrated": frustrated, "sentiment": locked.sentiment if sentiment is None else sentiment}
     if old != new:
         _set(locked, frustrated=new["frustrated"], sentiment=new["sentiment"])
-        if explain_score_only or old["frustrated"] != new["frustrated"]:
+        if old["frustrated"] != new["frustrated"]:
             _record(locked, EventKind.SENTIMENT_CHANGED, actor, old=old, new=new, reason=reason)
     _sync(case, locked)
     return locked
@@ -211,6 +221,9 @@ def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: A
             code="unknown_field",
             details={"fields": sorted(unknown)},
         )
+    if "custom_fields" in changes:
+        # Checked before anything changes: a wrong value refuses the whole update.
+        changes["custom_fields"] = _check_custom_fields(changes["custom_fields"])
     actor = Actor.of(actor)
     if "priority" in changes:
         case_set_priority(case=case, priority=changes["priority"], actor=actor, reason=reason)
@@ -228,8 +241,6 @@ def case_update(*, case: Case, actor: Any = None, reason: str = "", **changes: A
             value = changes[field]
             if field == "subject":
                 value = normalise_whitespace(_check_text(value, field="subject", max_chars=300))
-            elif not isinstance(value, dict):
-                raise ValidationFailed("custom_fields must be an object", code="invalid_custom_fields")
             old = getattr(locked, field)
             if old != value:
                 _set(locked, **{field: value})

@@ -490,6 +490,10 @@ def _update_rows(model: type[models.Model], objs: list[models.Model], names: lis
 
 def _copy_fields(source: Case, target: Case) -> None:
     for f in Case._meta.concrete_fields:
+        # Generated columns (open_flag, priority_rank) are the database's; a fresh instance may not hold
+        # them, and reading one would cost a query.
+        if f.generated:
+            continue
         setattr(target, f.attname, getattr(source, f.attname))
     # Related instances cached on the target would now disagree with the ids just copied.
     for name in ("organisation", "category", "customer", "team", "assignee", "merged_into"):

@@ -110,7 +110,8 @@ def test_subject_reference_needs_a_sender_of_the_customer(case):
     assert any("outside the customer" in r for r in message.meta["rejected_signals"])
 
 
-def test_customer_mail_to_closed_case_opens_follow_up(case):
+def test_customer_mail_to_closed_case_opens_follow_up_past_the_reopen_window(case, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "REOPEN_WINDOW_DAYS": 0}  # any later mail is past it
     for status in (Status.TRIAGED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED):
         if case.status != status:
             case_services.case_transition(case=case, to=status, reason="done")
@@ -118,6 +119,17 @@ def test_customer_mail_to_closed_case_opens_follow_up(case):
     result = ingest_raw(_reply(case, headers={"In-Reply-To": f"<{ours}>"}), source="pipe")
     assert result.created and result.case_reference != case.reference
     assert Case.objects.get(reference=result.case_reference).follow_up_of == case
+
+
+def test_customer_mail_to_a_case_closed_within_the_reopen_window_reopens_it(case):
+    for status in (Status.TRIAGED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED):
+        if case.status != status:
+            case_services.case_transition(case=case, to=status, reason="done")
+    ours = make_message_id(case_id=case.pk, nonce="n3", key=signing_key(), domain=message_id_domain())
+    result = ingest_raw(_reply(case, headers={"In-Reply-To": f"<{ours}>"}), source="pipe")
+    assert not result.created and result.case_reference == case.reference
+    case.refresh_from_db()
+    assert case.status == Status.IN_PROGRESS and case.reopen_count == 1
 
 
 def test_mail_from_our_own_address_is_ignored(settings):

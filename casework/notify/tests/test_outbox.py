@@ -64,10 +64,13 @@ def test_round_trip_reply_threads_back_by_signed_message_id(
     )
     case = Message.objects.get(message_id="c1@customer.test").case
     reply = _agent_reply(case, alice, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
-    assert outbox_drain() == {"sent": 1}
-    ((_, rcpt, raw),) = sink_settings.wait_for(1)
+    # The acknowledgement of the new case (automatic) and the agent's reply (not automatic).
+    assert outbox_drain() == {"sent": 2}
+    (_, _, ack_raw), (_, rcpt, raw) = sink_settings.wait_for(2)
+    ack = message_from_bytes(ack_raw, policy=policy.default)
+    assert ack["Auto-Submitted"] == "auto-generated" and ack["In-Reply-To"] == "<c1@customer.test>"
     sent = message_from_bytes(raw, policy=policy.default)
-    assert rcpt == ["ann@customer.test"]
+    assert rcpt == ["ann@customer.test"] and sent["Auto-Submitted"] is None
     assert sent["Subject"] == f"Re: [{first.case_reference}] VPN drops"
     assert sent["In-Reply-To"] == "<c1@customer.test>" and "<c1@customer.test>" in sent["References"]
     our_id = sent["Message-ID"].strip("<>")

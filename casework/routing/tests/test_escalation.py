@@ -122,3 +122,43 @@ def test_auto_assign_button(client, teams, new_case):
     assert f"{case.reference} assigned to Ana." in response.content.decode()
     case.refresh_from_db()
     assert case.assignee == ana
+
+
+def test_de_escalation_returns_the_case_to_its_previous_owner_when_available(
+    teams, new_case, django_capture_on_commit_callbacks
+):
+    ana = agent_with("ana", team=teams[1])
+    agent_with("cleo", team=teams[1])  # free too: the previous owner wins over a score
+    ben = agent_with("ben", team=teams[2], tier=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        case = new_case()
+        case_services.case_assign(case=case, assignee=ana, actor="test")
+        case_services.case_escalate(case=case, to_tier=2, actor=ana, handoff_note="Needs L2")
+    case.refresh_from_db()
+    assert case.assignee == ben
+    with django_capture_on_commit_callbacks(execute=True):
+        case_services.case_escalate(case=case, to_tier=1, actor=ben, handoff_note="Fixed; confirm")
+    case.refresh_from_db()
+    assert (case.tier, case.assignee) == (1, ana)
+    event = case.events.filter(kind="assigned").latest("id")
+    assert event.data["routing"] == "previous_owner"
+    assert "back to Ana" in event.reason
+
+
+def test_de_escalation_skips_an_away_previous_owner_and_says_why(
+    teams, new_case, django_capture_on_commit_callbacks
+):
+    ana = agent_with("ana", team=teams[1])
+    cleo = agent_with("cleo", team=teams[1])
+    ben = agent_with("ben", team=teams[2], tier=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        case = new_case()
+        case_services.case_assign(case=case, assignee=ana, actor="test")
+        case_services.case_escalate(case=case, to_tier=2, actor=ana, handoff_note="Needs L2")
+    ana.agent.availability = "away"
+    ana.agent.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        case_services.case_escalate(case=case, to_tier=1, actor=ben, handoff_note="Fixed; confirm")
+    case.refresh_from_db()
+    assert case.assignee == cleo
+    assert "the previous owner, is away" in case.events.filter(kind="assigned").latest("id").reason

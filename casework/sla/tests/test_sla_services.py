@@ -123,6 +123,27 @@ def test_priority_change_recalculates_with_time_already_used(at, alice):
     assert clock(case).ledger.count() == before
 
 
+def test_priority_change_on_a_paused_case_past_the_new_target_is_a_breach(at, alice):
+    case = open_at(at, MONDAY_10)  # resolution 24 h business
+    at(utc(2026, 3, 2, 10, 5), cases.case_transition, case=case, to="in_progress", actor=alice)
+    at(utc(2026, 3, 2, 14, 30), cases.case_transition, case=case, to="awaiting_client", actor=alice)
+    # 4 h 30 min used, paused; critical gives 4 h: already used up, so it is breached (still paused),
+    # never "-30 min left".
+    at(utc(2026, 3, 2, 15), cases.case_set_priority, case=case, priority="critical", actor=alice)
+    res = clock(case)
+    assert (res.state, res.target, res.is_paused) == (ClockState.BREACHED, 4 * H, True)
+    assert Breach.objects.filter(clock=res).count() == 1
+    reasons = [e.reason for e in CaseEvent.objects.filter(case=case, kind=EventKind.SLA).order_by("id")]
+    assert not any("-" in r.split("left")[0][-8:] for r in reasons if "left" in r)
+    assert any(r.startswith("Resolution breached: was due") for r in reasons)
+    assert "the new target is already used up (still paused)" in reasons[-1]
+    # The panel says breached and paused, with no time left shown.
+    from casework.sla.selectors import case_clocks
+
+    view = next(v for v in case_clocks(case, now=utc(2026, 3, 2, 16)) if v.clock.metric == "resolution")
+    assert (view.state, view.paused, view.left) == ("breached", True, None)
+
+
 def test_team_and_organisation_tier_changes_recalculate(at, alice, teams):
     org = OrganisationFactory(name="Acme", tier="standard")
     case = open_at(at, MONDAY_10, customer=CustomerFactory(organisation=org), priority="low")
@@ -182,6 +203,11 @@ def test_late_first_response_is_a_breach_even_before_the_sweep(at, alice):
     )
     assert [e.kind for e in fr.ledger.order_by("id")] == ["start", "breached", "stopped"]
     assert CaseEvent.objects.filter(case=case, kind=EventKind.SLA, data__state="breached").count() == 1
+    # The timeline says "breached" once: the breach event, then what the reply did to the clock.
+    sla_events = list(CaseEvent.objects.filter(case=case, kind=EventKind.SLA).order_by("id"))
+    assert sum("breached" in e.reason for e in sla_events) == 1
+    assert sla_events[-2].data["state"] == "breached"
+    assert sla_events[-1].reason.startswith("First response clock stopped")
 
 
 def test_reply_exactly_at_the_due_time_meets_the_target(at, alice):

@@ -6,7 +6,7 @@ from casework.cases import pipeline
 from casework.cases import services as case_services
 from casework.cases.models import CaseEvent, EventKind, MessageKind
 from casework.testing.factories import CustomerFactory, open_case
-from casework.triage import services
+from casework.triage import alerts, dryrun, services
 from casework.triage.models import CannedReply, Rule, TriageShift
 
 pytestmark = pytest.mark.django_db
@@ -57,9 +57,10 @@ def test_data_loss_escalates_to_tier_2(run_hooks, teams):
     case = run_hooks(subject="Data missing", description="Since the import our data is missing for March.")
     assert (case.priority, case.category.slug, case.tier, case.team) == ("high", "data", 2, teams[2])
     escalation = events(case, EventKind.ESCALATED)[0]
-    assert escalation.actor_label.startswith("rule:") and escalation.data["handoff_note"].startswith(
-        "Escalated"
-    )
+    assert escalation.actor_label.startswith("rule:")
+    # The rule explains itself on the event; no hand-off note repeating the rule sentence.
+    assert escalation.reason == escalation.data["explanation"] and not escalation.data["handoff_note"]
+    assert not case.messages.filter(kind="note").exists()
 
 
 def test_how_to_question_is_low(run_hooks):
@@ -92,6 +93,24 @@ def test_negative_message_flags_frustration_and_routes_high_cases_to_l2(run_hook
     )
     assert case.frustrated and case.sentiment < -0.5
     assert events(case, EventKind.SENTIMENT_CHANGED)[0].reason.startswith("latest customer message scored")
+
+
+def test_frustrated_customer_on_an_urgent_case_moves_tier_and_team(run_hooks, teams):
+    case = run_hooks(
+        subject="Export broken again",
+        priority="high",
+        description="This is the third time the export crashed with an error. This is unacceptable, I am "
+        "furious and we are losing money. Terrible service, nobody helps!",
+    )
+    assert case.frustrated
+    # The tier-2 team is reached by escalating: tier and team move together, with the rule's handoff.
+    assert (case.tier, case.team) == (2, teams[2])
+    escalated = events(case, EventKind.ESCALATED)[-1]
+    assert escalated.data["rule"] == "Frustrated customer on an urgent case"
+    assert (escalated.old["tier"], escalated.new["tier"]) == (1, 2)
+    assert not events(case, EventKind.TEAM_CHANGED) or all(
+        e.new != teams[2].name for e in events(case, EventKind.TEAM_CHANGED)
+    )
 
 
 def test_a_calm_message_keeps_its_score_without_a_timeline_entry(run_hooks):
@@ -129,7 +148,7 @@ def test_a_rule_that_errors_is_disabled_and_intake_goes_on(run_hooks):
     assert case.priority == "critical"
 
 
-def test_an_action_that_cannot_apply_disables_the_rule_and_explains(run_hooks):
+def test_a_rule_routing_to_a_missing_team_stays_enabled_and_says_what_is_missing(run_hooks):
     rule = Rule.objects.create(
         name="To ghosts",
         trigger="case_opened",
@@ -139,8 +158,9 @@ def test_an_action_that_cannot_apply_disables_the_rule_and_explains(run_hooks):
     )
     case = run_hooks(subject="ghost in the machine", description="boo")
     rule.refresh_from_db()
-    assert not rule.enabled and "no team named" in rule.last_error
-    assert any("no team named" in e.reason for e in events(case, EventKind.NOTE))
+    assert rule.enabled and "no team named 'Ghostbusters'" in rule.last_error
+    note = next(e for e in events(case, EventKind.NOTE) if "no team named" in e.reason)
+    assert "create it" in note.reason and note.data["missing"] == {"team": "Ghostbusters"}
 
 
 def test_each_action_type_applies_through_services(run_hooks, alice, teams):
@@ -185,13 +205,13 @@ def test_dry_run_lists_matches_without_changing_anything(customer):
     with pipeline.only():  # cases as an import left them, before any rule ran
         open_case(subject="Invoice wrong", description="refund please", customer=customer)
         open_case(subject="Hello", description="nothing here", customer=customer)
-    spec = services.spec_from_draft(
+    spec = dryrun.spec_from_draft(
         name="Billing",
         trigger="case_opened",
         conditions={"field": "text", "op": "contains_any", "value": ["refund"]},
         actions=[{"type": "set_category", "value": "billing"}],
     )
-    rows = services.dry_run(spec=spec, last=10)
+    rows = dryrun.dry_run(spec=spec, last=10)
     matched = [r for r in rows if r.matched]
     assert len(rows) == 2 and len(matched) == 1
     assert matched[0].changes["category"] == (None, "billing")
@@ -209,9 +229,9 @@ def test_untriaged_alert_names_the_triager_on_shift_once(alice, customer, settin
     with time_machine.travel(monday_10, tick=False):
         case = open_case(subject="Waiting", customer=customer)
     with time_machine.travel(monday_10 + dt.timedelta(minutes=20), tick=False):
-        assert services.triagers_on_shift() == [alice]
-        assert services.alert_untriaged() == 1
-        assert services.alert_untriaged() == 0
+        assert alerts.triagers_on_shift() == [alice]
+        assert alerts.alert_untriaged() == 1
+        assert alerts.alert_untriaged() == 0
     note = events(case, EventKind.NOTE)[0]
     assert note.data["notify"] == ["alice"] and "20 min" in note.reason
 

@@ -55,6 +55,17 @@ def age(value) -> str:
     return f"{seconds // 86400}d"
 
 
+@register.filter
+def due_in(value) -> dict | None:
+    """The queue's Due column: "in 2h" / "4h overdue" (wall-clock, compact), or None without a clock."""
+    if not value:
+        return None
+    seconds = int((value - timezone.now()).total_seconds())
+    span = abs(seconds)
+    text = f"{span // 60}m" if span < 3600 else f"{span // 3600}h" if span < 86400 else f"{span // 86400}d"
+    return {"text": f"{text} overdue" if seconds < 0 else f"in {text}", "overdue": seconds < 0}
+
+
 @register.simple_tag(takes_context=True)
 def querystring_with(context, **kwargs) -> str:
     params = context["request"].GET.copy()
@@ -121,3 +132,11 @@ def get_item(mapping, key):
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """Customer fields as people say them: external_id → CRM id, organisation → organisation."""
+    return {"external_id": "CRM id", "email": "email", "phone": "phone", "name": "name"}.get(
+        name, name.replace("_", " ")
+    )

@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from casework.api.models import ApiToken
+from casework.api.services import token_issue
+from casework.core.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -15,7 +16,8 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user '{options['username']}'")
-        if not user.is_active:
-            raise CommandError(f"User '{user.username}' is inactive")
-        _, raw = ApiToken.issue(user, name=options["name"])
+        try:
+            _, raw = token_issue(user=user, name=options["name"])
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(raw)

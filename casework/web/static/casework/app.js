@@ -51,6 +51,11 @@
     else if (key === "g") { pendingG = true; setTimeout(() => { pendingG = false; }, 1000); }
     else if (key === "r") { if (focusComposer(false)) event.preventDefault(); }
     else if (key === "i") { if (focusComposer(true)) event.preventDefault(); }
+    else if ((key === "1" || key === "2") && document.querySelector("tr.selected form[data-choice]")) {
+      // Triage queue: accept the first or second guess for the selected case with one key.
+      const form = document.querySelector('tr.selected form[data-choice="' + key + '"]');
+      if (form) { form.requestSubmit(); event.preventDefault(); }
+    }
     else if (key === "?") { const d = document.getElementById("shortcuts"); if (d) d.showModal(); }
     else {
       const link = document.querySelector('[data-key="' + key + '"]');
@@ -61,7 +66,38 @@
   // Clicking anywhere on a queue row opens the case (links inside still work normally).
   document.addEventListener("click", function (event) {
     const row = event.target.closest("tr[data-href]");
-    if (row && !event.target.closest("a, button, input, select")) window.location.href = row.dataset.href;
+    if (row && !event.target.closest("a, button, input, select, label, td.select")) window.location.href = row.dataset.href;
+  });
+
+  // Queue selection for bulk actions: x toggles the row under the j/k cursor; the bar shows the count.
+  function updateBulk() {
+    const bar = document.querySelector("[data-bulk-bar]");
+    if (!bar) return;
+    const n = document.querySelectorAll('#bulk input[name="refs"]:checked').length;
+    bar.hidden = n === 0;
+    bar.querySelector("[data-bulk-count]").textContent = n;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      document.querySelectorAll('#bulk input[name="refs"]').forEach((box) => { box.checked = event.target.checked; });
+    }
+    if (event.target.closest("#bulk")) updateBulk();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "x" || typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+    const row = document.querySelector("tr.selected");
+    const box = row && row.querySelector('input[name="refs"]');
+    if (box) { box.checked = !box.checked; updateBulk(); event.preventDefault(); }
+  });
+  document.addEventListener("htmx:afterSwap", updateBulk);
+
+  // Hand-off form: choosing a tier selects the team that serves it (the agent can still pick another).
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-handoff-tier]")) return;
+    const team = event.target.form.querySelector("[data-handoff-team]");
+    if (!team) return;
+    const match = team.querySelector('option[data-tier="' + event.target.value + '"]');
+    team.value = match ? match.value : "";
   });
 
   // Warn before leaving a case with an unsent reply.
@@ -69,7 +105,16 @@
     const text = document.querySelector("#composer textarea");
     if (text && text.value.trim() && !text.form.dataset.submitting) { event.preventDefault(); event.returnValue = ""; }
   });
-  document.addEventListener("submit", function (event) { event.target.dataset.submitting = "1"; });
+  document.addEventListener("submit", function (event) {
+    // data-confirm="question": ask before a destructive post (inline onsubmit handlers break the CSP).
+    const question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) { event.preventDefault(); return; }
+    event.target.dataset.submitting = "1";
+  });
+  // data-autosubmit on a field: changing it submits its form (a toggle without a save button).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-autosubmit]") && event.target.form) event.target.form.requestSubmit();
+  });
 
   // Elements with data-refresh-seconds reload themselves (htmx "timeline-refresh") while the tab is visible.
   // This lives here rather than in an hx-trigger filter, which htmx would have to eval (the CSP forbids it).

@@ -1,0 +1,242 @@
+"""Read paths at scale (issue 20): the same install with N generated cases, on SQLite or PostgreSQL.
+
+    .venv/bin/python bench/bench_scale.py --cases 100000                    # SQLite in a temp dir
+    .venv/bin/python bench/bench_scale.py --cases 100000 --postgres         # a throwaway PostgreSQL cluster
+    .venv/bin/python bench/bench_scale.py --reuse /tmp/dir --src /tmp/old   # another checkout, same data
+
+1. A fresh install (bench_api.Install: migrate, static files, the bench agent and its token, the team),
+   then `casework bench-data --cases N` (two years of generated history, bulk inserts): its time and rows.
+2. gunicorn (`--workers`, sync, DEBUG off) on a free loopback port, then sequential requests, each at most
+   `--samples` times or `--cap` seconds, nearest-rank p50/p95 (the peer harness's statistics):
+   case page, API detail, API create, API PATCH, the agent queue (default, ?assignee=, ?sort=priority),
+   the API list (first page, open by priority, one agent's), and the sidebar-heavy views.
+3. The periodic jobs in one process: an SLA sweep pass and the untriaged alerts, timed.
+
+`--reuse DIR` keeps (or reuses) the install in DIR, so a second run — e.g. the code before a change,
+with `--src` pointing at an exported commit — reads the very same data. The JSON goes to stdout and
+`--out`. As a micro-benchmark (`run()`, for `make bench`) it runs 10,000 cases on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import bench_api  # noqa: E402  (bench/ on sys.path; imports the peer harness for its statistics)
+
+peer = bench_api.peer
+log = bench_api.log
+
+JOBS_SOURCE = """
+import json, time
+from casework.sla.sweep import sweep
+from casework.triage.alerts import alert_untriaged
+from casework.cases import selectors
+out = {}
+for name, fn in (("sla_sweep", lambda: sweep()), ("untriaged_alerts", alert_untriaged),
+                 ("sla_sweep_again", lambda: sweep()), ("untriaged_alerts_again", alert_untriaged)):
+    t0 = time.perf_counter(); result = fn(); out[name] = {"s": round(time.perf_counter() - t0, 3),
+                                                           "result": str(result)[:200]}
+print("JOBS-JSON:" + json.dumps(out))
+"""
+
+
+def _install(args: argparse.Namespace) -> tuple[bench_api.Install, dict, bool]:
+    """The install (made, or reused from --reuse) and whether it was made now."""
+    var_dir = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="casework-scale-"))
+    var_dir.mkdir(parents=True, exist_ok=True)
+    install = bench_api.Install(var_dir, Path(args.src).resolve() if args.src else bench_api.ROOT)
+    if args.database_url:
+        install.env["DATABASE_URL"] = args.database_url
+    marker = var_dir / "bench-data.json"
+    if marker.exists():
+        token = (var_dir / "token").read_text().strip()
+        return install, json.loads(marker.read_text()), False
+    token, _ = install.prepare(capacity=40)
+    (var_dir / "token").write_text(token)
+    log(f"bench-data --cases {args.cases} ({'PostgreSQL' if args.database_url else 'SQLite'})")
+    t0 = time.perf_counter()
+    out = install.manage("bench-data", "--cases", str(args.cases), "--json", "--no-progress", timeout=7200)
+    generated = json.loads(out[out.index("{") :])
+    generated["wall_s_incl_process"] = round(time.perf_counter() - t0, 1)
+    marker.write_text(json.dumps(generated))
+    return install, generated, True
+
+
+def _refs(n: int, rng: random.Random, k: int = 200) -> list[str]:
+    # A fresh install numbers its cases from 1: the generated ones are CW-000001 … CW-<n>.
+    return [f"CW-{rng.randint(1, n):06d}" for _ in range(k)]
+
+
+def measure(args: argparse.Namespace, install: bench_api.Install, token: str, n: int) -> dict:
+    import requests
+
+    rng = random.Random(args.seed)
+    refs = _refs(n, rng)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    ui = bench_api.ui_login(base := args.base)
+    out: dict[str, Any] = {}
+
+    def timed(session, method: str, url: str, ok_codes=(200,), **kw):
+        def once():
+            t0 = time.perf_counter()
+            r = session.request(method, url, timeout=300, **kw)
+            return time.perf_counter() - t0, r.status_code in ok_codes, r.status_code
+
+        return once
+
+    def sample(name: str, fn, endpoint: str) -> None:
+        log(f"  {name}: {endpoint}")
+        res, codes = peer.sample_loop(fn, args.samples, args.cap, warmup=2)
+        res["endpoint"] = endpoint
+        res["status_codes"] = sorted(set(codes))
+        out[name] = res
+
+    agent = "bench-agent-0001"
+    sample("case_page", lambda: timed(ui, "GET", f"{base}/cases/{rng.choice(refs)}/")(), "GET /cases/<ref>/")
+    sample(
+        "case_page_typed_ref",
+        lambda: timed(ui, "GET", f"{base}/cases/{rng.choice(refs).lower()}/")(),
+        "GET /cases/<ref lower-case>/",
+    )
+    sample(
+        "detail_api",
+        lambda: timed(api, "GET", f"{base}/api/v1/cases/{rng.choice(refs)}")(),
+        "GET /api/v1/cases/<ref>",
+    )
+    counter = iter(range(10**9))
+    sample(
+        "create_api",
+        lambda: timed(
+            api,
+            "POST",
+            f"{base}/api/v1/cases",
+            ok_codes=(201,),
+            json={
+                "subject": f"Printer jams on tray {next(counter)}",
+                "description": "The printer in room 4 jams on every job since this morning.",
+                "customer_email": f"bench-create-{rng.randint(1, 500)}@example.test",
+            },
+        )(),
+        "POST /api/v1/cases (every reaction)",
+    )
+    sample(
+        "patch_api",
+        lambda: timed(
+            api,
+            "PATCH",
+            f"{base}/api/v1/cases/{rng.choice(refs)}",
+            json={"priority": rng.choice(["high", "medium", "low"]), "reason": "bench"},
+        )(),
+        "PATCH /api/v1/cases/<ref> (priority)",
+    )
+    sample("queue_page", lambda: timed(ui, "GET", f"{base}/")(), "GET / (open cases, counters)")
+    sample(
+        "queue_assignee", lambda: timed(ui, "GET", f"{base}/?assignee={agent}")(), "GET /?assignee=<agent>"
+    )
+    sample("queue_priority", lambda: timed(ui, "GET", f"{base}/?sort=priority")(), "GET /?sort=priority")
+    sample("queue_breached", lambda: timed(ui, "GET", f"{base}/?view=breached")(), "GET /?view=breached")
+    sample(
+        "list_api", lambda: timed(api, "GET", f"{base}/api/v1/cases?limit=25")(), "GET /api/v1/cases?limit=25"
+    )
+    sample(
+        "list_api_open_priority",
+        lambda: timed(api, "GET", f"{base}/api/v1/cases?view=open&ordering=priority&limit=25")(),
+        "GET /api/v1/cases?view=open&ordering=priority&limit=25",
+    )
+    sample(
+        "list_api_assignee",
+        lambda: timed(api, "GET", f"{base}/api/v1/cases?view=open&assignee={agent}&limit=25")(),
+        "GET /api/v1/cases?view=open&assignee=<agent>&limit=25",
+    )
+    ui.close()
+    api.close()
+    return out
+
+
+def jobs(install: bench_api.Install) -> dict:
+    log("  periodic jobs: SLA sweep, untriaged alerts")
+    out = install.manage("shell", "--no-imports", "-c", JOBS_SOURCE, timeout=1800)
+    line = next(ln for ln in out.splitlines() if ln.startswith("JOBS-JSON:"))
+    return json.loads(line[len("JOBS-JSON:") :])
+
+
+def run_scale(args: argparse.Namespace) -> dict:
+    started = time.time()
+    result: dict[str, Any] = {"params": {k: v for k, v in vars(args).items() if k != "database_url"}}
+    result["params"]["database"] = "postgresql" if args.database_url else "sqlite"
+    result["load_before"] = os.getloadavg()
+    install, generated, made = _install(args)
+    result["bench_data"] = generated
+    result["bench_data_generated_now"] = made
+    server = bench_api.Server(install, args.workers)
+    server.start()
+    args.base = server.base
+    try:
+        token = (install.var_dir / "token").read_text().strip()
+        result["reads"] = measure(args, install, token, generated["cases"])
+    finally:
+        server.stop()
+    result["server_log"] = server.log_summary()
+    if not args.no_jobs:
+        result["jobs"] = jobs(install)
+    result["load_after"] = os.getloadavg()
+    result["wall_s"] = round(time.time() - started, 1)
+    result["summary_ms"] = {
+        name: {"p50": r.get("p50_ms"), "p95": r.get("p95_ms")} for name, r in result["reads"].items()
+    }
+    return result
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", type=int, default=10_000)
+    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    p.add_argument("--samples", type=int, default=40)
+    p.add_argument("--cap", type=float, default=45.0, help="seconds at most per measure")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--reuse", help="install directory to make or reuse (keeps the generated data)")
+    p.add_argument("--src", help="another casework checkout to serve (e.g. the commit before a change)")
+    p.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster for the run")
+    p.add_argument("--database-url", help="an existing database instead of SQLite")
+    p.add_argument("--no-jobs", action="store_true")
+    p.add_argument("--out", help="also write the JSON here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
+    with contextlib.ExitStack() as stack:
+        if args.postgres and not args.database_url:
+            from casework.testing.services import postgres_cluster
+
+            cluster = stack.enter_context(postgres_cluster())
+            args.database_url = cluster.url
+        result = run_scale(args)
+    text = json.dumps(result, indent=2, default=str)
+    if args.out:
+        Path(args.out).write_text(text)
+    return result
+
+
+def run() -> dict:
+    """`make bench` micro-benchmark: 10,000 generated cases on SQLite."""
+    return main(
+        ["--cases", os.environ.get("CASEWORK_BENCH_SCALE_CASES", "10000"), "--samples", "20", "--cap", "20"]
+    )
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2, default=str))

@@ -1,0 +1,260 @@
+"""The pure learning parts: impact signals, sentiment layer, classifier, decision, corpus files, evaluation.
+Tiny models only (a few dozen messages): each fit takes well under a second."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from casework.triage import classifier, corpus, decision, evaluation, impact, sentiment
+from casework.triage.default_rules import DEFAULT_FACTS, DEFAULT_RULES, GIVES_WAY_TO_MODEL
+from casework.triage.engine import RuleSpec, rules_from_dicts
+
+TINY = [
+    ("Invoice wrong", "We were charged twice on the last invoice", "billing", "medium"),
+    ("Refund please", "Please refund the duplicate charge on my card", "billing", "medium"),
+    ("Card declined", "Our card payment was declined at renewal, invoice attached", "billing", "high"),
+    ("VAT number", "Can you add our VAT number to the invoices", "billing", "low"),
+    ("Cannot sign in", "My password reset link never arrives", "authentication", "medium"),
+    ("Locked out", "I am locked out after too many login attempts", "authentication", "high"),
+    ("2FA codes", "The authenticator codes are rejected at login", "authentication", "high"),
+    ("SSO", "Single sign-on with our identity provider fails for one user", "authentication", "medium"),
+    ("Dark mode", "Would be great to have a dark mode in a future version", "feature-request", "low"),
+    ("Export idea", "Suggestion: let us schedule exports every week", "feature-request", "low"),
+    ("Calendar sync", "Any plans to sync with our calendar? No rush", "feature-request", "low"),
+    ("Bulk edit", "It would help if we could bulk edit tags", "feature-request", "low"),
+]
+
+
+def examples(rows=TINY) -> list[classifier.Example]:
+    return [classifier.Example(subject=s, body=b, category=c, priority=p) for s, b, c, p in rows]
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> classifier.TriageModel:
+    return classifier.fit(examples())
+
+
+# --- impact -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("All 45 agents are locked out since 9am", {"scope_all", "duration"}),
+        ("Checkout is failing and we are losing orders", {"revenue_flow", "money_loss"}),
+        ("Payroll runs tomorrow and nobody can log in", {"revenue_flow", "deadline", "scope_all"}),
+        ("Small typo on the settings page, no rush", {"cosmetic", "no_rush"}),
+        ("How do I export my contacts?", {"question"}),
+        ("It would be great if you could add dark mode", {"feature_request"}),
+    ],
+)
+def test_impact_signals_find_what_raises_and_lowers_priority(text, expected) -> None:
+    assert expected <= {s.name for s in impact.signals(text)}
+
+
+def test_negated_urgency_and_blocking_are_low_signals_not_high_ones() -> None:
+    found = {s.name for s in impact.signals("This is not urgent and it is not blocking us at all.")}
+    assert "no_rush" in found
+    assert "urgent_words" not in found and "blocking" not in found
+    assert "urgent_words" in {s.name for s in impact.signals("This is urgent, we are blocked")}
+
+
+def test_key_accounts_are_a_signal_and_tokens_name_every_signal() -> None:
+    found = impact.signals("hello", customer_tier="enterprise")
+    assert [s.name for s in found] == ["key_account"]
+    assert impact.tokens(found) == "__impact_key_account__"
+    assert "scope all 'everyone'" in impact.describe(impact.signals("everyone is affected"))
+
+
+# --- sentiment ----------------------------------------------------------------------------------------
+
+
+def test_a_calm_problem_report_is_not_frustrated_though_vader_alone_reads_it_as_negative() -> None:
+    calm = "The export failed with an error and two records are missing. Could you check? Thanks."
+    assert sentiment.vader_score(calm) < 0
+    assert not sentiment.assess(calm).frustrated_at(-0.5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This is the third time I write. Still not fixed. Unacceptable.",
+        "Thanks for nothing. If this isn't fixed today I will cancel my subscription.",
+        "Two weeks waiting and NOBODY has answered. I want to speak to a manager!!",
+    ],
+)
+def test_frustration_cues_flag_what_vader_misses(text) -> None:
+    result = sentiment.assess(text)
+    assert result.frustrated_at(-0.5), result
+    assert result.cues and "VADER" in result.explanation()
+
+
+def test_sentiment_threshold_is_a_parameter() -> None:
+    text = "Still not fixed."
+    assert sentiment.assess(text).frustrated_at(-0.3)
+    assert not sentiment.assess(text).frustrated_at(-0.9)
+
+
+# --- classifier ---------------------------------------------------------------------------------------
+
+
+def test_a_tiny_model_learns_the_labels_with_probabilities_and_top_terms(tiny_model) -> None:
+    p = tiny_model.predict("Charged twice", "the invoice shows a duplicate charge")
+    assert p.category.label == "billing"
+    assert 0 < p.category.confidence <= 1
+    assert abs(sum(prob for _, prob in p.category.ranked) - 1) < 1e-6
+    assert any(
+        t in {"charged", "invoice", "charge", "duplicate", "charged twice"} for t in p.category.top_terms
+    )
+    assert p.priority is not None and p.priority.label in ("critical", "high", "medium", "low")
+
+
+def test_a_head_with_one_label_predicts_it_with_certainty() -> None:
+    model = classifier.fit(examples(TINY[:4]))  # billing only
+    p = model.predict("anything", "at all")
+    assert p.category.label == "billing" and p.category.confidence == 1.0
+
+
+def test_cross_validation_needs_enough_examples_and_reports_accuracy_and_calibration() -> None:
+    assert classifier.cross_validate(examples()[:6])["folds"] == 0
+    result = classifier.cross_validate(examples(TINY * 2), folds=2)
+    assert result["folds"] == 2 and 0 <= result["category"]["accuracy"] <= 1
+    assert "ece" in result["priority"]
+
+
+@pytest.mark.parametrize("kind", ["logreg", "svm"])
+def test_fast_scorer_matches_scikit_learn(kind) -> None:
+    rows = [classifier.Example(s, b, c, p, angry=i % 3 == 0) for i, (s, b, c, p) in enumerate(TINY * 2)]
+    model = classifier.fit(rows, classifier.Params(classifier=kind, critical_threshold=1.1))
+    for subject, body, *_ in [*TINY, ("totally new words", "zzz qqq")]:
+        text = classifier.model_text(subject, body)
+        x = model.vectoriser.transform([text])
+        p = model.predict(subject, body)
+        for name, head in (("category", p.category), ("priority", p.priority)):
+            clf = model.heads[name]
+            expected = dict(zip(clf.classes_, clf.predict_proba(x)[0], strict=True))
+            assert dict(head.ranked) == pytest.approx(expected, abs=1e-9)
+        tone = model.heads[classifier.ANGRY_HEAD]
+        assert p.angry == pytest.approx(
+            dict(zip(tone.classes_, tone.predict_proba(x)[0], strict=True))["angry"]
+        )
+
+
+def test_params_round_trip() -> None:
+    params = classifier.Params(classifier="svm", c=1.0, char_ngrams=(3, 5))
+    assert classifier.Params.from_dict(json.loads(json.dumps(params.as_dict()))) == params
+
+
+# --- decision -----------------------------------------------------------------------------------------
+
+
+def _facts(subject: str, body: str) -> dict:
+    return {**DEFAULT_FACTS, "subject": subject, "body": body, "text": f"{subject}\n{body}", "tags": []}
+
+
+POLICY = RuleSpec(
+    id="policy",
+    name="Invoices are billing",
+    trigger="case_opened",
+    conditions={"field": "text", "op": "contains_any", "value": ["sso"]},
+    actions=[{"type": "set_category", "value": "billing"}],
+    order=10,
+)
+
+
+def test_a_policy_rule_wins_over_a_confident_model(tiny_model) -> None:
+    facts = _facts("SSO", "single sign-on fails for one user")
+    assert tiny_model.predict(facts["subject"], facts["body"]).category.label == "authentication"
+    d = decision.decide([POLICY], facts, tiny_model.predict(facts["subject"], facts["body"]), threshold=0.0)
+    assert d.values["category"] == "billing" and d.sources["category"] == "rule"
+    assert d.explanations["category"] == "rule 'Invoices are billing' → billing"
+
+
+def test_a_fallback_rule_gives_way_to_a_confident_model_and_applies_when_it_is_unsure(tiny_model) -> None:
+    facts = _facts("SSO", "single sign-on fails for one user")
+    prediction = tiny_model.predict(facts["subject"], facts["body"])
+    confident = decision.decide([POLICY], facts, prediction, threshold=0.0, fallback=frozenset({"policy"}))
+    assert confident.sources["category"] == "model"
+    assert confident.explanations["category"].startswith("model: authentication (")
+    unsure = decision.decide([POLICY], facts, prediction, threshold=1.01, fallback=frozenset({"policy"}))
+    assert unsure.sources["category"] == "rule" and unsure.values["category"] == "billing"
+
+
+def test_below_the_threshold_a_field_no_rule_decided_is_unsure_with_two_guesses(tiny_model) -> None:
+    facts = _facts("hello", "something happened")
+    d = decision.decide([], facts, tiny_model.predict("hello", "something happened"), threshold=1.01)
+    assert set(d.unsure) == {"category", "priority"} and d.values["category"] is None
+    assert len(d.top_two("category")) == 2 and d.guess("category") == d.top_two("category")[0][0]
+    assert "model unsure" in d.explanations["category"]
+
+
+def test_without_a_model_the_rules_alone_decide_as_before() -> None:
+    rules = rules_from_dicts([r for r in DEFAULT_RULES if r["trigger"] == "case_opened"])
+    d = decision.decide(rules, _facts("System down", "outage for all users"), None, threshold=0.5)
+    assert d.values["priority"] == "critical" and d.sources["priority"] == "rule"
+    assert d.values["category"] == "bug"
+    quiet = decision.decide(rules, _facts("hello", "hi"), None, threshold=0.5)
+    assert quiet.sources == {"category": "default", "priority": "default"}
+
+
+def test_a_raise_only_rule_raises_the_models_priority_but_never_lowers_it(tiny_model) -> None:
+    raise_rule = RuleSpec(
+        id="r", name="Key account", trigger="case_opened", conditions=None,
+        actions=[{"type": "raise_priority_to", "value": "high"}], order=1,
+    )  # fmt: skip
+    facts = _facts("Dark mode", "would be great to have a dark mode")
+    d = decision.decide(
+        [raise_rule], facts, tiny_model.predict(facts["subject"], facts["body"]), threshold=0.0
+    )
+    assert d.values["priority"] == "high" and d.sources["priority"] == "rule"
+
+
+def test_shipped_safety_rules_keep_precedence() -> None:
+    assert "outage" not in GIVES_WAY_TO_MODEL and "security" not in GIVES_WAY_TO_MODEL
+    assert "billing" in GIVES_WAY_TO_MODEL and "question" in GIVES_WAY_TO_MODEL
+
+
+# --- corpus files and evaluation ----------------------------------------------------------------------
+
+
+def test_corpus_files_load_with_clear_errors(tmp_path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        json.dumps(
+            {"subject": "a", "body": "b", "category": "Feature request", "priority": "low", "angry": False}
+        )
+        + "\n"
+    )
+    [row] = corpus.load(good)
+    assert row.example.category == "feature-request" and row.angry is False
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"subject": "a", "body": "b", "category": "billing", "priority": "urgent"}\n')
+    with pytest.raises(corpus.CorpusError, match=r"bad.jsonl:1: priority 'urgent'"):
+        corpus.load(bad)
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text("Subject,Body,Category,Priority\nHi,charged twice,billing,high\n")
+    assert corpus.load(csv_file, categories={"billing"})[0].example.priority == "high"
+    with pytest.raises(corpus.CorpusError, match="unknown category"):
+        corpus.load(csv_file, categories={"bug"})
+    (tmp_path / "nohead.csv").write_text("subject,body\nx,y\n")
+    with pytest.raises(corpus.CorpusError, match="missing column"):
+        corpus.load(tmp_path / "nohead.csv")
+
+
+def test_evaluation_reports_rules_model_and_combined_with_matrices(tiny_model) -> None:
+    messages = [corpus.LabelledMessage(e, angry=i % 2 == 0) for i, e in enumerate(examples())]
+    rules = rules_from_dicts([r for r in DEFAULT_RULES if r["trigger"] == "case_opened"])
+    result = evaluation.evaluate(
+        messages, rules=rules, model=tiny_model, threshold=0.3,
+        categories=["authentication", "billing", "feature-request", "other"],
+    )  # fmt: skip
+    assert set(result) >= {"rules", "model", "combined", "sentiment"}
+    matrix = result["model"]["category"]["matrix"]
+    assert sum(map(sum, matrix)) == len(messages)
+    assert result["model"]["category"]["accuracy"] == 1.0  # it was trained on these
+    text = evaluation.report(result)
+    assert "rules alone" in text and "confusion matrix" in text and "calibration" in text
+    rules_only = evaluation.evaluate(messages, rules=rules, model=None, threshold=0.5, categories=["billing"])
+    assert "model" not in rules_only and rules_only["rules"]["critical_recall"]["of"] == 0

@@ -1,0 +1,155 @@
+"""Training on the deployment's own history: what a label is, when to retrain, and never blocking intake.
+
+A **label** is a case whose category and priority a person set, confirmed or corrected: any
+`category_changed` / `priority_changed` event by a user, or a triage verdict from the "needs human triage"
+queue (a `note` with `data.triage_label`, written by `verdicts.triage_verdict`). The case's current
+category and priority are the label; its subject and description are the text.
+
+Training set = the shipped corpus (`corpus/train.jsonl`, the cold start) + CSV exports a team imported
+(`casework triage train --from-csv FILE`, kept under MODEL_DIR/imported/) + the labelled history. Rows
+whose category this install does not have are left out; a category an admin adds is learned as soon as
+cases carry it.
+
+Retraining reads with plain queries (no transaction held), fits in memory (seconds), writes the files and
+swaps the model by renaming one pointer file (`model_store.save`): intake never waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Max, Q
+
+from casework.cases.models import Case, CaseEvent, Category, EventKind
+
+from . import corpus, model_store
+
+logger = logging.getLogger(__name__)
+
+LABEL_KINDS = (EventKind.CATEGORY_CHANGED, EventKind.PRIORITY_CHANGED)
+
+
+def label_events():
+    return CaseEvent.objects.filter(
+        Q(kind__in=LABEL_KINDS, actor__isnull=False) | Q(kind=EventKind.NOTE, data__has_key="triage_label")
+    )
+
+
+def labelled_history():
+    """Examples from cases a person labelled (one per case, its current category and priority)."""
+    from .examples import Example
+
+    ids = label_events().values("case_id")
+    cases = (
+        Case.objects.filter(pk__in=ids, category__isnull=False, merged_into__isnull=True)
+        .select_related("category", "organisation")
+        .only(
+            "subject", "description", "priority", "category__slug", "organisation__tier", "organisation__vip"
+        )
+        .order_by("pk")
+    )
+    return [
+        Example(
+            subject=case.subject,
+            body=case.description or "",
+            category=case.category.slug,
+            priority=case.priority,
+            customer_tier=case.organisation.tier if case.organisation_id else "standard",
+            vip=bool(case.organisation_id and case.organisation.vip),
+        )
+        for case in cases
+    ]
+
+
+def imported_dir() -> Path:
+    return model_store.model_dir() / "imported"
+
+
+def import_csv(path: str | Path) -> int:
+    """Validate a team's inbox export and keep it for every later retrain; return its row count."""
+    rows = corpus.load_csv(path, categories=set(Category.objects.values_list("slug", flat=True)))
+    target = imported_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{Path(path).name}")
+    return len(rows)
+
+
+def gather(*, use_corpus: bool = True) -> tuple[list, dict[str, int]]:
+    categories = set(Category.objects.values_list("slug", flat=True))
+    examples: list = []
+    counts: dict[str, int] = {}
+    if use_corpus and corpus.TRAIN_FILE.exists():
+        rows = [r.example for r in corpus.load_jsonl(corpus.TRAIN_FILE)]
+        rows = [e for e in rows if e.category in categories]
+        examples += rows
+        counts["corpus"] = len(rows)
+    csv_rows = []
+    for path in sorted(imported_dir().glob("*.csv")) if imported_dir().exists() else []:
+        csv_rows += [r.example for r in corpus.load_csv(path) if r.example.category in categories]
+    examples += csv_rows
+    counts["imported_csv"] = len(csv_rows)
+    history = labelled_history()
+    examples += history
+    counts["history"] = len(history)
+    return examples, counts
+
+
+def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.info) -> dict[str, Any]:
+    """Fit a model on everything labelled, store it with its CV scores, and make it current."""
+    import sklearn
+
+    from . import classifier
+
+    last_label = label_events().aggregate(last=Max("pk"))["last"]
+    t0 = time.perf_counter()
+    examples, counts = gather(use_corpus=use_corpus)
+    if not examples:
+        raise ValueError("nothing to train on: no shipped corpus, imported CSV or labelled cases")
+    params = params or classifier.Params()
+    scores = classifier.cross_validate(examples, params) if cv else None
+    model = classifier.fit(examples, params)
+    meta = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "examples": len(examples),
+        "sources": counts,
+        "labels": {
+            name: dict(Counter(getattr(e, name) for e in examples if getattr(e, name)))
+            for name in ("category", "priority")
+        },
+        "params": params.as_dict(),
+        "cv": scores,
+        "last_label_event_id": last_label,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "sklearn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
+    name = model_store.save(model, meta)
+    log(f"triage model {name}: {len(examples)} examples {counts}; CV {scores}")
+    return {**meta, "version": name}
+
+
+def retrain_if_needed() -> str:
+    """The worker's periodic job: train when people labelled cases since the current model was trained
+    (or there is no model yet and there are labels)."""
+    from django.conf import settings
+
+    if not settings.CASEWORK["TRIAGE_MODEL"]:
+        return "model switched off"
+    current = model_store.versions()
+    meta = next((m for m in current if m.get("version") == model_store.current_name()), None)
+    last_label = label_events().aggregate(last=Max("pk"))["last"]
+    if meta is not None and meta.get("last_label_event_id") == last_label:
+        return "no new labels"
+    if meta is None and last_label is None:
+        # The cold start (the shipped corpus alone) is `casework triage train`, run once at install: a worker
+        # that starts must not spend its first minute fitting before it can stop or take other work.
+        return "no model and no labelled cases yet: run `casework triage train` to start from the corpus"
+    result = train()
+    return f"trained {result['version']}"
