@@ -151,3 +151,21 @@ def test_shipped_rules_open_in_the_editor(lead_client):
     page = lead_client.get(reverse("triage:rule_edit", args=[outage.pk]))
     assert page.status_code == 200 and "too_deep" not in page.context
     assert any(row.group == "A" for row in page.context["condition_rows"])
+
+
+def test_api_changes_go_through_the_same_door(api, alice):
+    created = api.post(
+        "/api/v1/rules",
+        {
+            "name": "API rule",
+            "actions": [{"type": "add_tag", "value": "api"}],
+            "reason": "Tagging API-made cases",
+        },
+    ).json()
+    api.patch(f"/api/v1/rules/{created['id']}", {"order": 7})
+    changes = list(RuleChange.objects.filter(rule_id=created["id"]).order_by("id"))
+    assert [(c.action, c.actor, c.reason) for c in changes] == [
+        ("created", alice, "Tagging API-made cases"),
+        ("updated", alice, "Changed through the API"),
+    ]
+    assert changes[1].before["order"] == 100 and changes[1].after["order"] == 7
