@@ -17,7 +17,7 @@ from casework.people.permissions import lead_required
 from . import rule_form
 from .conditions import CATEGORIES, CHANNELS, CUSTOMER_TIERS, FIELDS, PRIORITIES, SUPPORT_TIERS
 from .dryrun import dry_run
-from .engine import ACTIONS, NOTIFY_ROLES, RuleSpec
+from .engine import ACTIONS, NOTIFY_ROLES, RuleSpec, describe_action
 from .models import CannedReply, Rule, RuleChange
 from .rule_changes import rule_move, rule_save, rule_set_enabled
 
@@ -98,6 +98,10 @@ def rules_list(request: HttpRequest) -> HttpResponse:
     rules = list(Rule.objects.order_by("trigger", "order", "id"))
     by_trigger: dict[str, list[Rule]] = {}
     for rule in rules:
+        try:
+            rule.summary = ", ".join(describe_action(a) for a in rule.actions or [])
+        except (KeyError, TypeError, AttributeError):
+            rule.summary = "actions the engine does not know (see the rule)"
         by_trigger.setdefault(rule.trigger, []).append(rule)
     groups = [
         {"trigger": t, "label": TRIGGER_LABELS.get(t, t), "rules": rs} for t, rs in sorted(by_trigger.items())
