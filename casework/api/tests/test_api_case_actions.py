@@ -92,3 +92,42 @@ def test_log_a_call_with_a_phone_number_only(api, case):
     assert on_case.status_code == 201 and on_case.json()["case"] == case.reference
     missing = api.post("/api/v1/calls", {"summary": "Who?"})
     assert missing.status_code == 422 and missing.json()["error"]["code"] == "contact_required"
+
+
+def test_bulk_merge_through_the_api_and_the_queue(api, client, alice, customer):
+    from casework.testing.factories import PASSWORD
+
+    target = services.case_open(subject="Login fails", description="Cannot log in", customer=customer)
+    dups = [
+        services.case_open(subject=f"Login fails {i}", description="Same", customer=customer)
+        for i in range(3)
+    ]
+    mixed = api.post(
+        "/api/v1/cases/bulk",
+        {"references": [dups[0].reference], "merge_into": target.reference, "priority": "low"},
+    )
+    assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "merge_with_changes"
+    response = api.post(
+        "/api/v1/cases/bulk",
+        {
+            "references": [d.reference for d in dups[:2]] + [target.reference],
+            "merge_into": target.reference,
+            "reason": "same outage",
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert sorted(response.json()["changed"]) == sorted(d.reference for d in dups[:2])
+    assert Case.objects.filter(merged_into=target).count() == 2
+    merged_events = CaseEvent.objects.filter(kind="merged_into", case__in=dups[:2], actor=alice)
+    assert merged_events.count() == 2  # one per duplicate
+    again = api.post(
+        "/api/v1/cases/bulk", {"references": [dups[0].reference], "merge_into": target.reference}
+    )
+    assert again.json()["skipped"] == {dups[0].reference: f"{dups[0].reference} was already merged"}
+
+    client.login(username="alice", password=PASSWORD)
+    page = client.post(
+        "/cases/bulk", {"refs": [dups[2].reference], "merge_into": target.reference, "next": "/"}, follow=True
+    )
+    assert f"Merged 1 case into {target.reference}." in page.content.decode()
+    assert Case.objects.get(pk=dups[2].pk).merged_into_id == target.pk
