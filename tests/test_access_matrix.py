@@ -85,6 +85,11 @@ WEB_RULES: dict[str, Rule] = {
     "routing:case_auto_assign": Rule(CASE_WRITE, "POST"),
     "routing:my_availability": Rule(AGENT),
     "triage:dry_run": Rule(LEAD),
+    "triage:rules": Rule(LEAD),
+    "triage:rule_new": Rule(LEAD),
+    "triage:rule_edit": Rule(LEAD),
+    "triage:rule_toggle": Rule(LEAD, "POST", data={"reason": "matrix"}),
+    "triage:rule_move": Rule(LEAD, "POST", data={"direction": "down"}),
     "triage:needs_triage": Rule(AGENT),
     "triage:corrections": Rule(AGENT),
     "triage:verdict": Rule(CASE_WRITE, "POST", data={"category": "", "priority": "high"}),
@@ -189,6 +194,15 @@ API_RULES: dict[str, Rule] = {
     "GET /api/v1/knowledge/deflection": Rule(LEAD),
     "GET /api/v1/metrics": Rule(AGENT),
     "GET /api/v1/metrics/{name}": Rule(LEAD, args={"name": "volume"}),
+    "POST /api/v1/cases/{reference}/merge": Rule(CASE_WRITE, body={"into": "{reference}"}),
+    "POST /api/v1/cases/{reference}/messages/{message_id}/split": Rule(CASE_WRITE, body={}),
+    "POST /api/v1/cases/{reference}/messages/{message_id}/move": Rule(CASE_WRITE, body={"to": "{reference}"}),
+    "GET /api/v1/cases/{reference}/tasks": Rule(CASE_READ),
+    "POST /api/v1/cases/{reference}/tasks": Rule(CASE_WRITE, body={"title": "Call back"}),
+    "PATCH /api/v1/cases/{reference}/tasks/{task_id}": Rule(CASE_WRITE, body={"done": True}),
+    "POST /api/v1/calls": Rule(
+        AGENT, body={"summary": "Asked about invoices", "customer_phone": "+441234567"}
+    ),
     "POST /api/v1/inbound/email": Rule(SECRET, body=b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"),
 }
 
@@ -429,6 +443,7 @@ def _web_url(name: str, pattern: URLPattern, obj: dict, rule: Rule) -> str:
         "customer_id": obj["customer"].pk,
         "organisation_id": obj["organisation"].pk,
         "public_token": obj["case"].public_token,
+        "rule_id": obj["rule"].pk,
     }
     kwargs = {
         k: values[k] if k in values and k not in rule.args else _value(obj, k, rule)
@@ -453,6 +468,8 @@ def _api_path(route: str, obj: dict, rule: Rule) -> tuple[str, str]:
         "rule_id": obj["rule"].pk,
         "username": obj["agent"].username,
         "name": obj["team"].name,
+        "task_id": obj["task"].pk,
+        "message_id": obj["message"].pk,
     }
     for key, value in values.items():
         path = path.replace("{" + key + "}", str(value))
@@ -499,7 +516,9 @@ def _run_api(client, world, route, rule, persona, target, token=None):
     if isinstance(rule.body, bytes):
         body, content_type = rule.body, "message/rfc822"
     else:
-        body, content_type = json.dumps(rule.body or {}), "application/json"
+        # "{reference}" in a body stands for the target case's own reference
+        reference = world["objects"][target]["case"].reference
+        body, content_type = json.dumps(rule.body or {}).replace("{reference}", reference), "application/json"
     if method == "GET":
         response = client.get(path, **headers)
     else:

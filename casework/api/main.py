@@ -63,6 +63,7 @@ api = CaseworkAPI(
 )
 errors.install(api)
 api.add_router("/", cases_router)
+api.add_router("/", "casework.api.routers.case_actions.router")
 api.add_router("/", people_router)
 # Each app with an API adds its router here (routers/<app>.py), one line each.
 api.add_router("/", triage_router)

@@ -379,3 +379,24 @@ class Task(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Mention(models.Model):
+    """An agent named with @username in a note or reply, found when the message is written (the
+    "mentioned me" list and the mention notification read these, not the message text)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="mention_once_per_message")]
+        indexes = [models.Index(fields=["user", "case"], name="mention_user_case")]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} on message {self.message_id}"

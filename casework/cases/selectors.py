@@ -26,7 +26,7 @@ from django.utils import timezone
 from casework.core.errors import NotFound
 from casework.people import permissions
 
-from .models import Attachment, Case, CaseEvent, Message, Task
+from .models import Attachment, Case, CaseEvent, Mention, Message, Task
 from .status import PRIORITY_RANK, Status
 
 # Sort keys offered to the UI and API; values are ORM orderings with a stable tiebreaker.
@@ -204,14 +204,9 @@ def _sla_breached_q(now: datetime | None = None) -> Q:
 
 
 def mentions_q(user: Any) -> Exists:
-    """Cases with an internal note or reply that mentions @username (written by someone else). A text
-    search over messages: the list runs it, the sidebar does not count it on every page (a mentions
-    table written with the message is the next step if it is used a lot)."""
-    return Exists(
-        Message.objects.filter(
-            case=OuterRef("pk"), kind__in=["note", "reply"], body__icontains=f"@{user.username}"
-        ).exclude(author_user=user)
-    )
+    """Cases where someone named `user` with @ in a note or reply (Mention rows, written with the
+    message by the door; one index probe per case)."""
+    return Exists(Mention.objects.filter(case=OuterRef("pk"), user=user))
 
 
 def my_tasks(user: Any) -> QuerySet[Task]:

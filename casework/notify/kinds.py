@@ -264,14 +264,14 @@ AGENT_KINDS = (
     ),
     KindDefault(
         "mentioned",
-        "Mentioned in a note",
+        "Mentioned in a note or reply",
         "agent",
-        "An internal note names the agent with @username.",
+        "An agent's internal note or reply names the agent with @username.",
         ("inapp", "email"),
         ("mentioned",),
-        extra=("by", "excerpt"),
+        extra=("by", "excerpt", "where"),
         subject="{{ by }} mentioned you on {{ case.reference }}",
-        body="{{ by }} mentioned you in a note:\n\n{{ excerpt }}\n\n" + _CASE_LINE,
+        body="{{ by }} mentioned you in {{ where }}:\n\n{{ excerpt }}\n\n" + _CASE_LINE,
     ),
     KindDefault(
         "sla_at_risk",

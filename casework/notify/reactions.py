@@ -6,7 +6,7 @@ the write's own transaction. Every effect is a row the engine (engine.py) adds t
                               "new case in my team's queue" while nobody owns it
     message_added  reply      the reply email (signed Message-ID, threading, reply token)
                    customer   "customer replied" to the owner
-                   note       "mentioned" to each @username in it
+                   note/reply "mentioned" to each agent the door found @mentioned in it
     assigned                  "assigned to me" (not when agents take a case themselves)
     team_changed              "new case in my team's queue" while nobody owns it
     escalated                 "escalated to me": the new owner, else the new team's lead; the team on Slack
@@ -22,7 +22,6 @@ a repeat asks for a key that already exists.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -37,7 +36,6 @@ from casework.people.models import AgentProfile, Team
 from . import engine, wording
 from .services import enqueue_reply_email
 
-MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9_.+-]*[A-Za-z0-9_])")
 SCRATCH = "notify"
 
 
@@ -231,15 +229,19 @@ def _message_added(work: Work, event: CaseEvent) -> None:
                 dedup_key=f"msg:{message.pk}",
                 fresh=True,
             )
-    elif kind == MessageKind.NOTE:
-        names = list(dict.fromkeys(MENTION.findall(message.body or "")))
-        users = [u for u in _users(work, names) if u.pk != message.author_user_id]
+    if (event.data or {}).get("mentions"):
+        # The door found the @mentions when it wrote the message (cases/mentions.py, Mention rows).
+        users = _users(work, event.data["mentions"])
         if users:
             engine.send(
                 "mentioned",
                 case=work.case(event.case_id),
                 to_agents=users,
-                context={"by": event.actor_display, "excerpt": _excerpt(message.body)},
+                context={
+                    "by": event.actor_display,
+                    "excerpt": _excerpt(message.body),
+                    "where": "a public reply" if kind == MessageKind.REPLY else "an internal note",
+                },
                 dedup_key=f"mention:{message.pk}",
                 fresh=True,
             )

@@ -146,3 +146,35 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} fired on {self.case_id}"
+
+
+class RuleChange(models.Model):
+    """Who changed a rule, how and why: one row per create, edit, enable/disable or move (the rule's own
+    audit trail; the rule editor shows it and asks for the reason)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "created"
+        UPDATED = "updated", "edited"
+        ENABLED = "enabled", "enabled"
+        DISABLED = "disabled", "disabled"
+        MOVED = "moved", "moved"
+
+    rule = models.ForeignKey(Rule, on_delete=models.SET_NULL, null=True, related_name="changes")
+    rule_name = models.CharField(max_length=200)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField()
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    dry_run = models.JSONField(
+        null=True, blank=True, help_text="What the dry run shown before saving found (checked, matched)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_name} {self.action} by {self.actor}"

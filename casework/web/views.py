@@ -272,6 +272,8 @@ def cases_bulk(request: HttpRequest) -> HttpResponse:
     refs = [r.strip() for r in request.POST.getlist("refs") if r.strip()][:1000]
     cases = list(Case.objects.filter(reference__in=refs))
     post = request.POST
+    if post.get("merge_into", "").strip():
+        return _bulk_merge(request, cases, post["merge_into"].strip(), post.get("reason", "")[:500], back)
     changes: dict = {}
     if post.get("assignee"):
         changes["assignee"] = None if post["assignee"] == "-" else _user_by_username(post["assignee"])
@@ -291,6 +293,27 @@ def cases_bulk(request: HttpRequest) -> HttpResponse:
         _error(request, exc)
         return redirect(back)
     (messages.warning if result.skipped else messages.success)(request, result.summary())
+    return redirect(back)
+
+
+def _bulk_merge(request: HttpRequest, cases: list, reference: str, reason: str, back: str) -> HttpResponse:
+    """The bulk bar's "merge into": the ticked duplicates folded into one case, each through case_merge."""
+    try:
+        target = selectors.case_get(reference)
+        result = services.cases_bulk_merge(cases=cases, target=target, actor=request.user, reason=reason)
+    except ApplicationError as exc:
+        _error(request, exc)
+        return redirect(back)
+    text = (
+        f"Merged {len(result.changed)} case{'s' if len(result.changed) != 1 else ''} into {target.reference}"
+    )
+    if result.skipped:
+        text += (
+            f"; {len(result.skipped)} skipped ("
+            + "; ".join(f"{r}: {w}" for r, w in list(result.skipped.items())[:5])
+            + ")"
+        )
+    (messages.warning if result.skipped else messages.success)(request, text + ".")
     return redirect(back)
 
 

@@ -132,6 +132,9 @@ class BulkIn(Schema):
     status: str | None = None
     add_tags: list[str] = Field(default_factory=list)
     reason: str = Field(default="", max_length=500)
+    merge_into: str | None = Field(
+        default=None, description="Merge the cases into this one (a reference); not with other changes"
+    )
 
 
 class BulkOut(Schema):
@@ -143,9 +146,12 @@ class BulkOut(Schema):
 @router.post(
     "/cases/bulk",
     response=BulkOut,
-    summary="Change many cases at once (owner, team, priority, status, tags): one event per change per case",
+    summary="Change many cases at once (owner, team, priority, status, tags), or merge them into one case: "
+    "one event per change per case",
 )
 def bulk_update(request, payload: BulkIn):
+    if payload.merge_into is not None:
+        return _bulk_merge(request, payload)
     changes: dict = {}
     if payload.assignee is not None:
         if payload.assignee == "-":
@@ -173,6 +179,25 @@ def bulk_update(request, payload: BulkIn):
             f"No case {', '.join(missing[:5])}", code="case_not_found", details={"missing": missing}
         )
     result = services.cases_bulk_update(cases=cases, actor=request.auth, reason=payload.reason, **changes)
+    return {"changed": result.changed, "unchanged": result.unchanged, "skipped": result.skipped}
+
+
+def _bulk_merge(request, payload):
+    other = [
+        name for name in ("assignee", "team", "priority", "status") if getattr(payload, name) is not None
+    ]
+    if other or payload.add_tags:
+        raise ValidationFailed(
+            "Merge on its own: send the other changes in a second request", code="merge_with_changes"
+        )
+    target = selectors.case_get(payload.merge_into)
+    cases = list(Case.objects.filter(reference__in=payload.references))
+    missing = sorted(set(payload.references) - {c.reference for c in cases})
+    if missing:
+        raise NotFound(
+            f"No case {', '.join(missing[:5])}", code="case_not_found", details={"missing": missing}
+        )
+    result = services.cases_bulk_merge(cases=cases, target=target, actor=request.auth, reason=payload.reason)
     return {"changed": result.changed, "unchanged": result.unchanged, "skipped": result.skipped}
 
 

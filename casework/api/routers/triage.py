@@ -12,7 +12,7 @@ from casework.people.permissions import LEAD, require_role
 from casework.triage.conditions import RuleDefinitionError
 from casework.triage.dryrun import dry_run, spec_from_draft
 from casework.triage.models import Rule
-from casework.triage.services import validate_definition
+from casework.triage.rule_changes import rule_save
 
 from ..auth import ADMIN, TokenAuth
 
@@ -46,6 +46,7 @@ class RuleIn(Schema):
     order: int = 100
     stop_processing: StrictBool = False
     enabled: StrictBool = False
+    reason: str = Field(default="", max_length=1000, description="Why: kept in the rule's history")
 
 
 class RulePatch(Schema):
@@ -58,6 +59,7 @@ class RulePatch(Schema):
     order: int | None = None
     stop_processing: StrictBool | None = None
     enabled: StrictBool | None = None
+    reason: str = Field(default="", max_length=1000, description="Why: kept in the rule's history")
 
 
 class DryRunIn(Schema):
@@ -90,13 +92,6 @@ def _out(rule: Rule) -> dict:
     }
 
 
-def _check(trigger: str, conditions: Any, actions: Any) -> None:
-    try:
-        validate_definition(trigger=trigger, conditions=conditions or None, actions=actions)
-    except RuleDefinitionError as exc:
-        raise ValidationFailed(str(exc), code="invalid_rule", details={"path": exc.path}) from exc
-
-
 def _get(rule_id: int) -> Rule:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None:
@@ -120,8 +115,9 @@ def list_rules(request, params: Query[DryRunQuery]):
 )
 def create_rule(request, payload: RuleIn):
     require_role(request.auth, LEAD, "triage rules")
-    _check(payload.trigger, payload.conditions, payload.actions)
-    rule = Rule.objects.create(**payload.model_dump())
+    fields = payload.model_dump()
+    reason = fields.pop("reason") or "Created through the API"
+    rule = rule_save(rule=None, fields=fields, actor=request.auth, reason=reason)
     return Status(201, _out(rule))
 
 
@@ -135,15 +131,11 @@ def update_rule(request, rule_id: int, payload: RulePatch):
     require_role(request.auth, LEAD, "triage rules")
     rule = _get(rule_id)
     changes = payload.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", "") or "Changed through the API"
     for name, value in changes.items():
         if value is None:
             raise ValidationFailed(f"{name} cannot be null", code="validation_failed")
-        setattr(rule, name, value)
-    _check(rule.trigger, rule.conditions, rule.actions)
-    if changes.get("enabled"):
-        rule.last_error = ""
-        rule.errored_at = None
-    rule.save()
+    rule = rule_save(rule=rule, fields=changes, actor=request.auth, reason=reason)
     return _out(rule)
 
 

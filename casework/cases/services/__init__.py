@@ -19,7 +19,7 @@ from .activity import (
     case_record_system_events,
     task_complete,
 )
-from .bulk import BulkResult, cases_bulk_update
+from .bulk import BulkResult, cases_bulk_merge, cases_bulk_update
 from .email import message_move, message_record_email, message_split_to_new_case
 from .lifecycle import (
     CustomerMessage,
@@ -76,6 +76,7 @@ __all__ = [
     "case_set_team",
     "case_transition",
     "case_update",
+    "cases_bulk_merge",
     "cases_bulk_update",
     "message_move",
     "message_record_email",

@@ -93,3 +93,33 @@ def cases_bulk_update(
             continue
         (result.changed if len(work.events) > before else result.unchanged).append(case.reference)
     return result
+
+
+@door
+def cases_bulk_merge(*, cases: Sequence[Case], target: Case, actor: Any, reason: str = "") -> BulkResult:
+    """Merge many duplicates into `target` in one write: each through `case_merge` (its events on the
+    duplicate and on the target), a duplicate the door refuses skipped with the reason."""
+    from .ownership import case_merge
+
+    actor = Actor.of(actor)
+    sources = [case for case in cases if case.pk != target.pk]
+    if not sources:
+        raise ValidationFailed(
+            "Select the duplicates to merge, besides the case they go into", code="nothing_selected"
+        )
+    if len(sources) > BULK_MAX:
+        raise ValidationFailed(f"At most {BULK_MAX} cases at once", code="too_many")
+    work = active()
+    locked = work.lock_many([case.pk for case in sources] + [target.pk])
+    into = locked[target.pk]
+    result = BulkResult()
+    for pk in sorted(case.pk for case in sources):
+        case = locked[pk]
+        try:
+            with work.savepoint(eager=True):
+                case_merge(source=case, target=into, actor=actor, reason=reason)
+        except ApplicationError as exc:
+            result.skipped[case.reference] = exc.message
+            continue
+        result.changed.append(case.reference)
+    return result

@@ -16,6 +16,7 @@ from casework.core.models import Counter
 from casework.core.text import normalise_whitespace
 from casework.people.models import Customer, Team
 
+from ..mentions import mentioned_handles, resolve_mentions
 from ..models import (
     Attachment,
     Case,
@@ -23,6 +24,7 @@ from ..models import (
     Category,
     Direction,
     EventKind,
+    Mention,
     Message,
     MessageKind,
 )
@@ -367,7 +369,11 @@ def case_add_message(
     work.eager_write()
     message.save(force_insert=True)
     work.note_message(message)
-    _record_all([_message_added(locked, message, actor)])
+    added = _message_added(locked, message, actor)
+    mentioned = _record_mentions(work, locked, message, actor)
+    if mentioned:
+        added.data = {**(added.data or {}), "mentions": [user.username for user in mentioned]}
+    _record_all([added])
     if kind == MessageKind.REPLY and locked.first_response_at is None and not (meta or {}).get("automatic"):
         _set(locked, first_response_at=now)
         _record(locked, EventKind.FIRST_RESPONSE, actor, new={"at": now.isoformat()}, message=message)
@@ -375,6 +381,19 @@ def case_add_message(
         _transition_locked(locked, set_status, actor, reason=status_reason)
     _sync(case, locked)
     return message
+
+
+def _record_mentions(work, case: Case, message: Message, actor: Actor) -> list:
+    """Agents an agent's note or reply names with @: a Mention row each (the "mentioned me" list); the
+    event lists them so the notify stage tells them."""
+    if message.kind not in (MessageKind.NOTE, MessageKind.REPLY) or actor.user is None:
+        return []
+    users = resolve_mentions(mentioned_handles(message.body), exclude_user_id=actor.user.pk)
+    for user in users:
+        work.insert(
+            Mention(message=message, case=case, user=user, author=actor.user, created_at=message.created_at)
+        )
+    return users
 
 
 def _new_message(
