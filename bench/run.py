@@ -497,6 +497,12 @@ def summary(res: dict) -> str:
         from bench_triage_quality import summary_lines
 
         parts += ["", *summary_lines(quality)]
+    latency = dig(res, "micro", "bench_triage_latency", "result")
+    if latency and "classify" in latency:
+        sys.path.insert(0, str(BENCH))
+        from bench_triage_latency import summary_lines as latency_lines
+
+        parts += ["", *latency_lines(latency)]
     micro_rows = []
     for name, r in res.get("micro", {}).items():
         if r.get("ok"):

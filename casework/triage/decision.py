@@ -57,7 +57,13 @@ class Decision:
 
     def top_two(self, name: str) -> list[tuple[str, float]]:
         head = self.prediction.head(name) if self.prediction else None
-        return head.top_two() if head else []
+        if not head:
+            return []
+        two = head.top_two()
+        if name == "priority" and self.prediction.possible_critical and "critical" not in dict(two):
+            # A possible critical: the triager's second key is "critical", whatever came second.
+            two = [two[0], ("critical", self.prediction.critical_probability or 0.0)]
+        return two
 
 
 def model_explanation(name: str, head: HeadPrediction, signals: Sequence[impact.Signal] = ()) -> str:
@@ -78,10 +84,14 @@ def model_baseline(
     out = {}
     for name in FIELDS:
         head = prediction.head(name)
-        # A possible critical is never left waiting for a person: it applies (and says its probability).
+        # A likely critical is never left waiting for a person: it applies (and says its probability). A
+        # possible critical (P(critical) at the safety-net threshold, below the one that applies it) is
+        # never decided by the model: a person looks.
         sure = head is not None and (
             head.confidence >= threshold or (name == "priority" and head.label == "critical")
         )
+        if name == "priority" and prediction.possible_critical:
+            sure = False
         if name not in skip and sure:
             out[name] = to_fact(name, head.label)
     return out
@@ -127,6 +137,14 @@ def decide(
         setter = rule_setter(outcomes, name)
         head = prediction.head(name) if prediction else None
         late = rule_setter(alone_outcomes, name) if fallback else None
+        if (
+            late is not None
+            and name == "priority"
+            and prediction is not None
+            and prediction.possible_critical
+            and alone_final.get(name) != "critical"
+        ):
+            late = None  # a keyword rule does not settle a possible critical below critical; a person does
         if setter is not None and _decided_by(setter, name, start, final):
             values[name] = from_fact(name, final.get(name))
             sources[name] = "rule"
@@ -145,7 +163,15 @@ def decide(
             values[name] = None
             sources[name] = "unsure"
             guesses = ", ".join(f"{label} ({p:.2f})" for label, p in head.top_two())
-            explanations[name] = f"model unsure (below {threshold:.2f}): {guesses}"
+            if name == "priority" and prediction.possible_critical:
+                explanations[name] = (
+                    f"possible critical: model P(critical) {prediction.critical_probability:.2f} ≥ "
+                    f"{prediction.review_critical_at:.2f}, a person decides; guesses: {guesses}"
+                )
+                if prediction.signals:
+                    explanations[name] += "; impact: " + impact.describe(list(prediction.signals))
+            else:
+                explanations[name] = f"model unsure (below {threshold:.2f}): {guesses}"
             unsure.append(name)
         else:
             values[name] = from_fact(name, final.get(name))

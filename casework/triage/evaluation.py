@@ -113,6 +113,10 @@ def evaluate(
     combined_pred: dict[str, list[str]] = {name: [] for name in FIELDS}
     auto: dict[str, list[bool]] = {name: [] for name in FIELDS}
     needs_person = 0
+    # The safety net: where each truly critical message went (decided critical, left to a person, decided
+    # lower), and how many messages the "possible critical" review sent to a person in all.
+    critical_fate = {"decided_critical": 0, "to_a_person": 0, "decided_lower": 0}
+    possible_critical = {"flagged": 0, "of_them_critical": 0}
     for message in messages:
         facts = facts_for(message)
         alone = decide(rules, facts, None, threshold=threshold)
@@ -122,6 +126,17 @@ def evaluate(
             prediction = model.predict(e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip)
         both = decide(rules, facts, prediction, threshold=threshold, fallback=fallback)
         needs_person += bool(both.unsure)
+        is_critical = message.example.priority == "critical"
+        if prediction is not None and prediction.possible_critical and "priority" in both.unsure:
+            possible_critical["flagged"] += 1
+            possible_critical["of_them_critical"] += is_critical
+        if is_critical:
+            if "priority" in both.unsure:
+                critical_fate["to_a_person"] += 1
+            elif both.values.get("priority") == "critical":
+                critical_fate["decided_critical"] += 1
+            else:
+                critical_fate["decided_lower"] += 1
         for name in FIELDS:
             rules_pred[name].append(alone.values[name] or "")
             head = prediction.head(name) if prediction else None
@@ -150,6 +165,7 @@ def evaluate(
                     else None
                 )
             part["needs_human_triage"] = needs_person
+            part["critical_safety_net"] = {**critical_fate, "possible_critical": possible_critical}
         result[system] = part
     result["sentiment"] = sentiment_scores(messages, frustrated_below, model)
     return result
@@ -232,6 +248,16 @@ def report(result: dict[str, Any], *, matrices: bool = True) -> str:
                     f"{'-' if auto_acc is None else f'{auto_acc:.1%}'} of those"
                 )
             lines.append(f"  needs human triage: {part['needs_human_triage']} of {result['n']}")
+            net = part.get("critical_safety_net")
+            if net:
+                pc = net["possible_critical"]
+                lines.append(
+                    f"  critical messages: {net['decided_critical']} decided critical, "
+                    f"{net['to_a_person']} sent to a person (needs human triage), "
+                    f"{net['decided_lower']} decided lower (missed); the "
+                    f"possible-critical review sent {pc['flagged']} messages to a person, "
+                    f"{pc['of_them_critical']} of them critical"
+                )
         if system == "model":
             for name in FIELDS:
                 cal = part["calibration"][name]

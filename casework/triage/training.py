@@ -115,6 +115,7 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
     params = params or classifier.Params()
     scores = classifier.cross_validate(examples, params) if cv else None
     model = classifier.fit(examples, params)
+    heldout = heldout_scores(model) if cv else None
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "examples": len(examples),
@@ -125,6 +126,7 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
         },
         "params": params.as_dict(),
         "cv": scores,
+        "heldout": heldout,
         "last_label_event_id": last_label,
         "seconds": round(time.perf_counter() - t0, 1),
         "sklearn": sklearn.__version__,
@@ -133,6 +135,43 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
     name = model_store.save(model, meta)
     log(f"triage model {name}: {len(examples)} examples {counts}; CV {scores}")
     return {**meta, "version": name}
+
+
+def heldout_scores(model) -> dict[str, Any] | None:
+    """The shipped evaluation split (never trained on), scored as the application runs: the shipped
+    `case_opened` rules with the keyword rules giving way to the model, at the install's confidence
+    threshold. Stored beside each version so a team sees what a retrain did to it."""
+    from django.conf import settings
+
+    from . import evaluation
+    from .default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL
+    from .engine import rules_from_dicts
+
+    if not corpus.EVAL_FILE.exists():
+        return None
+    categories = list(Category.objects.values_list("slug", flat=True))
+    messages = [m for m in corpus.load_jsonl(corpus.EVAL_FILE) if m.example.category in set(categories)]
+    if not messages:
+        return None
+    result = evaluation.evaluate(
+        messages,
+        rules=rules_from_dicts([r for r in DEFAULT_RULES if r["trigger"] == "case_opened"]),
+        model=model,
+        threshold=settings.CASEWORK["TRIAGE_CONFIDENCE"],
+        categories=categories,
+        fallback=frozenset(GIVES_WAY_TO_MODEL),
+    )
+    out: dict[str, Any] = {"file": corpus.EVAL_FILE.name, "n": result["n"], "threshold": result["threshold"]}
+    for system in ("model", "combined"):
+        part = result[system]
+        out[system] = {
+            "category": {k: part["category"][k] for k in ("accuracy", "labels", "matrix")},
+            "priority": {k: part["priority"][k] for k in ("accuracy", "labels", "matrix")},
+            "critical_recall": part["critical_recall"],
+        }
+    out["combined"]["critical_safety_net"] = result["combined"]["critical_safety_net"]
+    out["combined"]["needs_human_triage"] = result["combined"]["needs_human_triage"]
+    return out
 
 
 def retrain_if_needed() -> str:

@@ -280,3 +280,47 @@ def test_a_web_process_does_not_import_scikit_learn_until_it_triages(tmp_path):
     env = {**__import__("os").environ, "CASEWORK_VAR_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_a_possible_critical_waits_for_a_person_with_the_reason_on_the_timeline(
+    labelled, confident, monkeypatch
+):
+    """The safety net: P(critical) at the review threshold but below the one that applies it → the model does
+    not decide the priority; the case is in "needs human triage", critical one of the two one-key guesses."""
+    import dataclasses
+
+    from casework.triage.classifier import HeadPrediction
+
+    train_tiny()
+    model = model_store.current_model()
+    real = model.predict
+
+    def predict(subject, body, **kwargs):
+        p = real(subject, body, **kwargs)
+        ranked = [("high", 0.6), ("medium", 0.25), ("critical", 0.15)]
+        return dataclasses.replace(
+            p, priority=HeadPrediction("high", 0.6, ranked), critical_probability=0.15, review_critical_at=0.1
+        )
+
+    monkeypatch.setattr(model, "predict", predict)
+    case = open_case(subject="Ticket sales", description="the counter says 0 sold since the sale opened")
+    case.refresh_from_db()
+    assert case.status == "new" and case.priority != "critical"
+    assert "needs-triage" in set(case.tags.values_list("name", flat=True))
+    note = CaseEvent.objects.get(case=case, kind=EventKind.NOTE, data__triage="needs_human")
+    assert "possible critical: model P(critical) 0.15 ≥ 0.10, a person decides" in note.reason
+    assert note.data["fields"] == ["priority"]
+    assert [label for label, _ in note.data["guesses"]["priority"]] == ["high", "critical"]
+
+
+def test_held_out_figures_are_stored_beside_a_version_trained_with_cv(labelled, monkeypatch):
+    from casework.triage import classifier, corpus
+
+    # CV itself is tested in test_learning; here only that the held-out scores reach the version's meta.
+    monkeypatch.setattr(classifier, "cross_validate", lambda examples, params: {"folds": 0})
+    meta = training.train(use_corpus=False, cv=True)
+    held = meta["heldout"]
+    assert held["file"] == corpus.EVAL_FILE.name and held["n"] == len(corpus.load_jsonl(corpus.EVAL_FILE))
+    assert set(held["combined"]) >= {"category", "priority", "critical_recall", "critical_safety_net"}
+    stored = next(m for m in model_store.versions() if m["version"] == meta["version"])
+    assert stored["heldout"]["model"]["priority"]["accuracy"] == held["model"]["priority"]["accuracy"]

@@ -142,6 +142,33 @@ def test_fast_scorer_matches_scikit_learn(kind) -> None:
         )
 
 
+@pytest.mark.parametrize("kind", ["ordinal", "flat"])
+def test_priority_head_gives_a_distribution_over_the_levels(kind) -> None:
+    rows = [
+        *examples(),
+        classifier.Example("Down", "The whole system is down for everyone", "bug", "critical"),
+        classifier.Example("Outage", "Nobody can work, everything is offline", "bug", "critical"),
+        classifier.Example("All down", "All users blocked, checkout down", "bug", "critical"),
+    ]
+    model = classifier.fit(rows, classifier.Params(priority_model=kind))
+    p = model.predict("Everything down", "nobody can work, the system is offline")
+    assert set(dict(p.priority.ranked)) == {"critical", "high", "medium", "low"}
+    assert sum(dict(p.priority.ranked).values()) == pytest.approx(1.0)
+    assert all(prob >= 0 for _, prob in p.priority.ranked)
+    assert p.critical_probability == pytest.approx(dict(p.priority.ranked)["critical"])
+    if kind == "ordinal":
+        head = model.heads["priority"]
+        assert [level for level, _ in head.steps] == ["medium", "high", "critical"]
+
+
+def test_ordinal_steps_combine_monotonically() -> None:
+    classes = classifier._Ordinal(["low", "medium", "high", "critical"], []).classes_
+    # P(at least high) above P(at least medium) is impossible: it is read as P(at least medium) too.
+    proba = dict(zip(classes, classifier._Ordinal.combine(
+        ["low", "medium", "high", "critical"], [0.4, 0.6, 0.1], classes), strict=True))  # fmt: skip
+    assert proba == pytest.approx({"low": 0.4, "medium": 0.0, "high": 0.5, "critical": 0.1})
+
+
 def test_params_round_trip() -> None:
     params = classifier.Params(classifier="svm", c=1.0, char_ngrams=(3, 5))
     assert classifier.Params.from_dict(json.loads(json.dumps(params.as_dict()))) == params
@@ -188,6 +215,42 @@ def test_below_the_threshold_a_field_no_rule_decided_is_unsure_with_two_guesses(
     assert set(d.unsure) == {"category", "priority"} and d.values["category"] is None
     assert len(d.top_two("category")) == 2 and d.guess("category") == d.top_two("category")[0][0]
     assert "model unsure" in d.explanations["category"]
+
+
+def _prediction(priority: list[tuple[str, float]], *, review_at: float = 0.1) -> classifier.Prediction:
+    cat = classifier.HeadPrediction("bug", 0.9, [("bug", 0.9), ("data", 0.1)])
+    pri = classifier.HeadPrediction(priority[0][0], priority[0][1], priority)
+    return classifier.Prediction(
+        category=cat, priority=pri, signals=[], critical_probability=dict(priority).get("critical", 0.0),
+        review_critical_at=review_at,
+    )  # fmt: skip
+
+
+def test_a_possible_critical_goes_to_a_person_with_the_reason_and_critical_as_a_guess() -> None:
+    facts = _facts("Tickets", "counter says 0 sold since the sale opened")
+    p = _prediction([("high", 0.6), ("medium", 0.2), ("critical", 0.15), ("low", 0.05)])
+    assert p.possible_critical
+    d = decision.decide([], facts, p, threshold=0.5)
+    assert d.unsure == ["priority"] and d.values["priority"] is None and d.values["category"] == "bug"
+    assert d.explanations["priority"].startswith("possible critical: model P(critical) 0.15 ≥ 0.10")
+    assert d.top_two("priority") == [("high", 0.6), ("critical", 0.15)]
+    # Below the safety net, the confident model decides as before.
+    calm = _prediction([("high", 0.7), ("medium", 0.22), ("critical", 0.05), ("low", 0.03)])
+    assert not calm.possible_critical
+    assert decision.decide([], facts, calm, threshold=0.5).values["priority"] == "high"
+
+
+def test_a_keyword_rule_below_critical_does_not_settle_a_possible_critical_but_policy_does() -> None:
+    low_rule = RuleSpec(
+        id="kw", name="Questions are low", trigger="case_opened", conditions=None,
+        actions=[{"type": "set_priority", "value": "low"}], order=1,
+    )  # fmt: skip
+    facts = _facts("How do we", "how do we get paid, the payout is missing for everyone")
+    p = _prediction([("medium", 0.45), ("high", 0.3), ("critical", 0.2), ("low", 0.05)])
+    fallback = decision.decide([low_rule], facts, p, threshold=0.5, fallback=frozenset({"kw"}))
+    assert "priority" in fallback.unsure
+    policy = decision.decide([low_rule], facts, p, threshold=0.5)
+    assert policy.values["priority"] == "low" and policy.sources["priority"] == "rule"
 
 
 def test_without_a_model_the_rules_alone_decide_as_before() -> None:
@@ -256,5 +319,8 @@ def test_evaluation_reports_rules_model_and_combined_with_matrices(tiny_model) -
     assert result["model"]["category"]["accuracy"] == 1.0  # it was trained on these
     text = evaluation.report(result)
     assert "rules alone" in text and "confusion matrix" in text and "calibration" in text
+    net = result["combined"]["critical_safety_net"]
+    assert net["decided_critical"] + net["to_a_person"] + net["decided_lower"] == 0  # no critical here
+    assert "possible-critical review" in text
     rules_only = evaluation.evaluate(messages, rules=rules, model=None, threshold=0.5, categories=["billing"])
     assert "model" not in rules_only and rules_only["rules"]["critical_recall"]["of"] == 0

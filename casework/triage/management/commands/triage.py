@@ -54,6 +54,15 @@ class Command(BaseCommand):
         meta = training.train(
             use_corpus=not options["no_corpus"], params=params, cv=not options["no_cv"], log=self.stdout.write
         )
+        held = meta.get("heldout")
+        if held:
+            for system in ("model", "combined"):
+                part, crit = held[system], held[system]["critical_recall"]
+                self.stdout.write(
+                    f"held-out split ({held['n']} messages, never trained on), {system}: category "
+                    f"{part['category']['accuracy']:.1%}, priority {part['priority']['accuracy']:.1%}, "
+                    f"critical recall {crit['found']}/{crit['of']}"
+                )
         self.stdout.write(self.style.SUCCESS(f"model {meta['version']} is now in use"))
 
     def do_evaluate(self, options) -> None:
@@ -90,5 +99,8 @@ class Command(BaseCommand):
         meta = next((m for m in model_store.versions() if m.get("version") == name), {})
         self.stdout.write(f"in use: {name} ({model_store.model_dir()})")
         self.stdout.write(
-            json.dumps({k: meta.get(k) for k in ("trained_at", "examples", "sources", "cv")}, indent=2)
+            json.dumps(
+                {k: meta.get(k) for k in ("trained_at", "examples", "sources", "params", "cv", "heldout")},
+                indent=2,
+            )
         )
