@@ -118,6 +118,8 @@ def test_library_header_scan_finds_what_finditer_finds(languages: tuple[str, ...
 def test_long_quoted_lines_do_not_stall_reply_stripping() -> None:
     # A line of thousands of ">" once took the quote-header regexes quadratic time (76 s for one mail).
     text = "Hi folks\n\nWhat is the best way?\n" + ">" * 200_000 + "\n" + "A" + ">" * 200_000 + "\n\nthanks\n"
-    started = time.perf_counter()
+    # CPU time, not wall time: a stall guard (quadratic was 76 s), not a speed claim, and it must not
+    # depend on how busy the machine is. The speed itself lives in bench/bench_parse.py.
+    started = time.process_time()
     assert extract_reply(text).startswith("Hi folks")
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
