@@ -62,6 +62,13 @@ class CaseFilter:
     ordering: str = "newest"
 
 
+# Every `view` case_list knows ("all" narrows nothing); adapters validate against it.
+VIEWS = (
+    "open", "mine", "unassigned", "untriaged", "closed", "waiting", "mentioned", "frustrated", "at_risk",
+    "breached", "all",
+)  # fmt: skip
+
+
 def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     qs = Case.objects.select_related("customer", "organisation", "category", "team", "assignee")
     view = filters.view

@@ -9,18 +9,13 @@ from casework.cases.models import Case
 from casework.core.errors import ValidationFailed
 from casework.search import selectors as search
 
+from ..filters import CaseFilterQuery, case_filter
+
 router = Router(tags=["search"])
 
 
-class CaseSearchQuery(Schema):
+class CaseSearchQuery(CaseFilterQuery):
     q: str = Field(max_length=200)
-    view: str = "all"
-    status: list[str] = Field(default_factory=list)
-    priority: list[str] = Field(default_factory=list)
-    category: str = ""
-    team: str = ""
-    assignee: str = ""
-    tag: str = ""
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0)
 
@@ -43,20 +38,7 @@ class CaseSearchOut(Schema):
 
 
 def _run(filters: CaseSearchQuery, q: str, user) -> tuple[int, list[Case]]:
-    qs = selectors.case_list(
-        filters=selectors.CaseFilter(
-            view=filters.view,
-            status=filters.status,
-            priority=filters.priority,
-            category=filters.category,
-            team=filters.team,
-            assignee=filters.assignee,
-            tag=filters.tag,
-            q=q,
-            ordering="relevance",
-        ),
-        user=user,
-    )
+    qs = selectors.case_list(filters=case_filter(filters, q=q, ordering="relevance"), user=user)
     return qs.count(), list(qs[filters.offset : filters.offset + filters.limit])
 
 
