@@ -12,13 +12,18 @@ customers in 40 organisations, the opening message per case and a public reply o
   timed end to end (ms). Terms: a rare word, a common word (10 %), a word in every case, two words typed
   as prefixes, an exact reference, a bare case number, a partial number, and a misspelling (which finds
   nothing, then asks the typo correction);
+* ``rank_every_match``: before/after of the rank cut (`CASEWORK_SEARCH_RANK_LIMIT`, issue 14): the broad
+  terms again with the limit at 0 — every match ranked and sorted, the behaviour before the cut —
+  alternating sample by sample with the default limit, and the ratio;
 * ``articles``: ARTICLES (1,000) published articles written through the service, then the customer
   suggestion query and the agent article search (p50/p95 ms);
 * ``create``: CREATES cases opened through `cases.services.case_open_with_message` with every reaction,
   alternating with and without the search index upkeep (its flush hook stubbed out), ms per create.
 
 Run: ``.venv/bin/python bench/bench_search.py`` (JSON on stdout), ``bench/run.py --only micro --micro
-search``; ``CASEWORK_BENCH_SEARCH_N`` sets N.
+search``; ``CASEWORK_BENCH_SEARCH_N`` sets N. ``--postgres`` runs it on a throwaway PostgreSQL cluster
+(``--database-url`` on an existing empty database) instead of SQLite; ``--skip-creates`` and
+``--skip-articles`` leave those parts out.
 """
 
 from __future__ import annotations
@@ -240,13 +245,49 @@ def _articles(n: int) -> dict:
     return out
 
 
-def run() -> dict:
+BROAD = ("common_word_10pct", "word_in_every_case", "two_prefixes")
+
+
+def _rank_every_match(terms: dict[str, str]) -> dict:
+    """The broad terms with CASEWORK_SEARCH_RANK_LIMIT at 0 (rank every match: before the cut) and at
+    its default, alternating sample by sample so both see the same machine load."""
+    from django.conf import settings
+
+    default = settings.CASEWORK["SEARCH_RANK_LIMIT"]
+    out: dict = {"limit": default}
+    for name in BROAD:
+        run = _queue_search(terms[name])
+        times: dict[str, list[float]] = {"every_match": [], "cut": []}
+        result: dict = {}
+        for _ in range(SAMPLES):
+            for key, limit in (("every_match", 0), ("cut", default)):
+                settings.CASEWORK["SEARCH_RANK_LIMIT"] = limit
+                t0 = time.perf_counter()
+                result[key] = run()
+                times[key].append((time.perf_counter() - t0) * 1000)
+        settings.CASEWORK["SEARCH_RANK_LIMIT"] = default
+        row = {"q": terms[name]}
+        for key, values in times.items():
+            row[key] = {
+                "p50_ms": round(benchlib.pct(values, 50), 2),
+                "p95_ms": round(benchlib.pct(values, 95), 2),
+                "hits": result[key],
+            }
+        row["p95_speedup"] = round(row["every_match"]["p95_ms"] / max(row["cut"]["p95_ms"], 0.01), 2)
+        out[name] = row
+        log(f"rank cut {name}: {row}")
+    return out
+
+
+def run(database_url: str = "", creates: bool = True, articles: bool = True) -> dict:
     var_dir = os.environ.get("CASEWORK_VAR_DIR") or tempfile.mkdtemp(prefix="casework-search-")
-    benchlib.setup_django(var_dir)
+    benchlib.setup_django(var_dir, database_url)
     benchlib.setup_team(capacity=benchlib.agent_capacity(4 * CREATES))
+    from django.db import connection
+
     from casework.search.index import backfill
 
-    out: dict = {"n": N, "samples": SAMPLES}
+    out: dict = {"n": N, "samples": SAMPLES, "database": connection.vendor}
     out["seed"] = _seed(N)
     t0 = time.perf_counter()
     done = backfill(batch=2000)
@@ -267,14 +308,35 @@ def run() -> dict:
     for name, term in terms.items():
         out["queries"][name] = {"q": term, **_time(_queue_search(term), SAMPLES)}
         log(f"{name} {term!r}: {out['queries'][name]}")
-    out["articles"] = _articles(ARTICLES)
-    log(f"articles: {out['articles']}")
-    out["create"] = _creates(CREATES)
-    log(f"create: {out['create']}")
+    out["rank_every_match"] = _rank_every_match(terms)
+    if articles:
+        out["articles"] = _articles(ARTICLES)
+        log(f"articles: {out['articles']}")
+    if creates:
+        out["create"] = _creates(CREATES)
+        log(f"create: {out['create']}")
     return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster for the run")
+    p.add_argument("--database-url", default="", help="an existing, empty database instead of SQLite")
+    p.add_argument("--skip-creates", action="store_true")
+    p.add_argument("--skip-articles", action="store_true")
+    args = p.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        url = args.database_url
+        if args.postgres and not url:
+            from casework.testing.services import postgres_cluster
+
+            url = stack.enter_context(postgres_cluster()).url
+        return run(url, creates=not args.skip_creates, articles=not args.skip_articles)
 
 
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(), indent=2, default=str))
+    print(json.dumps(main(), indent=2, default=str))

@@ -199,7 +199,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             return _back_to_case(selectors.case_get(q))
         except ApplicationError:
             pass
-    qs = selectors.with_next_due(selectors.case_list(filters=filters, user=request.user))
+    qs, cut = selectors.case_list_window(filters=filters, user=request.user)
+    qs = selectors.with_next_due(qs)
     from django.conf import settings
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
@@ -210,7 +211,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         corrected = search_selectors.correct(q) or ""
         if corrected:
             filters.q = corrected
-            qs = selectors.case_list(filters=filters, user=request.user)
+            qs, cut = selectors.case_list_window(filters=filters, user=request.user)
             paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
             page = paginator.get_page(1)
     if filters.q:
@@ -236,6 +237,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         **_queue_heading(filters),
         "sort": request.GET.get("sort", ""),
         "corrected": corrected,
+        "search_cut": cut,
         "typed_query": q,
     }
     template = (

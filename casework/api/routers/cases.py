@@ -71,9 +71,10 @@ def create_case(request, payload: CaseCreateIn):
 
 @router.get("/cases", response=CaseListOut, summary="List and search cases")
 def list_cases(request, filters: Query[CaseListQuery]):
-    qs = selectors.case_list(
+    qs, cut = selectors.case_list_window(
         filters=case_filter(filters, q=filters.q, ordering=filters.ordering), user=request.auth
-    ).select_related("customer__organisation", "merged_into", "follow_up_of")
+    )
+    qs = qs.select_related("customer__organisation", "merged_into", "follow_up_of")
     count = qs.count()
     page = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))[
         filters.offset : filters.offset + filters.limit
@@ -83,6 +84,7 @@ def list_cases(request, filters: Query[CaseListQuery]):
         "limit": filters.limit,
         "offset": filters.offset,
         "items": [case_dict(c) for c in page],
+        "search_cut": cut,
     }
 
 

@@ -34,12 +34,16 @@ class CaseSearchOut(Schema):
     query: str
     corrected_query: str | None = Field(description="Set when the query found nothing and a spelling did")
     count: int
+    search_cut: bool = Field(
+        description="More cases matched than CASEWORK_SEARCH_RANK_LIMIT: count and items are the most "
+        "recent that many, best first"
+    )
     items: list[CaseHitOut]
 
 
-def _run(filters: CaseSearchQuery, q: str, user) -> tuple[int, list[Case]]:
-    qs = selectors.case_list(filters=case_filter(filters, q=q, ordering="relevance"), user=user)
-    return qs.count(), list(qs[filters.offset : filters.offset + filters.limit])
+def _run(filters: CaseSearchQuery, q: str, user) -> tuple[int, list[Case], bool]:
+    qs, cut = selectors.case_list_window(filters=case_filter(filters, q=q, ordering="relevance"), user=user)
+    return qs.count(), list(qs[filters.offset : filters.offset + filters.limit]), cut
 
 
 @router.get("/search/cases", response=CaseSearchOut, summary="Ranked full-text case search")
@@ -47,17 +51,18 @@ def search_cases(request, filters: Query[CaseSearchQuery]):
     q = filters.q.strip()
     if not q:
         raise ValidationFailed("q must not be empty", code="required", details={"field": "q"})
-    count, page = _run(filters, q, request.auth)
+    count, page, cut = _run(filters, q, request.auth)
     corrected = None
     if count == 0:
         corrected = search.correct(q)
         if corrected:
-            count, page = _run(filters, corrected, request.auth)
+            count, page, cut = _run(filters, corrected, request.auth)
     found = search.hits(page, corrected or q)
     return {
         "query": q,
         "corrected_query": corrected,
         "count": count,
+        "search_cut": cut,
         "items": [
             {
                 "reference": c.reference,
