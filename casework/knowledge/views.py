@@ -189,10 +189,7 @@ def suggestions(request: HttpRequest) -> JsonResponse:
     """`GET /kb/suggestions/?q=…&s=<session token>`: the web form's suggestion contract
     (`{"query", "suggestions": [{"title", "url", "excerpt"}]}`), recorded against the session."""
     query = " ".join(request.GET.get("q", "").split())[:500]
-    token = request.GET.get("s", "")[:64]
-    found = suggest.find_suggestions(query, token) if len(query) >= 3 else []
-    if token and found:
-        services.suggestion_shown(token=token, query=query, article_ids=[f["id"] for f in found])
+    found = suggest.suggestions_for_visitor(query, request.GET.get("s", ""))
     return JsonResponse({"query": query, "suggestions": found})
 
 
@@ -201,10 +198,10 @@ def public_article(request: HttpRequest, slug: str) -> HttpResponse:
     article = Article.objects.filter(slug=slug).first()
     if article is None or not article.is_public:
         raise Http404("No such article")
-    token = request.GET.get("s", "")
+    token = suggest.valid_session_token(request.GET.get("s", ""))
     if token:
         services.suggestion_opened(token=token, article=article)
-    return render(request, "knowledge/public_article.html", {"article": article})
+    return render(request, "knowledge/public_article.html", {"article": article, "session": token})
 
 
 @require_GET
