@@ -47,7 +47,11 @@
     if (button.dataset.linkUrl) {
       var token = document.querySelector("input[name=csrfmiddlewaretoken]");
       fetch(button.dataset.linkUrl, { method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": token ? token.value : "" } }).catch(function () {});
+        headers: { "X-CSRFToken": token ? token.value : "" } })
+        .then(function (r) { if (r.ok) { button.textContent = "inserted · linked to the case"; } })
+        .catch(function () {});
+    } else {
+      button.textContent = "inserted";
     }
   });
 
