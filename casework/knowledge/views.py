@@ -179,6 +179,48 @@ def macro_preview(request: HttpRequest, reference: str, pk: int) -> JsonResponse
     )
 
 
+def _draft_json(draft) -> JsonResponse:
+    return JsonResponse(
+        {
+            "id": draft.pk,
+            "text": draft.text,
+            "sources": draft.sources,
+            "provider": draft.provider,
+            "ready": draft.ready,
+            "error": draft.error,
+            "outcome": draft.outcome,
+        }
+    )
+
+
+@agent_required
+@require_POST
+def draft_propose(request: HttpRequest, reference: str) -> JsonResponse:
+    """ "Draft a reply": a proposal for the composer, never sent (`drafting.propose`). With the HTTP
+    provider the worker completes it; the page polls `draft_show` until `ready`."""
+    from . import drafting
+
+    case = case_selectors.case_get(reference)
+    return _draft_json(drafting.propose(case=case, agent=request.user))
+
+
+@agent_required
+@require_GET
+def draft_show(request: HttpRequest, pk: int) -> JsonResponse:
+    from .models import ReplyDraft
+
+    return _draft_json(get_object_or_404(ReplyDraft, pk=pk))
+
+
+@agent_required
+@require_POST
+def draft_discard(request: HttpRequest, pk: int) -> JsonResponse:
+    from .models import ReplyDraft
+
+    draft = get_object_or_404(ReplyDraft, pk=pk)
+    return _draft_json(services.draft_decided(draft=draft, sent_text=None))
+
+
 # --------------------------------------------------------------------------------------------------
 # customer side: public articles and suggestions while typing
 # --------------------------------------------------------------------------------------------------

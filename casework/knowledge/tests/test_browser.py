@@ -201,3 +201,31 @@ def timezone_today():
     from casework.reports.filters import local_today
 
     return local_today()
+
+
+def test_agent_drafts_a_reply_sees_its_sources_edits_and_sends(page, live_server, alice, customer):
+    from casework.knowledge.models import DraftOutcome, ReplyDraft
+
+    case = open_case(subject="Card expired", description="My credit card expired.", customer=customer)
+    services.article_create(
+        title="Update your payment card",
+        body="Go to **Billing → Payment method** and add a new card.",
+        status="published",
+        visibility="public",
+        tags=["card"],
+    )
+    login(page, live_server)
+    page.goto(f"{live_server.url}/cases/{case.reference}/")
+    page.get_by_test_id("draft-reply").click()
+    info = page.get_by_test_id("draft-info")
+    expect(info).to_contain_text("Drafted reply (offline)")
+    expect(info.get_by_test_id("draft-source").first).to_have_text("Update your payment card")
+    body = page.locator("#composer textarea[name=body]")
+    expect(body).to_have_value(re.compile(r"^Hi Nora,.*Billing → Payment method", re.S))
+    assert not Message.objects.filter(case=case, kind="reply").exists()  # a proposal, never sent
+    body.press("Control+End")
+    body.type("\n\nPS: it can take a minute to show.")
+    shot(page, "8-drafted-reply")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("PS: it can take a minute to show.")
+    assert ReplyDraft.objects.get(case=case).outcome == DraftOutcome.EDITED
