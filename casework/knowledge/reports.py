@@ -11,6 +11,7 @@ from casework.reports.filters import ReportFilter
 from casework.reports.registry import Column, MetricDef, Table, register
 from casework.reports.sql import rate
 
+from .gaps import count_sessions
 from .models import SuggestionSession
 
 KB = (
@@ -22,16 +23,7 @@ KB = (
 
 def deflection_counts(f: ReportFilter) -> dict:
     """Sessions shown suggestions in the range, how many opened one, how many of those still sent."""
-    shown = SuggestionSession.objects.filter(f.in_range("created_at")).exclude(shown=[])
-    # (aggregate names must not be field names: `opened` is one)
-    n = shown.aggregate(
-        sessions=Count("id"),
-        n_opened=Count("id", filter=Q(opened__isnull=False)),
-        opened_then_sent=Count("id", filter=Q(opened__isnull=False, submitted_case__isnull=False)),
-        sent_without_opening=Count("id", filter=Q(opened__isnull=True, submitted_case__isnull=False)),
-    )
-    counts = {**n, "opened": n.pop("n_opened")}
-    counts["deflected"] = counts["opened"] - counts["opened_then_sent"]
+    counts = count_sessions(SuggestionSession.objects.filter(f.in_range("created_at")).exclude(shown=[]))
     counts["rate"] = rate(counts["deflected"], counts["sessions"])
     return counts
 
