@@ -37,11 +37,12 @@ def peer_module():
     return module
 
 
-def setup_django(var_dir: str) -> None:
-    """Django on a fresh SQLite file in `var_dir`, migrated; outgoing mail is queued, never delivered."""
+def setup_django(var_dir: str, database_url: str = "") -> None:
+    """Django on a fresh SQLite file in `var_dir` (or the empty database at `database_url`), migrated;
+    outgoing mail is queued, never delivered."""
     os.environ["CASEWORK_VAR_DIR"] = var_dir
     os.environ["CASEWORK_MEDIA_DIR"] = str(Path(var_dir) / "media")
-    os.environ["DATABASE_URL"] = f"sqlite:///{Path(var_dir) / 'casework.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{Path(var_dir) / 'casework.sqlite3'}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.settings")
     os.environ.setdefault("CASEWORK_LOG_LEVEL", "WARNING")
     os.environ["CASEWORK_EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"

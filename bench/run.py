@@ -109,7 +109,7 @@ print({MARK!r} + json.dumps(result, default=str))
 
 
 # Micro-benchmarks that build a big install themselves: their timeout is this many times --micro-timeout.
-LONG_MICRO = {"bench_search": 4}
+LONG_MICRO = {"bench_search": 8}  # its own 100,000 cases, then the peer seeded with as many
 
 
 def run_micro(name: str, timeout: float, directory: Path = BENCH, src: str | None = None) -> dict:
@@ -491,6 +491,9 @@ def summary(res: dict) -> str:
     scale = dig(res, "micro", "bench_scale", "result")
     if scale and scale.get("reads"):
         parts += ["", *scale_section(scale)]
+    search = dig(res, "micro", "bench_search", "result")
+    if search:
+        parts += ["", *search_section(search)]
     quality = dig(res, "micro", "bench_triage_quality", "result")
     if quality and "report" in quality:
         sys.path.insert(0, str(BENCH))
@@ -528,6 +531,43 @@ def summary(res: dict) -> str:
         else:
             parts += ["", f"peer FAILED: {res['peer'].get('error')}"]
     return "\n".join(parts)
+
+
+def search_section(search: dict) -> list[str]:
+    """bench_search: p95 per term, the rank cut before/after, and the side-by-side with the peer (its own
+    paired run on the same N tickets)."""
+    lines = [
+        f"Search at {search.get('n')} cases ({search.get('database')}), p95 ms of the queue's search path"
+    ]
+    rows = [
+        [name, q.get("q"), q.get("p95_ms"), dig(q, "hits", "count")]
+        for name, q in search.get("queries", {}).items()
+    ]
+    lines.append(table(["term", "q", "p95 ms", "hits"], rows))
+    cut = search.get("rank_every_match") or {}
+    rows = [
+        [name, dig(r, "every_match", "p95_ms"), dig(r, "cut", "p95_ms"), r.get("p95_speedup")]
+        for name, r in cut.items()
+        if isinstance(r, dict)
+    ]
+    if rows:
+        lines += [f"rank cut at {cut.get('limit')} (before: every match ranked)"]
+        lines.append(table(["term", "every match p95", "cut p95", "×"], rows))
+    if search.get("comparison"):
+        rows = [
+            [r["measure"], r["q"], r["casework"], r["peer"], r["ratio_peer_over_casework"],
+             f"hits {dig(r, 'hits', 'casework')} vs {dig(r, 'hits', 'peer')}"]
+            for r in search["comparison"]
+        ]  # fmt: skip
+        lines += [
+            f"vs django-helpdesk on the same {search.get('n')} tickets, same run (× > 1: casework faster)"
+        ]
+        lines.append(table(["measure", "q", "casework", "peer", "×", "note"], rows))
+    elif search.get("peer"):
+        lines.append(
+            f"peer search: {search['peer'].get('skipped') or search['peer'].get('error', '')[-200:]}"
+        )
+    return lines
 
 
 def reactions_line(seen: dict) -> str:

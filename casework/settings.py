@@ -240,6 +240,9 @@ CASEWORK = {
     "MAX_MESSAGE_BYTES": env_int("CASEWORK_MAX_MESSAGE_BYTES", 256 * 1024, minimum=1024),
     "MAX_ATTACHMENT_BYTES": env_int("CASEWORK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024),
     "QUEUE_PAGE_SIZE": env_int("CASEWORK_QUEUE_PAGE_SIZE", 50, minimum=5, maximum=500),
+    # A search matching more cases ranks (and lists) the newest this many: bm25/ts_rank cost per match.
+    # 0 ranks every match.
+    "SEARCH_RANK_LIMIT": env_int("CASEWORK_SEARCH_RANK_LIMIT", 2000, minimum=0, maximum=10_000_000),
     "API_MAX_LIMIT": env_int("CASEWORK_API_MAX_LIMIT", 200, minimum=10, maximum=1000),
     "SENTIMENT_FRUSTRATED_BELOW": env_float("CASEWORK_SENTIMENT_FRUSTRATED_BELOW", -0.5),
     # SLA engine (casework/sla/README.md): how often the sweep fires at-risk alerts and breaches, which

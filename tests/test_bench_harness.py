@@ -355,3 +355,40 @@ def test_agent_capacity_fits_every_case_of_a_run(benchlib):
     l1_agents = sum(1 for agent in benchlib.AGENTS if agent[3] == 1)
     assert benchlib.agent_capacity(10) == 40
     assert benchlib.agent_capacity(10000) * l1_agents >= 10000
+
+
+def test_summary_prints_the_search_benchmark_with_the_rank_cut_and_the_peer(run):
+    search = {
+        "n": 100000,
+        "database": "sqlite",
+        "queries": {"rare_word": {"q": "zxqvault", "p95_ms": 12.5, "hits": {"count": 486}}},
+        "rank_every_match": {
+            "limit": 2000,
+            "word_in_every_case": {
+                "every_match": {"p95_ms": 600},
+                "cut": {"p95_ms": 90},
+                "p95_speedup": 6.67,
+            },
+        },
+        "comparison": [
+            {
+                "measure": "UI search rare_word p95 (ms)",
+                "q": "zxqvault",
+                "casework": 250,
+                "peer": 1700,
+                "ratio_peer_over_casework": 6.8,
+                "hits": {"casework": 486, "peer": 486},
+            }
+        ],
+    }
+    base = {
+        "started": "2026-01-01T00:00:00",
+        "params": {"n": 10},
+        "machine": {"cpus": 2, "python": sys.version.split()[0], "sqlite": "3", "git_commit": None},
+    }
+    text = run.summary({**base, "micro": {"bench_search": {"ok": True, "wall_s": 1, "result": search}}})
+    assert "Search at 100000 cases (sqlite)" in text and "rank cut at 2000" in text
+    assert "6.67" in text and "hits 486 vs 486" in text and "6.8" in text
+    skipped = {**search, "comparison": None, "peer": {"ok": False, "skipped": "CASEWORK_BENCH_SEARCH_PEER=0"}}
+    text = run.summary({**base, "micro": {"bench_search": {"ok": True, "wall_s": 1, "result": skipped}}})
+    assert "peer search: CASEWORK_BENCH_SEARCH_PEER=0" in text

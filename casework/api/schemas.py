@@ -80,6 +80,11 @@ class CaseListOut(Schema):
     limit: int
     offset: int
     items: list[CaseOut]
+    search_cut: bool = Field(
+        default=False,
+        description="q ordered by relevance matched more than CASEWORK_SEARCH_RANK_LIMIT cases: count and "
+        "items are the most recent that many, best first",
+    )
 
 
 class CaseCreateIn(StrictIn):

@@ -63,8 +63,21 @@ class CaseFilter:
     ordering: str = "newest"
 
 
+# Every `view` case_list knows ("all" narrows nothing); adapters validate against it.
+VIEWS = (
+    "open", "mine", "unassigned", "untriaged", "closed", "waiting", "mentioned", "frustrated", "at_risk",
+    "breached", "all",
+)  # fmt: skip
+
+
 def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     """Cases matching `filters`; with a `user`, only those their role lets them see."""
+    return case_list_window(filters=filters, user=user)[0]
+
+
+def case_list_window(*, filters: CaseFilter, user: Any = None) -> tuple[QuerySet[Case], bool]:
+    """`case_list`, and whether a relevance-ordered search was cut to its newest
+    CASEWORK_SEARCH_RANK_LIMIT matches (`search.selectors.ranked_window`)."""
     qs = Case.objects.select_related("customer", "organisation", "category", "team", "assignee")
     if user is not None:
         qs = permissions.visible_cases(qs, user)
@@ -126,17 +139,18 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     if filters.created_before:
         qs = qs.filter(created_at__lt=filters.created_before)
     if filters.q:
-        from casework.search.selectors import matching
+        from casework.search.selectors import matching, ranked_window
 
-        qs = matching(qs, filters.q)  # full-text search (casework/search), annotates search_rank
-    if filters.ordering == "relevance":
-        ordering = ["-search_rank", "-created_at", "-id"] if filters.q else ORDERINGS["newest"]
-        return qs.order_by(*ordering)
+        if filters.ordering == "relevance":
+            return ranked_window(qs, filters.q)  # full-text search (casework/search), best first
+        qs = matching(qs, filters.q)  # annotates search_rank
+    elif filters.ordering == "relevance":
+        return qs.order_by(*ORDERINGS["newest"]), False
     ordering = ORDERINGS.get(filters.ordering, ORDERINGS["newest"])
     if "sla_next_due" in ordering:
         qs = qs.annotate(sla_next_due=_sla_next_due())
         ordering = [F("sla_next_due").asc(nulls_last=True), *ordering[1:]]
-    return qs.order_by(*ordering)
+    return qs.order_by(*ordering), False
 
 
 def _user_id(username: str) -> int | None:

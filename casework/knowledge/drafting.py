@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django_tasks import task
 
 from casework.cases.models import Case
@@ -39,7 +40,12 @@ class DraftError(Exception):
 def _sources(case: Case) -> tuple[list, list[dict]]:
     found = suggest.for_case(case, articles=3, cases=2)
     sources = [
-        {"kind": "article", "id": a.pk, "title": a.title, "url": suggest.public_url(a) if a.is_public else ""}
+        {
+            "kind": "article",
+            "id": a.pk,
+            "title": a.title,
+            "url": settings.BASE_URL + suggest.public_url(a) if a.is_public else "",
+        }
         for a in found["articles"]
     ] + [
         {"kind": "case", "id": s["case"].pk, "title": f"{s['case'].reference} {s['case'].subject}", "url": ""}
@@ -62,7 +68,9 @@ def offline_draft(case: Case, agent: Any) -> Draft:
         gist = best.plain[:700].rsplit(" ", 1)[0] + ("…" if len(best.plain) > 700 else "")
         parts.append(gist)
         if best.is_public:
-            parts.append(f"The full steps are in our article “{best.title}”: {suggest.public_url(best)}")
+            # The customer reads this in a mail: the article's full address (CASEWORK_BASE_URL).
+            url = settings.BASE_URL + suggest.public_url(best)
+            parts.append(f"The full steps are in our article “{best.title}”: {url}")
     elif similar and similar[0]["answer"]:
         parts.append(similar[0]["answer"][:1200])
     else:
@@ -130,16 +138,17 @@ def propose(*, case: Case, agent: Any) -> ReplyDraft:
         return ReplyDraft.objects.create(
             case=case, requested_by=agent, provider="offline", text=offline.text, sources=offline.sources
         )
-    draft = ReplyDraft.objects.create(
-        case=case,
-        requested_by=agent,
-        provider="http",
-        text=offline.text,
-        sources=offline.sources,
-        ready=False,
-    )
-    # A task row in this transaction; the worker calls the endpoint (no HTTP inside a request).
-    draft_with_http_provider.enqueue(draft.pk)
+    with transaction.atomic():  # the draft and its task row together, or neither
+        draft = ReplyDraft.objects.create(
+            case=case,
+            requested_by=agent,
+            provider="http",
+            text=offline.text,
+            sources=offline.sources,
+            ready=False,
+        )
+        # A task row in this transaction; the worker calls the endpoint (no HTTP inside a request).
+        draft_with_http_provider.enqueue(draft.pk)
     return draft
 
 

@@ -71,22 +71,32 @@ class DeflectionReport:
     deflected: int  # opened an article and sent nothing
 
 
-def deflection(*, days: int = 30) -> DeflectionReport:
+def count_sessions(shown) -> dict:
+    """Deflection counts over a queryset of `SuggestionSession`s that were shown suggestions: sessions,
+    opened (an article), opened_then_sent, sent_without_opening, deflected (opened, sent nothing)."""
     from django.db.models import Count, Q
 
+    # (aggregate names must not be field names: `opened` is one)
+    n = shown.aggregate(
+        sessions=Count("id"),
+        n_opened=Count("id", filter=Q(opened__isnull=False)),
+        opened_then_sent=Count("id", filter=Q(opened__isnull=False, submitted_case__isnull=False)),
+        sent_without_opening=Count("id", filter=Q(opened__isnull=True, submitted_case__isnull=False)),
+    )
+    counts = {**n, "opened": n.pop("n_opened")}
+    counts["deflected"] = counts["opened"] - counts["opened_then_sent"]
+    return counts
+
+
+def deflection(*, days: int = 30) -> DeflectionReport:
     from .models import SuggestionSession
 
     since = timezone.now() - dt.timedelta(days=days)
-    shown = SuggestionSession.objects.filter(created_at__gte=since).exclude(shown=[])
-    counts = shown.aggregate(
-        n_sessions=Count("id"),
-        n_opened=Count("id", filter=Q(opened__isnull=False)),
-        n_submitted=Count("id", filter=Q(opened__isnull=False, submitted_case__isnull=False)),
-    )
+    counts = count_sessions(SuggestionSession.objects.filter(created_at__gte=since).exclude(shown=[]))
     return DeflectionReport(
         since=since,
-        sessions=counts["n_sessions"],
-        opened=counts["n_opened"],
-        opened_then_submitted=counts["n_submitted"],
-        deflected=counts["n_opened"] - counts["n_submitted"],
+        sessions=counts["sessions"],
+        opened=counts["opened"],
+        opened_then_submitted=counts["opened_then_sent"],
+        deflected=counts["deflected"],
     )

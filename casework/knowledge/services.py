@@ -393,6 +393,12 @@ def suggestion_submitted(*, token: str, case: Case) -> None:
     )
 
 
+def draft_used(*, draft_id: int, case: Case, sent_text: str) -> ReplyDraft | None:
+    """The composer sent a reply that started from draft `draft_id` (of this case): sent or edited."""
+    draft = ReplyDraft.objects.filter(pk=draft_id, case=case).first()
+    return draft_decided(draft=draft, sent_text=sent_text) if draft is not None else None
+
+
 def draft_decided(*, draft: ReplyDraft, sent_text: str | None) -> ReplyDraft:
     """Record what the agent did with a proposed draft: sent as is, sent edited, or discarded (None)."""
     if sent_text is None:

@@ -3,6 +3,9 @@ for agents on the case page."""
 
 from __future__ import annotations
 
+import secrets
+
+from django.core import signing
 from django.urls import reverse
 
 from casework.cases.models import Case, Message, MessageKind
@@ -14,6 +17,38 @@ from .models import Article
 from .search import suggest_articles
 
 MAX_QUERY = 500
+SESSION_SALT = "casework.knowledge.suggestion-session"
+
+
+def new_session_token() -> str:
+    """A deflection session token for one visit of the web form: random, signed by the server, so the
+    suggestion endpoints record only sessions a form page handed out (≤ 64 characters)."""
+    return signing.Signer(salt=SESSION_SALT).sign(secrets.token_urlsafe(12))
+
+
+def valid_session_token(token: str) -> str:
+    """`token` if this server signed it, else "" (a forged or truncated token records nothing)."""
+    if not token or len(token) > 64:
+        return ""
+    try:
+        signing.Signer(salt=SESSION_SALT).unsign(token)
+    except signing.BadSignature:
+        return ""
+    return token
+
+
+def suggestions_for_visitor(query: str, token: str = "") -> list[dict]:
+    """What the web form and the portal show while a customer types (`find_suggestions`), recorded
+    against the visit's deflection session when the token is one of ours: the articles shown now, and
+    (through the token in their URLs) the one the customer opens."""
+    from . import services
+
+    token = valid_session_token(token)
+    query = " ".join((query or "").split())[:MAX_QUERY]
+    found = find_suggestions(query, token) if len(query) >= 3 else []
+    if token and found:
+        services.suggestion_shown(token=token, query=query, article_ids=[f["id"] for f in found])
+    return found
 
 
 def public_url(article: Article, token: str = "") -> str:

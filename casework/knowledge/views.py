@@ -178,6 +178,49 @@ def macro_preview(request: HttpRequest, reference: str, pk: int) -> JsonResponse
     )
 
 
+def _draft_json(draft) -> JsonResponse:
+    return JsonResponse(
+        {
+            "id": draft.pk,
+            "text": draft.text,
+            "sources": draft.sources,
+            "provider": draft.provider,
+            "ready": draft.ready,
+            "error": draft.error,
+            "outcome": draft.outcome,
+        }
+    )
+
+
+@agent_required
+@require_POST
+def draft_propose(request: HttpRequest, reference: str) -> JsonResponse:
+    """ "Draft a reply": a proposal for the composer, never sent (`drafting.propose`). With the HTTP
+    provider the worker completes it; the page polls `draft_show` until `ready`."""
+    from . import drafting
+
+    case = case_for_request(request, reference)
+    return _draft_json(drafting.propose(case=case, agent=request.user))
+
+
+@agent_required
+@require_GET
+def draft_show(request: HttpRequest, pk: int) -> JsonResponse:
+    from .models import ReplyDraft
+
+    # Only the agent who asked for a draft reads or discards it: another agent's id is a 404.
+    return _draft_json(get_object_or_404(ReplyDraft, pk=pk, requested_by=request.user))
+
+
+@agent_required
+@require_POST
+def draft_discard(request: HttpRequest, pk: int) -> JsonResponse:
+    from .models import ReplyDraft
+
+    draft = get_object_or_404(ReplyDraft, pk=pk, requested_by=request.user)
+    return _draft_json(services.draft_decided(draft=draft, sent_text=None))
+
+
 # --------------------------------------------------------------------------------------------------
 # customer side: public articles and suggestions while typing
 # --------------------------------------------------------------------------------------------------
@@ -188,10 +231,7 @@ def suggestions(request: HttpRequest) -> JsonResponse:
     """`GET /kb/suggestions/?q=…&s=<session token>`: the web form's suggestion contract
     (`{"query", "suggestions": [{"title", "url", "excerpt"}]}`), recorded against the session."""
     query = " ".join(request.GET.get("q", "").split())[:500]
-    token = request.GET.get("s", "")[:64]
-    found = suggest.find_suggestions(query, token) if len(query) >= 3 else []
-    if token and found:
-        services.suggestion_shown(token=token, query=query, article_ids=[f["id"] for f in found])
+    found = suggest.suggestions_for_visitor(query, request.GET.get("s", ""))
     return JsonResponse({"query": query, "suggestions": found})
 
 
@@ -200,10 +240,10 @@ def public_article(request: HttpRequest, slug: str) -> HttpResponse:
     article = Article.objects.filter(slug=slug).first()
     if article is None or not article.is_public:
         raise Http404("No such article")
-    token = request.GET.get("s", "")
+    token = suggest.valid_session_token(request.GET.get("s", ""))
     if token:
         services.suggestion_opened(token=token, article=article)
-    return render(request, "knowledge/public_article.html", {"article": article})
+    return render(request, "knowledge/public_article.html", {"article": article, "session": token})
 
 
 @require_GET

@@ -177,17 +177,27 @@ def webform_submit(
     category: str = "",
     attachments: Sequence[NewAttachment] = (),
     ip: str = "",
+    suggestion_session: str = "",
 ) -> Case:
     """Open a case from the public web form through the case-creation door (channel `web`). The message
     is marked `acknowledge: True` — a person passed the honeypot and time trap — so the acknowledgement
-    gate (`intake.services.may_acknowledge`) treats it like a person's email."""
-    return case_services.case_open_for_contact(
-        customer_email=email,
-        customer_name=name,
-        subject=subject,
-        description=description,
-        category=category or None,
-        channel=Channel.WEB,
-        attachments=list(attachments),
-        message_meta={"acknowledge": True, "via": "web_form", **({"ip": ip} if ip else {})},
-    )
+    gate (`intake.services.may_acknowledge`) treats it like a person's email. The form's deflection
+    session (`suggestion_session`, the knowledge base's) is marked as sent anyway in the same write."""
+    from casework.knowledge import services as knowledge_services
+    from casework.knowledge.suggest import valid_session_token
+
+    with unit_of_work("web form"):
+        case = case_services.case_open_for_contact(
+            customer_email=email,
+            customer_name=name,
+            subject=subject,
+            description=description,
+            category=category or None,
+            channel=Channel.WEB,
+            attachments=list(attachments),
+            message_meta={"acknowledge": True, "via": "web_form", **({"ip": ip} if ip else {})},
+        )
+        token = valid_session_token(suggestion_session)
+        if token:
+            knowledge_services.suggestion_submitted(token=token, case=case)
+    return case

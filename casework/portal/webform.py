@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from casework.cases.services import NewAttachment
 from casework.core.errors import ApplicationError
+from casework.knowledge.suggest import new_session_token
 
 from . import ratelimit, services
 from .forms import WebForm, time_stamp
@@ -74,7 +75,7 @@ def _again(request, form: WebForm, status: int) -> HttpResponse:
 def new_request(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         customer = current_customer(request)
-        initial = {"started": time_stamp()}
+        initial = {"started": time_stamp(), "suggestion_session": new_session_token()}
         if customer is not None:
             initial.update(name=customer.name, email=customer.email)
         return _render(request, WebForm(initial=initial))
@@ -103,6 +104,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
             category=data["category"],
             attachments=files,
             ip=client_ip(request),
+            suggestion_session=data["suggestion_session"],
         )
     except ApplicationError as exc:
         form.add_error(None, exc.message)
@@ -130,21 +132,20 @@ def new_request_sent(request: HttpRequest, sent: str) -> HttpResponse:
 def suggestions(request: HttpRequest) -> JsonResponse:
     """Knowledge-base suggestions for what the visitor is typing — the hook the knowledge issue fills.
 
-    Contract: `GET /portal/new/suggestions/?q=<subject and description so far>` answers
+    Contract: `GET /portal/new/suggestions/?q=<subject and description so far>&s=<session>` answers
     `{"query": "<q, trimmed to 500 chars>", "suggestions": [{"title": str, "url": str, "excerpt": str}, …]}`
     (at most 5, best first). The web form's script (`static/portal/portal.js`) calls it while the visitor
     types (debounced, from 12 characters on) and shows the list in the `kb_suggestions` block of
-    `portal/webform.html`; an empty list shows nothing. Until the knowledge base exists this endpoint
-    answers an empty list: the knowledge-base issue replaces the body of `find_suggestions` below.
+    `portal/webform.html`; an empty list shows nothing. `s` is the form's deflection session (a hidden
+    field the page was given): the shown articles are recorded against it, their URLs carry it so an
+    opened one is recorded, and the form posts it so a request sent anyway is recorded too.
     """
     query = " ".join(request.GET.get("q", "").split())[:500]
-    return JsonResponse({"query": query, "suggestions": find_suggestions(query)})
+    return JsonResponse({"query": query, "suggestions": find_suggestions(query, request.GET.get("s", ""))})
 
 
-def find_suggestions(query: str) -> list[dict]:
-    """Published public articles that may answer `query`, best first (casework/knowledge/suggest.py).
-    Deflection sessions (which suggestion was opened, whether the visitor still sent) need the form's
-    script to carry the knowledge app's session token `s`; not wired yet."""
-    from casework.knowledge.suggest import find_suggestions as knowledge_suggestions
+def find_suggestions(query: str, token: str = "") -> list[dict]:
+    """Published public articles that may answer `query`, best first (casework/knowledge/suggest.py)."""
+    from casework.knowledge.suggest import suggestions_for_visitor
 
-    return knowledge_suggestions(query)
+    return suggestions_for_visitor(query, token)

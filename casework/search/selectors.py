@@ -37,8 +37,9 @@ def parse(text: str) -> ParsedQuery:
     return parse_query(text, prefix=settings.CASEWORK["REFERENCE_PREFIX"])
 
 
-def matching(qs: QuerySet[Case], text: str | ParsedQuery) -> QuerySet[Case]:
-    """`qs` narrowed to the cases matching `text`, annotated with `search_rank` (not ordered)."""
+def matching(qs: QuerySet[Case], text: str | ParsedQuery, *, rank: bool = True) -> QuerySet[Case]:
+    """`qs` narrowed to the cases matching `text`, annotated with `search_rank` (not ordered). With
+    `rank=False` only narrowed (no rank work: what a count or a recency order needs)."""
     query = text if isinstance(text, ParsedQuery) else parse(text)
     if query.empty:
         # Punctuation only: nothing to look for (an empty query is the caller's "no search").
@@ -48,6 +49,10 @@ def matching(qs: QuerySet[Case], text: str | ParsedQuery) -> QuerySet[Case]:
     number = query.number if query.number is not None else -1
     boost = f"(CASE WHEN {table}.number = %s THEN {EXACT_REFERENCE_BOOST} ELSE 0.0 END)"
     if connection.vendor == "postgresql":
+        select = {
+            "search_rank": f"{boost} + ts_rank({TS_WEIGHTS}, search_casedocument.document,"
+            " to_tsquery('simple', %s))"
+        }
         return qs.extra(
             tables=[CaseDocument._meta.db_table],
             where=[
@@ -55,24 +60,57 @@ def matching(qs: QuerySet[Case], text: str | ParsedQuery) -> QuerySet[Case]:
                 "search_casedocument.document @@ to_tsquery('simple', %s)",
             ],
             params=[tsquery(query)],
-            select={
-                "search_rank": f"{boost} + ts_rank({TS_WEIGHTS}, search_casedocument.document,"
-                " to_tsquery('simple', %s))"
-            },
-            select_params=[number, tsquery(query)],
+            select=select if rank else None,
+            select_params=[number, tsquery(query)] if rank else None,
         )
     return qs.extra(
         tables=["search_case_fts"],
         where=[f"search_case_fts.rowid = {table}.id", "search_case_fts MATCH %s"],
         params=[fts5_match(query)],
-        select={"search_rank": f"{boost} - bm25(search_case_fts, {FTS5_WEIGHTS})"},
-        select_params=[number],
+        select={"search_rank": f"{boost} - bm25(search_case_fts, {FTS5_WEIGHTS})"} if rank else None,
+        select_params=[number] if rank else None,
     )
 
 
 def ranked(qs: QuerySet[Case], text: str | ParsedQuery) -> QuerySet[Case]:
     """`matching`, best first (newest first among equals)."""
     return matching(qs, text).order_by("-search_rank", "-created_at", "-id")
+
+
+def ranked_window(qs: QuerySet[Case], text: str | ParsedQuery, *, limit: int | None = None):
+    """`ranked` over at most `limit` (CASEWORK_SEARCH_RANK_LIMIT; 0: every match) matches: when the
+    query and the filters match more cases, only the newest `limit` of them are ranked and returned.
+    Returns the queryset and whether it was cut (the caller says "the N most recent of more matches").
+
+    Why: bm25 / ts_rank is computed per matching row and the rows are sorted whole, so a word in every
+    case cost ~0.4 s at 100,000 cases (bench/bench_search.py). Finding the cut is one walk of the index in
+    id order, newest first, that stops after `limit` rows (no rank, no sort); the ranked query and its
+    count then touch only the rows above it. A reference is a handful of rows: never cut."""
+    query = text if isinstance(text, ParsedQuery) else parse(text)
+    limit = settings.CASEWORK["SEARCH_RANK_LIMIT"] if limit is None else limit
+    if query.empty or limit <= 0:  # 0: rank every match
+        return ranked(qs, query), False
+    newest = _newest_first(matching(qs.order_by(), query, rank=False))
+    cut = list(newest.values_list("id", flat=True)[limit : limit + 1])
+    if cut:
+        # On the index's key, so the full-text scan itself starts above the cut (FTS5 takes a rowid
+        # range; on PostgreSQL the case id range joins the GIN bitmap). The exact reference stays in.
+        key = "search_casedocument.case_id" if connection.vendor == "postgresql" else "search_case_fts.rowid"
+        if query.number is None:
+            qs = qs.extra(where=[f"{key} > %s"], params=[cut[0]])
+        else:
+            qs = qs.extra(
+                where=[f"({key} > %s OR {Case._meta.db_table}.number = %s)"], params=[cut[0], query.number]
+            )
+    return ranked(qs, query), bool(cut)
+
+
+def _newest_first(qs: QuerySet[Case]) -> QuerySet[Case]:
+    # Order by the index's own key (FTS5 rowid / the document's case id), not cases_case.id: SQLite then
+    # walks the full-text index backwards and stops at the limit instead of sorting every match.
+    if connection.vendor == "postgresql":
+        return qs.extra(order_by=["-search_casedocument.case_id"])
+    return qs.extra(order_by=["-search_case_fts.rowid"])
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class ReplyForm(forms.Form):
     # Composer extras (casework/knowledge): a macro picked in the side panel, CC addresses.
     macro = forms.IntegerField(required=False, min_value=1)
     cc = forms.CharField(required=False, max_length=2000)
+    # A proposed draft (casework/knowledge/drafting.py) the reply started from: sent as is, or edited.
+    draft = forms.IntegerField(required=False, min_value=1)
 
 
 class TransitionForm(forms.Form):

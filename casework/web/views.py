@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from casework.cases import selectors, services
 from casework.cases.models import Attachment, Category, MessageKind, Task
+from casework.cases.services.unit_of_work import unit_of_work
 from casework.cases.status import (
     OPEN_STATUSES,
     PRIORITY_CRITERIA,
@@ -200,7 +201,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             return _back_to_case(selectors.case_get(q, user=request.user))
         except ApplicationError:
             pass
-    qs = selectors.with_next_due(selectors.case_list(filters=filters, user=request.user))
+    qs, cut = selectors.case_list_window(filters=filters, user=request.user)
+    qs = selectors.with_next_due(qs)
     from django.conf import settings
 
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
@@ -211,7 +213,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         corrected = search_selectors.correct(q) or ""
         if corrected:
             filters.q = corrected
-            qs = selectors.case_list(filters=filters, user=request.user)
+            qs, cut = selectors.case_list_window(filters=filters, user=request.user)
             paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
             page = paginator.get_page(1)
     if filters.q:
@@ -237,6 +239,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         **_queue_heading(filters),
         "sort": request.GET.get("sort", ""),
         "corrected": corrected,
+        "search_cut": cut,
         "typed_query": q,
     }
     template = (
@@ -474,19 +477,25 @@ def case_reply(request: HttpRequest, reference: str) -> HttpResponse:
             return _keep_draft(request, case, data, collision=[m.pk for m in newer])
     set_status = data.get("set_status") or None
     try:
-        if data.get("macro") or data.get("cc") or request.FILES:
-            # A macro's field changes, CC and attachments go with the reply in one write.
-            from casework.knowledge.views import composer_send
+        with unit_of_work("case reply"):
+            if data.get("macro") or data.get("cc") or request.FILES:
+                # A macro's field changes, CC and attachments go with the reply in one write.
+                from casework.knowledge.views import composer_send
 
-            composer_send(request, case, data, set_status if set_status in Status.values else None)
-        else:
-            services.case_add_message(
-                case=case,
-                kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
-                body=data["body"],
-                actor=request.user,
-                set_status=set_status if set_status in Status.values else None,
-            )
+                composer_send(request, case, data, set_status if set_status in Status.values else None)
+            else:
+                services.case_add_message(
+                    case=case,
+                    kind=MessageKind.NOTE if data["internal"] else MessageKind.REPLY,
+                    body=data["body"],
+                    actor=request.user,
+                    set_status=set_status if set_status in Status.values else None,
+                )
+            if data.get("draft"):
+                # The reply started from a proposed draft: sent as is or edited, recorded in this write.
+                from casework.knowledge.services import draft_used
+
+                draft_used(draft_id=data["draft"], case=case, sent_text=data["body"])
     except ApplicationError as exc:
         _error(request, exc)
         return _keep_draft(request, case, data)

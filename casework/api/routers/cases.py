@@ -13,6 +13,7 @@ from casework.cases.services.unit_of_work import unit_of_work
 from casework.core.errors import NotFound, ValidationFailed
 from casework.people.models import Team
 
+from ..filters import CaseFilterQuery, case_filter
 from ..schemas import (
     CaseCreateIn,
     CaseDetailOut,
@@ -28,17 +29,8 @@ from ..serializers import case_detail_dict, case_dict, event_dict, message_dict
 router = Router(tags=["cases"])
 
 
-class CaseListQuery(Schema):
-    status: list[str] = Field(default_factory=list)
-    priority: list[str] = Field(default_factory=list)
-    category: str = ""
-    team: str = ""
-    assignee: str = ""
-    customer_email: str = ""
-    channel: str = ""
-    tag: str = ""
+class CaseListQuery(CaseFilterQuery):
     q: str = Field(default="", max_length=200)
-    view: str = "all"
     ordering: str = Field(
         default="",
         description="relevance (the default with q) | newest (the default without) | oldest | updated | "
@@ -81,37 +73,10 @@ def create_case(request, payload: CaseCreateIn):
 
 @router.get("/cases", response=CaseListOut, summary="List and search cases")
 def list_cases(request, filters: Query[CaseListQuery]):
-    from casework.cases.status import Priority, Status
-
-    for value in filters.status:
-        if value not in Status.values:
-            raise ValidationFailed(f"Unknown status '{value}'", code="invalid_status")
-    for value in filters.priority:
-        if value not in Priority.values:
-            raise ValidationFailed(f"Unknown priority '{value}'", code="invalid_priority")
-    filters.ordering = filters.ordering or ("relevance" if filters.q.strip() else "newest")
-    if filters.ordering not in selectors.ORDERINGS:
-        raise ValidationFailed(
-            f"Unknown ordering '{filters.ordering}'",
-            code="invalid_ordering",
-            details={"allowed": list(selectors.ORDERINGS)},
-        )
-    qs = selectors.case_list(
-        filters=selectors.CaseFilter(
-            view=filters.view,
-            status=filters.status,
-            priority=filters.priority,
-            category=filters.category,
-            team=filters.team,
-            assignee=filters.assignee,
-            customer_email=filters.customer_email,
-            channel=filters.channel,
-            tag=filters.tag,
-            q=filters.q,
-            ordering=filters.ordering,
-        ),
-        user=request.auth,
-    ).select_related("customer__organisation", "merged_into", "follow_up_of")
+    qs, cut = selectors.case_list_window(
+        filters=case_filter(filters, q=filters.q, ordering=filters.ordering), user=request.auth
+    )
+    qs = qs.select_related("customer__organisation", "merged_into", "follow_up_of")
     count = qs.count()
     page = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))[
         filters.offset : filters.offset + filters.limit
@@ -121,6 +86,7 @@ def list_cases(request, filters: Query[CaseListQuery]):
         "limit": filters.limit,
         "offset": filters.offset,
         "items": [case_dict(c) for c in page],
+        "search_cut": cut,
     }
 
 

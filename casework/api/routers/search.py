@@ -9,18 +9,13 @@ from casework.cases.models import Case
 from casework.core.errors import ValidationFailed
 from casework.search import selectors as search
 
+from ..filters import CaseFilterQuery, case_filter
+
 router = Router(tags=["search"])
 
 
-class CaseSearchQuery(Schema):
+class CaseSearchQuery(CaseFilterQuery):
     q: str = Field(max_length=200)
-    view: str = "all"
-    status: list[str] = Field(default_factory=list)
-    priority: list[str] = Field(default_factory=list)
-    category: str = ""
-    team: str = ""
-    assignee: str = ""
-    tag: str = ""
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0)
 
@@ -39,25 +34,16 @@ class CaseSearchOut(Schema):
     query: str
     corrected_query: str | None = Field(description="Set when the query found nothing and a spelling did")
     count: int
+    search_cut: bool = Field(
+        description="More cases matched than CASEWORK_SEARCH_RANK_LIMIT: count and items are the most "
+        "recent that many, best first"
+    )
     items: list[CaseHitOut]
 
 
-def _run(filters: CaseSearchQuery, q: str, user) -> tuple[int, list[Case]]:
-    qs = selectors.case_list(
-        filters=selectors.CaseFilter(
-            view=filters.view,
-            status=filters.status,
-            priority=filters.priority,
-            category=filters.category,
-            team=filters.team,
-            assignee=filters.assignee,
-            tag=filters.tag,
-            q=q,
-            ordering="relevance",
-        ),
-        user=user,
-    )
-    return qs.count(), list(qs[filters.offset : filters.offset + filters.limit])
+def _run(filters: CaseSearchQuery, q: str, user) -> tuple[int, list[Case], bool]:
+    qs, cut = selectors.case_list_window(filters=case_filter(filters, q=q, ordering="relevance"), user=user)
+    return qs.count(), list(qs[filters.offset : filters.offset + filters.limit]), cut
 
 
 @router.get("/search/cases", response=CaseSearchOut, summary="Ranked full-text case search")
@@ -65,17 +51,18 @@ def search_cases(request, filters: Query[CaseSearchQuery]):
     q = filters.q.strip()
     if not q:
         raise ValidationFailed("q must not be empty", code="required", details={"field": "q"})
-    count, page = _run(filters, q, request.auth)
+    count, page, cut = _run(filters, q, request.auth)
     corrected = None
     if count == 0:
         corrected = search.correct(q)
         if corrected:
-            count, page = _run(filters, corrected, request.auth)
+            count, page, cut = _run(filters, corrected, request.auth)
     found = search.hits(page, corrected or q)
     return {
         "query": q,
         "corrected_query": corrected,
         "count": count,
+        "search_cut": cut,
         "items": [
             {
                 "reference": c.reference,

@@ -106,3 +106,126 @@ def test_customer_sees_suggestions_and_reads_an_article(page, live_server):
     shot(page, "4-public-article")
     response = page.request.get(f"{live_server.url}/kb/suggestions/?q=my+credit+card+expired")
     assert response.json()["suggestions"][0]["title"] == "Update your payment card"
+
+
+def test_agent_composer_inserts_a_canned_response_and_an_article(page, live_server, alice, customer):
+    from casework.knowledge.models import ArticleLink
+    from casework.triage.models import CannedReply
+
+    case = open_case(
+        subject="Card expired, invoice unpaid", description="My credit card expired.", customer=customer
+    )
+    article = services.article_create(
+        title="Update your payment card",
+        body="Go to **Billing → Payment method** and add a new card.",
+        status="published",
+        visibility="public",
+        tags=["billing", "card"],
+    )
+    canned = CannedReply.objects.create(
+        name="Card help", body="Hi {customer_name}, thanks for reporting this on {reference}."
+    )
+    Macro.objects.create(name="Card help (canned)", canned_reply=canned)
+    login(page, live_server)
+    page.goto(f"{live_server.url}/cases/{case.reference}/")
+
+    page.get_by_test_id("macro-picker").select_option(label="Card help (canned)")
+    body = page.locator("#composer textarea[name=body]")
+    expect(body).to_have_value(f"Hi Nora, thanks for reporting this on {case.reference}.")
+    panel = page.get_by_test_id("kb-articles")
+    expect(panel).to_contain_text("Update your payment card")
+    body.press("End")
+    panel.get_by_test_id("kb-insert-article").first.click()
+    expect(panel.get_by_test_id("kb-insert-article").first).to_have_text("inserted · linked to the case")
+    expect(body).to_have_value(
+        re.compile(rf"{case.reference}\.\n\nUpdate your payment card: http://.+/kb/a/")
+    )
+    shot(page, "5-composer-canned-and-article")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text(f"/kb/a/{article.slug}/")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Article linked: Update your payment card")
+
+    reply = Message.objects.filter(case=case, kind="reply").order_by("-id").first()
+    assert reply.body.startswith("Hi Nora, thanks for reporting this on")
+    assert f"/kb/a/{article.slug}/" in reply.body
+    assert ArticleLink.objects.filter(article=article, case=case).exists()
+
+
+def test_customer_typing_in_the_web_form_opens_a_suggestion_and_deflection_is_recorded(
+    page, live_server, settings
+):
+    from casework.cases.models import Case
+    from casework.knowledge.models import SuggestionSession
+    from casework.reports.filters import ReportFilter
+    from casework.reports.registry import get
+
+    settings.CASEWORK = {**settings.CASEWORK, "WEBFORM_MIN_SECONDS": 1}
+    article = services.article_create(
+        title="Update your payment card",
+        body="Go to **Billing → Payment method** and add a new card.",
+        status="published",
+        visibility="public",
+        tags=["billing"],
+    )
+    page.goto(f"{live_server.url}/portal/new/")
+    page.get_by_label("Your name").fill("Nora North")
+    page.get_by_label("Your email address").fill("nora@northwind.test")
+    page.get_by_label("Subject").press_sequentially("Credit card expired", delay=20)
+    page.get_by_label("How can we help?").press_sequentially("How do I change my card?", delay=20)
+    suggestion = page.get_by_test_id("kb-suggestion").first
+    expect(suggestion).to_have_text("Update your payment card")
+    shot(page, "6-web-form-suggestion")
+    with page.context.expect_page() as opened:
+        suggestion.click()  # a new tab: the form keeps what was typed
+    tab = opened.value
+    expect(tab.get_by_test_id("public-article")).to_contain_text("Billing → Payment method")
+    expect(tab.get_by_test_id("back-to-form")).to_be_visible()
+    shot(tab, "7-suggested-article")
+    session = SuggestionSession.objects.get()
+    assert session.shown[0] == article.pk and session.opened == article and session.submitted_case is None
+    today = timezone_today()
+    assert get("kb_deflection").headline(ReportFilter(start=today, end=today)) == 100.0
+    tab.close()
+
+    # Still not answered: the request is sent anyway, and the same session records it.
+    expect(page.get_by_label("How can we help?")).to_have_value("How do I change my card?")
+    page.wait_for_timeout(1100)  # the time trap wants a person's pace
+    page.get_by_test_id("submit-request").click()
+    expect(page.get_by_test_id("request-sent")).to_be_visible()
+    session.refresh_from_db()
+    assert session.submitted_case == Case.objects.get()
+    assert get("kb_deflection").headline(ReportFilter(start=today, end=today)) == 0.0
+
+
+def timezone_today():
+    from casework.reports.filters import local_today
+
+    return local_today()
+
+
+def test_agent_drafts_a_reply_sees_its_sources_edits_and_sends(page, live_server, alice, customer):
+    from casework.knowledge.models import DraftOutcome, ReplyDraft
+
+    case = open_case(subject="Card expired", description="My credit card expired.", customer=customer)
+    services.article_create(
+        title="Update your payment card",
+        body="Go to **Billing → Payment method** and add a new card.",
+        status="published",
+        visibility="public",
+        tags=["card"],
+    )
+    login(page, live_server)
+    page.goto(f"{live_server.url}/cases/{case.reference}/")
+    page.get_by_test_id("draft-reply").click()
+    info = page.get_by_test_id("draft-info")
+    expect(info).to_contain_text("Drafted reply (offline)")
+    expect(info.get_by_test_id("draft-source").first).to_have_text("Update your payment card")
+    body = page.locator("#composer textarea[name=body]")
+    expect(body).to_have_value(re.compile(r"^Hi Nora,.*Billing → Payment method", re.S))
+    assert not Message.objects.filter(case=case, kind="reply").exists()  # a proposal, never sent
+    body.press("Control+End")
+    body.type("\n\nPS: it can take a minute to show.")
+    shot(page, "8-drafted-reply")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("PS: it can take a minute to show.")
+    assert ReplyDraft.objects.get(case=case).outcome == DraftOutcome.EDITED

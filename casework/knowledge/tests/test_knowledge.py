@@ -81,27 +81,73 @@ def test_drafts_and_internal_articles_are_not_suggested_to_customers(help_centre
 
 
 def test_suggestions_endpoint_contract_and_deflection_record(client, help_centre):
-    response = client.get("/kb/suggestions/", {"q": "  my credit card   expired ", "s": "tok123"})
+    token = suggest.new_session_token()
+    assert len(token) <= 64
+    response = client.get("/kb/suggestions/", {"q": "  my credit card   expired ", "s": token})
     body = response.json()
     assert body["query"] == "my credit card expired"
     first = body["suggestions"][0]
-    assert first["title"] == "Update your payment card" and first["url"].endswith("?s=tok123")
+    assert first["title"] == "Update your payment card" and first["url"].endswith(f"?s={token}")
     assert set(first) >= {"title", "url", "excerpt"} and "<mark>" not in first["excerpt"]
-    session = SuggestionSession.objects.get(token="tok123")
+    session = SuggestionSession.objects.get(token=token)
     assert session.shown[0] == help_centre["card"].pk
     page = client.get(first["url"])
     assert page.status_code == 200 and b"Payment method" in page.content
+    assert b'data-testid="back-to-form"' in page.content
     session.refresh_from_db()
     assert session.opened_id == help_centre["card"].pk and session.submitted_case is None
     case = open_case(subject="card")
     from casework.knowledge.gaps import deflection
 
     assert (deflection().opened, deflection().deflected) == (1, 1)
-    services.suggestion_submitted(token="tok123", case=case)
+    services.suggestion_submitted(token=token, case=case)
     session.refresh_from_db()
     assert session.submitted_case == case
     report = deflection()
     assert (report.sessions, report.opened, report.opened_then_submitted, report.deflected) == (1, 1, 1, 0)
+
+
+def test_a_token_the_server_did_not_sign_records_nothing(client, help_centre):
+    forged = "tok123"
+    body = client.get("/kb/suggestions/", {"q": "my credit card expired", "s": forged}).json()
+    assert body["suggestions"] and "?s=" not in body["suggestions"][0]["url"]
+    tampered = suggest.new_session_token()[:-2] + "xx"
+    client.get("/kb/suggestions/", {"q": "my credit card expired", "s": tampered})
+    client.get(f"/kb/a/{help_centre['card'].slug}/", {"s": tampered})
+    assert not SuggestionSession.objects.exists()
+
+
+def test_deflection_metric_counts_sessions_openings_and_requests(help_centre):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from casework.reports.filters import ReportFilter
+    from casework.reports.registry import get
+
+    card, other = help_centre["card"], next(a for k, a in help_centre.items() if k != "card")
+    tokens = [suggest.new_session_token() for _ in range(5)]
+    for t in tokens:
+        services.suggestion_shown(token=t, query="card", article_ids=[card.pk, other.pk])
+    services.suggestion_opened(token=tokens[0], article=card)  # deflected
+    services.suggestion_opened(token=tokens[1], article=card)  # deflected
+    services.suggestion_opened(token=tokens[2], article=other)  # read, then sent anyway
+    services.suggestion_submitted(token=tokens[2], case=open_case(subject="still stuck"))
+    services.suggestion_submitted(token=tokens[3], case=open_case(subject="did not read"))
+    today = timezone.localdate()
+    f = ReportFilter(start=today - dt.timedelta(days=1), end=today)
+    metric = get("kb_deflection")
+    assert metric.available and metric.headline(f) == 40.0  # 2 of 5 visits
+    summary, articles = metric.run(f)
+    counts = {row["label"]: row["count"] for row in summary.rows}
+    assert counts["Visits shown suggestions"] == 5
+    assert counts["Opened a suggested article"] == 3
+    assert counts["Opened one, then sent a request"] == 1
+    assert counts["Sent a request without opening one"] == 1
+    assert counts["Deflected: opened one, sent nothing"] == 2
+    assert articles.rows[0] == {"article": card.title, "opened": 2, "deflected": 2, "rate": 100.0}
+    earlier = ReportFilter(start=today - dt.timedelta(days=30), end=today - dt.timedelta(days=2))
+    assert metric.headline(earlier) is None and metric.run(earlier)[0].rows == []
 
 
 def test_public_pages_hide_internal_and_draft_articles(client):
@@ -220,17 +266,19 @@ def test_reply_with_cc_and_attachment_and_bad_cc_refused(alice, case):
 # ---------------------------------------------------------------------------------------------------
 
 
-def test_offline_draft_cites_its_sources_and_sends_nothing(alice, help_centre):
+def test_offline_draft_cites_its_sources_and_sends_nothing(alice, help_centre, settings):
+    settings.BASE_URL = "https://help.example.com"
     case = open_case(subject="Credit card expired", description="How do I change the card you charge?")
     outbox, messages = Outbox.objects.count(), Message.objects.count()
     draft = drafting.propose(case=case, agent=alice)
     assert draft.provider == "offline" and draft.ready
-    assert "Payment method" in draft.text and suggest.public_url(help_centre["card"]) in draft.text
+    url = "https://help.example.com" + suggest.public_url(help_centre["card"])  # a mail needs it whole
+    assert "Payment method" in draft.text and url in draft.text
     assert draft.sources[0] == {
         "kind": "article",
         "id": help_centre["card"].pk,
         "title": "Update your payment card",
-        "url": suggest.public_url(help_centre["card"]),
+        "url": url,
     }
     assert (Outbox.objects.count(), Message.objects.count()) == (outbox, messages)
     services.draft_decided(draft=draft, sent_text=draft.text + " Thanks!")

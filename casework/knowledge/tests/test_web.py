@@ -80,3 +80,51 @@ def test_pages_need_an_agent(client, mallory):
     assert client.get("/kb/").status_code == 302
     client.force_login(mallory)
     assert client.get("/kb/").status_code == 403
+
+
+def test_draft_a_reply_from_the_case_page_then_send_it_edited_or_discard_it(client, alice, bob, case):
+    from casework.knowledge.models import DraftOutcome, ReplyDraft
+
+    services.article_create(
+        title="Export crashes: clear the cache", body="Clear the export cache.", status="published",
+        visibility="public",
+    )  # fmt: skip
+    client.force_login(alice)
+    page = client.get(f"/cases/{case.reference}/").content.decode()
+    assert 'data-testid="draft-reply"' in page and 'name="draft"' in page
+    assert client.get(f"/kb/cases/{case.reference}/draft/").status_code == 405  # POST only
+    proposed = client.post(f"/kb/cases/{case.reference}/draft/").json()
+    assert proposed["ready"] is True and proposed["provider"] == "offline"
+    assert proposed["sources"][0]["title"] == "Export crashes: clear the cache"
+    assert not Message.objects.filter(case=case, kind="reply").exists()  # proposed, never sent
+    assert client.get(f"/kb/drafts/{proposed['id']}/").json()["text"] == proposed["text"]
+
+    sent = proposed["text"] + "\n\nPS: restart the app first."
+    response = client.post(
+        f"/cases/{case.reference}/reply", {"body": sent, "internal": "", "draft": proposed["id"]}
+    )
+    assert response.status_code == 302
+    assert Message.objects.filter(case=case, kind="reply").get().body == sent
+    assert ReplyDraft.objects.get(pk=proposed["id"]).outcome == DraftOutcome.EDITED
+
+    other = client.post(f"/kb/cases/{case.reference}/draft/").json()
+    assert client.post(f"/kb/drafts/{other['id']}/discard/").json()["outcome"] == DraftOutcome.DISCARDED
+    client.force_login(bob)
+    third = client.post(f"/kb/cases/{case.reference}/draft/").json()
+    client.post(
+        f"/cases/{case.reference}/reply", {"body": third["text"], "internal": "", "draft": third["id"]}
+    )
+    assert ReplyDraft.objects.get(pk=third["id"]).outcome == DraftOutcome.SENT
+
+
+def test_a_refused_reply_leaves_its_draft_proposed(client, alice, case):
+    from casework.knowledge.models import DraftOutcome, ReplyDraft
+
+    client.force_login(alice)
+    proposed = client.post(f"/kb/cases/{case.reference}/draft/").json()
+    client.post(
+        f"/cases/{case.reference}/reply",
+        {"body": "x", "internal": "", "draft": proposed["id"], "cc": "not an address"},
+    )
+    assert not Message.objects.filter(case=case, kind="reply").exists()
+    assert ReplyDraft.objects.get(pk=proposed["id"]).outcome == DraftOutcome.PROPOSED

@@ -127,3 +127,38 @@ def test_signed_in_customer_gets_the_form_prefilled(client, customer):
     sign_in(client, customer)
     page = client.get(reverse("portal:new")).content.decode()
     assert 'value="nora@northwind.test"' in page and 'value="Nora North"' in page
+
+
+def test_deflection_session_from_suggestions_to_the_request_sent_anyway(client):
+    """The form page hands out a signed deflection session; the suggestions it asks for, the article
+    opened from them and the request sent anyway are recorded against it."""
+    from casework.knowledge import services as kb
+    from casework.knowledge.models import SuggestionSession
+
+    article = kb.article_create(
+        title="Exporting to CSV", body="Use **Reports → Export**; large exports arrive by email.",
+        visibility="public", status="published",
+    )  # fmt: skip
+    page = client.get(reverse("portal:new"))
+    token = page.context["form"]["suggestion_session"].value()
+    assert token and f'value="{token}"'.encode() in page.content
+    found = client.get(reverse("portal:suggestions"), {"q": "csv export fails", "s": token}).json()
+    assert found["suggestions"][0]["title"] == "Exporting to CSV"
+    assert client.get(found["suggestions"][0]["url"]).status_code == 200
+    session = SuggestionSession.objects.get(token=token)
+    assert session.shown[0] == article.pk and session.opened == article and session.submitted_case is None
+    response = client.post(reverse("portal:new"), form_data(suggestion_session=token))
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.submitted_case == Case.objects.get() and session.submitted_at is not None
+
+
+def test_a_refused_post_keeps_the_deflection_session(client):
+    token = client.get(reverse("portal:new")).context["form"]["suggestion_session"].value()
+    again = client.post(reverse("portal:new"), form_data(email="nope", suggestion_session=token))
+    assert again.status_code == 422 and f'value="{token}"'.encode() in again.content
+
+
+def test_a_forged_session_is_ignored_and_the_request_still_opens(client):
+    response = client.post(reverse("portal:new"), form_data(suggestion_session="forged"))
+    assert response.status_code == 302 and Case.objects.count() == 1

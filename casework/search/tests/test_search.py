@@ -192,3 +192,45 @@ def test_backfill_command(case):
     call_command("search-backfill", "--missing", stdout=out)
     assert out.getvalue().startswith("1 case documents written")
     assert found("export") == [case.reference]
+
+
+def test_a_broad_search_ranks_only_the_newest_matches_after_the_filters(settings, alice):
+    """CASEWORK_SEARCH_RANK_LIMIT: more matches than the limit → the newest `limit` of the filtered
+    matches, best first, and the cut is reported; the exact reference always stays in."""
+    from casework.search.selectors import ranked_window
+
+    settings.CASEWORK = {**settings.CASEWORK, "SEARCH_RANK_LIMIT": 2}
+    old_subject = open_case(subject="Narwhal sync fails", description="x")
+    older = open_case(subject="Misc", description="a narwhal note")
+    newer = [open_case(subject="Misc", description=f"narwhal again {i}") for i in range(2)]
+    qs, cut = ranked_window(Case.objects.all(), "narwhal")
+    assert cut is True
+    assert set(qs.values_list("reference", flat=True)) == {c.reference for c in newer}
+    qs, cut = ranked_window(Case.objects.all(), "narwhal", limit=10)
+    assert cut is False and qs.count() == 4
+    assert qs.first() == old_subject  # a subject match ranks first when every match is ranked
+    # The filters narrow before the cut: the older matches of a filtered search are still found.
+    services.case_transition(case=older, to="in_progress", actor=alice)
+    qs, cut = ranked_window(Case.objects.filter(status="in_progress"), "narwhal")
+    assert cut is False and list(qs) == [older]
+    # The queue's path reports the cut, and a reference query keeps its case whatever the limit.
+    qs, cut = selectors.case_list_window(
+        filters=selectors.CaseFilter(view="all", q="narwhal", ordering="relevance")
+    )
+    assert cut is True and qs.count() == 2
+    ref = old_subject.reference
+    qs, _ = ranked_window(Case.objects.all(), f"{ref} narwhal", limit=1)
+    assert qs.first() == old_subject
+
+
+def test_the_queue_and_the_api_say_when_a_search_was_cut(settings, client, api, alice):
+    settings.CASEWORK = {**settings.CASEWORK, "SEARCH_RANK_LIMIT": 2}
+    for i in range(3):
+        open_case(subject=f"Okapi {i}", description="x")
+    client.force_login(alice)
+    page = client.get("/", {"q": "okapi", "view": "all"}).content.decode()
+    assert 'data-testid="search-cut"' in page
+    assert api.get("/api/v1/cases", {"q": "okapi"}).json()["search_cut"] is True
+    body = api.get("/api/v1/search/cases", {"q": "okapi"}).json()
+    assert body["search_cut"] is True and body["count"] == 2
+    assert api.get("/api/v1/cases", {"q": "okapi", "ordering": "newest"}).json()["count"] == 3
