@@ -111,6 +111,7 @@ def test_draft_a_reply_from_the_case_page_then_send_it_edited_or_discard_it(clie
 
     other = client.post(f"/kb/cases/{case.reference}/draft/").json()
     assert client.post(f"/kb/drafts/{other['id']}/discard/").json()["outcome"] == DraftOutcome.DISCARDED
+    bob.agent.teams.add(case.team)  # a teammate (another team's agent may only read the case)
     client.force_login(bob)
     third = client.post(f"/kb/cases/{case.reference}/draft/").json()
     client.post(

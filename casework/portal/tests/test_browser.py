@@ -170,6 +170,8 @@ def test_low_csat_from_the_survey_mail_lands_in_the_leads_review_queue(
     team = teams[1]
     team.lead = bob
     team.save()
+    bob.agent.role = "lead"  # the review queue is for the lead role
+    bob.agent.save(update_fields=["role"])
     customer = CustomerFactory(name="Nora North", email="nora@northwind.test")
     case = open_case(subject="Invoices show the wrong VAT", customer=customer, team=team)
     case_services.case_assign(case=case, assignee=alice, actor=alice)
