@@ -4,6 +4,7 @@ changes) listed and applied, reply drafts. Writes go through `casework.knowledge
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
@@ -55,10 +56,11 @@ class ArticleOut(Schema):
 
 class ArticleListQuery(Schema):
     q: str = Field(default="", max_length=200)
-    status: str = ""
-    visibility: str = ""
+    status: Literal["", "draft", "published", "archived"] = ""
+    visibility: Literal["", "public", "internal"] = ""
     limit: int = Field(default=25, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    # Bounded like every list: a 30-digit offset is past any database's integer (a 500 on SQLite).
+    offset: int = Field(default=0, ge=0, le=1_000_000_000)
 
 
 class ArticleListOut(Schema):

@@ -341,3 +341,16 @@ def test_knowledge_gaps_count_resolved_cases_without_a_good_article_by_category(
     report = knowledge_gaps(days=1)
     assert report.cases == 2 and report.gaps == 1
     assert report.by_category == {"bug": 1} and report.examples["bug"] == [gap.reference]
+
+
+def test_api_article_list_refuses_unknown_filters_and_huge_offsets(api, alice):
+    # Found by `make fuzz`: a 30-digit offset was a 500 that broke the request's transaction, and any text
+    # passed as a status or visibility.
+    for params in (
+        {"offset": "62460132047169588129554277342556192768"},
+        {"status": "gone"},
+        {"visibility": "x"},
+    ):
+        answer = api.get("/api/v1/articles", params)
+        assert answer.status_code == 422, params
+        assert answer.json()["error"]["code"] == "validation_failed"
