@@ -189,6 +189,12 @@ API_RULES: dict[str, Rule] = {
     "GET /api/v1/knowledge/deflection": Rule(LEAD),
     "GET /api/v1/metrics": Rule(AGENT),
     "GET /api/v1/metrics/{name}": Rule(LEAD, args={"name": "volume"}),
+    "GET /api/v1/retention/preview": Rule(MANAGER),
+    "POST /api/v1/cases/{reference}/legal-hold": Rule(MANAGER, body={"held": True, "reason": "litigation"}),
+    "POST /api/v1/organisations/{organisation_id}/legal-hold": Rule(
+        MANAGER, body={"held": True, "reason": "litigation"}
+    ),
+    "POST /api/v1/customers/{customer_id}/erase": Rule(MANAGER, body={"reason": "asked", "dry_run": True}),
     "POST /api/v1/inbound/email": Rule(SECRET, body=b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"),
 }
 
