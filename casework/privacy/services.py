@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from casework.cases.models import Attachment, Case, CaseEvent, Message, Task, new_public_token
@@ -284,6 +285,7 @@ def _scrub_case_rows(case: Case, why: str) -> Outcome:
     from casework.knowledge.models import ReplyDraft
     from casework.notify.models import Notification, Outbox
     from casework.search.models import CaseDocument
+    from casework.sla.models import ClockLedgerEntry
 
     outcome = _drop_attachments(Attachment.objects.filter(case_id=case.pk))
     counts = outcome.counts
@@ -305,6 +307,8 @@ def _scrub_case_rows(case: Case, why: str) -> Outcome:
         .update(old=None, new=None, reason="", data={}, actor_label="", message=None)
     )
     Task.objects.filter(case_id=case.pk).update(title=REMOVED)
+    # The SLA ledger keeps its times and kinds (the outcome stays explainable), not who or why.
+    ClockLedgerEntry.objects.filter(clock__case_id=case.pk).update(reason="", actor_label="", data={})
     ReplyDraft.objects.filter(case_id=case.pk).delete()
     CsatAnswer.objects.filter(case_id=case.pk).update(comment="", customer=None)
     Notification.objects.filter(case_id=case.pk).update(title=case.reference, body="")
@@ -494,6 +498,8 @@ def customer_erase(*, customer: Customer, actor: Any = None, reason: str, dry_ru
     first), "applied" (what the erasure did, same keys), "blocked_by", "files_removed"}."""
     from casework.notify.models import CustomerPreference
     from casework.portal.models import Attempt, UsedLink
+    from casework.search.index import reindex
+    from casework.sla.models import ClockLedgerEntry
 
     _require_manager(actor, "erasing customers")
     reason = _check_reason(reason)
@@ -512,53 +518,58 @@ def customer_erase(*, customer: Customer, actor: Any = None, reason: str, dry_ru
     who = Actor.of(actor)
     email = customer.email or ""
     done = Outcome()
-    with unit_of_work("customer_erase") as work:
-        scope = _erasure_scope(customer)
-        ids = sorted(set(scope["cases"].values_list("pk", flat=True)))
-        elsewhere_ids = sorted(set(scope["elsewhere"].values_list("case_id", flat=True)))
-        work.lock_many(ids + elsewhere_ids)
-        for pk in ids:
-            done.add(
-                case_anonymise(
-                    case=work.cases[pk],
-                    actor=actor,
-                    reason=f"Erasure on request: {reason}",
-                    disposal=Disposal.ERASED,
+    # The cases are one write (their reactions and events flush at its end); the customer row goes after
+    # it, in the same transaction (the flush re-points the cases away from it first).
+    with transaction.atomic():
+        with unit_of_work("customer_erase") as work:
+            scope = _erasure_scope(customer)
+            ids = sorted(set(scope["cases"].values_list("pk", flat=True)))
+            elsewhere_ids = sorted(set(scope["elsewhere"].values_list("case_id", flat=True)))
+            work.lock_many(ids + elsewhere_ids)
+            for pk in ids:
+                done.add(
+                    case_anonymise(
+                        case=work.cases[pk],
+                        actor=actor,
+                        reason=f"Erasure on request: {reason}",
+                        disposal=Disposal.ERASED,
+                    )
                 )
-            )
-        work.eager_write()
-        for pk in elsewhere_ids:
-            case = work.cases[pk]
-            message_ids = list(scope["elsewhere"].filter(case_id=pk).values_list("pk", flat=True))
-            done.add(_drop_attachments(Attachment.objects.filter(message_id__in=message_ids)))
-            n = Message.objects.filter(pk__in=message_ids).update(
-                subject="",
-                body=REMOVED,
-                body_html="",
-                meta={},
-                in_reply_to="",
-                message_id=None,
-                author_customer=None,
-                sentiment=None,
-            )
-            done.add(Outcome(counts={"messages": n}))
-            said = Q(message_id__in=message_ids)
-            for mark in {email, customer.name}:
-                if mark:
-                    said |= Q(actor_label__icontains=mark) | Q(reason__icontains=mark)
-            CaseEvent.objects.filter(case_id=pk).filter(said).exclude(data__has_key="privacy").update(
-                old=None, new=None, reason="", data={}, actor_label=""
-            )
-            _record_privacy(
-                case,
-                who,
-                kind="messages_erased",
-                reason=f"Erasure on request: a customer's messages removed ({reason})",
-                data={"messages": n},
-            )
-            from casework.search.index import reindex
-
-            work.on_flush(f"privacy-reindex-{pk}", lambda _events, case=case: reindex(cases=[case]))
+            work.eager_write()
+            for pk in elsewhere_ids:
+                case = work.cases[pk]
+                message_ids = list(scope["elsewhere"].filter(case_id=pk).values_list("pk", flat=True))
+                done.add(_drop_attachments(Attachment.objects.filter(message_id__in=message_ids)))
+                n = Message.objects.filter(pk__in=message_ids).update(
+                    subject="",
+                    body=REMOVED,
+                    body_html="",
+                    meta={},
+                    in_reply_to="",
+                    message_id=None,
+                    author_customer=None,
+                    sentiment=None,
+                )
+                done.add(Outcome(counts={"messages": n}))
+                said = Q(message_id__in=message_ids)
+                for mark in {email, customer.name}:
+                    if mark:
+                        said |= Q(actor_label__icontains=mark) | Q(reason__icontains=mark)
+                CaseEvent.objects.filter(case_id=pk).filter(said).exclude(data__has_key="privacy").update(
+                    old=None, new=None, reason="", data={}, actor_label=""
+                )
+                ClockLedgerEntry.objects.filter(clock__case_id=pk).filter(
+                    Q(actor_label__icontains=email or customer.name or "\x00")
+                    | Q(actor_label__icontains=customer.name or email or "\x00")
+                ).update(actor_label="", reason="", data={})
+                _record_privacy(
+                    case,
+                    who,
+                    kind="messages_erased",
+                    reason=f"Erasure on request: a customer's messages removed ({reason})",
+                    data={"messages": n},
+                )
+                work.on_flush(f"privacy-reindex-{pk}", lambda _events, case=case: reindex(cases=[case]))
         # What is left after the cases (their rows no longer name this customer): rows by address.
         done.add(Outcome(counts=cancel_outbox(scope["outbox"], "customer erased")))
         left = scope["mails"].update(raw=b"", from_address="", subject="", summary={}, reason="", evidence="")

@@ -39,7 +39,9 @@ def test_organisation_outranks_category_and_no_default_means_no_policy():
 
 scopes = st.lists(
     st.builds(
-        lambda c, o: (c, o), st.one_of(st.none(), st.sampled_from([1, 2])), st.one_of(st.none(), st.sampled_from([1, 2]))
+        lambda c, o: (c, o),
+        st.one_of(st.none(), st.sampled_from([1, 2])),
+        st.one_of(st.none(), st.sampled_from([1, 2])),
     ),
     unique=True,
     max_size=9,
@@ -97,7 +99,9 @@ def test_governed_filter_in_the_database(organisation):
         Scope(pk=4, category_id=categories[0].pk, organisation_id=organisation.pk),
     ]
     for scope in policies:
-        got = set(Case.objects.filter(pk__in=cases).filter(governed_q(scope, policies)).values_list("pk", flat=True))
+        got = set(
+            Case.objects.filter(pk__in=cases).filter(governed_q(scope, policies)).values_list("pk", flat=True)
+        )
         want = {
             pk
             for pk, (c, o) in cases.items()
