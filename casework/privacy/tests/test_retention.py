@@ -375,3 +375,18 @@ def test_api_hold_preview_and_erase(client, manager, agent, case):
     assert api.post(path, {"held": False, "reason": "Settled"}).status_code == 200
     done = api.post(erase, {"reason": "asked", "dry_run": False})
     assert done.status_code == 200 and done.json()["applied"]["cases"] == 1
+
+
+def test_the_scheduler_runs_the_policies_daily():
+    from casework.core import scheduler
+
+    job = next(j for j in scheduler.jobs() if j.name == "retention-policies")
+    assert job.every == timedelta(days=1)
+    policy("default", RetentionAction.ANONYMISE, 0)
+    case = closed_case()
+    from casework.core.models import ScheduledJob
+
+    ScheduledJob.objects.create(name=job.name, every=job.every, next_due_at=clock.now())
+    assert scheduler.run_job("retention-policies") == "ok"
+    case.refresh_from_db()
+    assert case.subject == services.ANONYMISED_SUBJECT
