@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "casework.portal",
     "casework.csat",
     "casework.search",
+    "casework.privacy",
     "casework.knowledge",
     "casework.api",
     "casework.reports",
@@ -400,6 +401,8 @@ CASEWORK.update(
         "KEEP_SENT_OUTBOX_DAYS": env_int("CASEWORK_KEEP_SENT_OUTBOX_DAYS", 30, minimum=1),
         "KEEP_QUARANTINE_DAYS": env_int("CASEWORK_KEEP_QUARANTINE_DAYS", 90, minimum=1),
         "KEEP_LOGIN_LOG_DAYS": env_int("CASEWORK_KEEP_LOGIN_LOG_DAYS", 90, minimum=1),
+        # Cases per write of the retention job (casework/privacy/retention.py).
+        "RETENTION_BATCH": env_int("CASEWORK_RETENTION_BATCH", 200, minimum=1),
     }
 )
 if CASEWORK["OTHER_TEAMS"] not in ("read", "hidden"):

@@ -66,6 +66,9 @@ WEB_RULES: dict[str, Rule] = {
     "web:case_new": Rule(AGENT),
     "web:call_new": Rule(AGENT),
     "web:case": Rule(CASE_READ),
+    "privacy:page": Rule(MANAGER),
+    "privacy:hold": Rule(MANAGER, "POST", data={"reference": "", "reason": "r"}),
+    "privacy:erase": Rule(MANAGER, "POST", data={"email": "nobody@example.test", "reason": "r"}),
     "web:case_reply": Rule(CASE_WRITE, "POST", data={"body": "hello", "internal": "on"}),
     "web:case_transition": Rule(CASE_WRITE, "POST", data={"to": "in_progress"}),
     "web:case_reopen": Rule(CASE_WRITE, "POST"),
@@ -206,6 +209,12 @@ API_RULES: dict[str, Rule] = {
     "POST /api/v1/calls": Rule(
         AGENT, body={"summary": "Asked about invoices", "customer_phone": "+441234567"}
     ),
+    "GET /api/v1/retention/preview": Rule(MANAGER),
+    "POST /api/v1/cases/{reference}/legal-hold": Rule(MANAGER, body={"held": True, "reason": "litigation"}),
+    "POST /api/v1/organisations/{organisation_id}/legal-hold": Rule(
+        MANAGER, body={"held": True, "reason": "litigation"}
+    ),
+    "POST /api/v1/customers/{customer_id}/erase": Rule(MANAGER, body={"reason": "asked", "dry_run": True}),
     "POST /api/v1/inbound/email": Rule(SECRET, body=b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"),
 }
 

@@ -75,3 +75,4 @@ api.add_router("/", "casework.api.routers.reports.router")
 
 api.add_router("/", "casework.api.routers.search.router")
 api.add_router("/", "casework.api.routers.knowledge.router")
+api.add_router("/", "casework.api.routers.privacy.router")
