@@ -14,6 +14,7 @@ urlpatterns = [
     path("triage/", include("casework.triage.urls")),
     path("notifications/", include("casework.notify.urls")),
     path("kb/", include("casework.knowledge.urls")),
+    path("", include("casework.insights.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.reports.urls")),
     path("", include("casework.web.urls")),

@@ -34,3 +34,4 @@ api.add_router("/", "casework.api.routers.reports.router")
 
 api.add_router("/", "casework.api.routers.search.router")
 api.add_router("/", "casework.api.routers.knowledge.router")
+api.add_router("/", "casework.api.routers.insights.router")
