@@ -231,7 +231,7 @@ CASEWORK = {
     # their most similar case (score ≥ CLUSTER_THRESHOLD); INCIDENT_MIN_CASES within INCIDENT_WINDOW_HOURS
     # raise one "possible incident" alert per cluster. New matching cases of a resolved problem are
     # counted for PROBLEM_LOOP_DAYS.
-    "CLUSTER_THRESHOLD": env_float("CASEWORK_CLUSTER_THRESHOLD", 0.45, minimum=0.0, maximum=1.0),
+    "CLUSTER_THRESHOLD": env_float("CASEWORK_CLUSTER_THRESHOLD", 0.35, minimum=0.0, maximum=1.0),
     "CLUSTER_WINDOW_HOURS": env_int("CASEWORK_CLUSTER_WINDOW_HOURS", 72, minimum=1),
     "CLUSTER_BATCH": env_int("CASEWORK_CLUSTER_BATCH", 500, minimum=1),
     "CLUSTER_POOL": env_int("CASEWORK_CLUSTER_POOL", 3000, minimum=10),

@@ -14,7 +14,7 @@ from django.db.models import Count
 from casework.cases.models import Case, EventKind
 from casework.cases.services import case_merge, case_record_system_event, case_transition
 from casework.cases.services.unit_of_work import door
-from casework.cases.status import OPEN_STATUSES, Status
+from casework.cases.status import OPEN_STATUSES, Status, transition_for
 from casework.core import clock
 from casework.core.errors import InvalidTransition, NotFound, ValidationFailed
 from casework.notify import engine
@@ -368,7 +368,7 @@ def problem_link_cases(
     now = clock.now()
     links = {pc.case_id: pc for pc in ProblemCase.objects.filter(problem=problem)}
     made = []
-    for case in {c.pk: c for c in cases}.values():
+    for case in sorted({c.pk: c for c in cases}.values(), key=lambda c: c.pk):
         link = links.get(case.pk)
         if link is not None and link.state == LinkState.LINKED:
             continue
@@ -455,6 +455,9 @@ def cases_resolve(*, cases: Iterable[Case], actor: Any, reason: str) -> int:
     done = 0
     for case in cases:
         if case.status in OPEN_STATUSES:
+            if transition_for(case.status, Status.RESOLVED) is None:
+                # New/Triaged cases start work first: the transition table has no shortcut to Resolved.
+                case_transition(case=case, to=Status.IN_PROGRESS, actor=actor, reason=reason)
             case_transition(case=case, to=Status.RESOLVED, actor=actor, reason=reason)
             done += 1
     return done

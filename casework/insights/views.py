@@ -242,12 +242,15 @@ def link_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @agent_required
 def link_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_object_or_404(EngineeringLink, pk=pk)
-    done = services.cases_resolve(
-        cases=issues.linked_cases(link),
-        actor=request.user,
-        reason=f"Fixed by {link.get_system_display()} issue {link.key} ({link.issue_state})",
-    )
-    messages.success(request, f"{done} case(s) resolved.")
+    try:
+        done = services.cases_resolve(
+            cases=issues.linked_cases(link),
+            actor=request.user,
+            reason=f"Fixed by {link.get_system_display()} issue {link.key} ({link.issue_state})",
+        )
+        messages.success(request, f"{done} case(s) resolved.")
+    except ApplicationError as exc:
+        _fail(request, exc)
     return redirect("insights:link", pk=pk)
 
 

@@ -55,8 +55,9 @@ def test_the_task_suggests_the_likely_original_and_explains_it(original, repeat)
 
 
 def test_unrelated_cases_are_not_suggested(customer, original):
-    other = open_case(subject="Invoice address wrong", description="Our invoice shows an old address.",
-                      customer=customer)
+    other = open_case(
+        subject="Invoice address wrong", description="Our invoice shows an old address.", customer=customer
+    )
     duplicates.suggest_for(other.pk)
     assert not DuplicateSuggestion.objects.filter(case=other).exists()
 

@@ -41,8 +41,11 @@ def test_only_stop_words_does_not_crash():
 
 def test_new_cases_join_existing_clusters_or_found_their_own():
     clustered = [(EXPORT, 77)]
-    out = assign_clusters(clustered, [EXPORT_AGAIN, PASSWORD, Doc(5, "Password reset mail missing", "no reset mail")],
-                          threshold=0.3)
+    out = assign_clusters(
+        clustered,
+        [EXPORT_AGAIN, PASSWORD, Doc(5, "Password reset mail missing", "no reset mail")],
+        threshold=0.3,
+    )
     by_key = {a.key: a for a in out}
     assert by_key[2].cluster == 77 and by_key[2].matched == 1
     assert by_key[3].cluster == ("new", 3) and by_key[3].matched is None
