@@ -149,6 +149,8 @@ class ProblemCase(models.Model):
     )
     # Set in the write that told the case (and its customer) the problem's resolution: exactly once.
     resolution_sent_at = models.DateTimeField(null=True, blank=True)
+    # False when the case was no longer open at the resolution (nothing was sent for it).
+    resolution_told = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

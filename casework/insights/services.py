@@ -325,7 +325,10 @@ def problem_create(
     )
     members = list(cases)
     if cluster is not None:
-        members += [m.case for m in ClusterMember.objects.filter(cluster=cluster).select_related("case")]
+        # A merged case carries on as its target: the target is linked (once), not the closed duplicate.
+        members += [
+            merge_target(m.case) for m in ClusterMember.objects.filter(cluster=cluster).select_related("case")
+        ]
     problem_link_cases(problem=problem, cases=members, actor=actor, source="cluster" if cluster else "manual")
     return problem
 
@@ -426,7 +429,8 @@ def problem_resolve(*, problem: Problem, note: str, actor: Any) -> dict:
     told = 0
     for link in pending:
         case = link.case
-        if case.status in OPEN_STATUSES:
+        is_open = case.status in OPEN_STATUSES
+        if is_open:
             _note(
                 case,
                 actor,
@@ -442,7 +446,7 @@ def problem_resolve(*, problem: Problem, note: str, actor: Any) -> dict:
                 dedup_key=f"problem:{problem.pk}:resolved:{case.pk}",
             )
             told += 1
-        ProblemCase.objects.filter(pk=link.pk).update(resolution_sent_at=now)
+        ProblemCase.objects.filter(pk=link.pk).update(resolution_sent_at=now, resolution_told=is_open)
     return {"told": told, "links": len(pending)}
 
 

@@ -115,8 +115,18 @@ class Space:
         product = self.word[i].multiply(self.word[j]).tocoo()
         if not product.nnz:
             return ()
-        order = np.argsort(-product.data)[:limit]
-        return tuple(str(self.terms[product.col[k]]) for k in order)
+        picked: list[str] = []
+        for k in np.argsort(-product.data):
+            term = str(self.terms[product.col[k]])
+            # "dashboard loading" already says "loading": one phrase, not three near-copies.
+            if any(
+                set(term.split()) <= set(p.split()) or set(p.split()) <= set(term.split()) for p in picked
+            ):
+                continue
+            picked.append(term)
+            if len(picked) == limit:
+                break
+        return tuple(picked)
 
 
 def rank(

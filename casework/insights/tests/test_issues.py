@@ -98,7 +98,7 @@ def test_create_a_jira_issue_from_a_problem_through_the_outbox(tracker, bob, pro
     link = issues.link_create_issue(system="jira", problem=problem, actor=bob)
     assert link.issue_state == "pending" and not tracker.requests  # nothing sent inside the write
     assert issues.deliver_due() == {"sent": 1, "failed": 0, "retry": 0}
-    path, headers, body = tracker.requests[0]
+    path, _headers, body = tracker.requests[0]
     assert path == "/rest/api/2/issue"
     assert body["fields"]["project"] == {"key": "OPS"} and body["fields"]["summary"] == "Dashboard outage"
     assert "Affected: 2 case(s), 2 customer(s)" in body["fields"]["description"]

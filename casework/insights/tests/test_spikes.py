@@ -1,4 +1,5 @@
-"""Spikes on hand-built data: a category that jumps is flagged with its cases; a flat series raises nothing."""
+"""Spikes on hand-built data: a category that jumps is flagged with its cases; a flat series raises
+nothing."""
 
 from __future__ import annotations
 
