@@ -8,7 +8,7 @@
    threshold the tune half picks for precision ≥ 0.6: precision/recall over the duplicate reports and
    the false-alarm rate over the others.
 2. Latency of one duplicate ranking (`similarity.rank`) of a report against a candidate pool of the
-   production size (`DUPLICATE_POOL`, 200), p50/p95 over 200 queries.
+   production size (`DUPLICATE_POOL`, 200), p50/p95 over 50 queries.
 3. One clustering run: 500 new cases against 3,000 clustered ones (`similarity.assign_clusters`).
 
 Run: ``.venv/bin/python bench/bench_insights.py`` (prints the report); `make bench` runs it too.
@@ -59,7 +59,7 @@ def quality() -> dict:
     return out
 
 
-def latency(n: int = 200, pool: int = 200) -> dict:
+def latency(n: int = 50, pool: int = 200) -> dict:
     from casework.insights import evaluation as ev
     from casework.insights.similarity import rank
 

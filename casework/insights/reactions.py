@@ -1,10 +1,10 @@
 """The `insights` stage of the reaction pipeline (`cases/pipeline.py`).
 
-    opened   one `find_duplicates` task row for the write's new cases (a batch of mail is one task),
-             written at the write's flush, inside its transaction: it commits with the cases or not at
-             all, and a worker runs it (duplicates.py). The ranking is deferrable work, so the write
-             does not wait for it. At the flush (not eagerly) so the stage costs one INSERT and no
-             savepoint, and a case whose opening was undone gets no task.
+opened   one `find_duplicates` task row for the write's new cases (a batch of mail is one task),
+         written at the write's flush, inside its transaction: it commits with the cases or not at
+         all, and a worker runs it (duplicates.py). The ranking is deferrable work, so the write
+         does not wait for it. At the flush (not eagerly) so the stage costs one INSERT and no
+         savepoint, and a case whose opening was undone gets no task.
 """
 
 from __future__ import annotations

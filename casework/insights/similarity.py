@@ -31,6 +31,10 @@ DEFAULT_WEIGHTS = (0.45, 0.35, 0.20)
 # Subjects count twice: a report's title is its densest description.
 SUBJECT_REPEAT = 2
 MAX_CHARS = 4000
+# Character n-grams are the slow part (a pure-Python analyser): they see the subject and the start of the
+# body only. Measured on the Hadoop reports: recall@10 unchanged, ranking ~5x faster (README.md).
+CHAR_CHARS = 600
+SHORTLIST = 50
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class Doc:
     @property
     def text(self) -> str:
         return " ".join([self.subject] * SUBJECT_REPEAT + [self.body[:MAX_CHARS]])
+
+    @property
+    def short_text(self) -> str:
+        return " ".join([self.subject] * SUBJECT_REPEAT + [self.body[:CHAR_CHARS]])
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class Space:
         self.docs = list(docs)
         self.index = {doc.key: i for i, doc in enumerate(self.docs)}
         texts = [doc.text for doc in self.docs] or [""]
+        short = [doc.short_text for doc in self.docs] or [""]
         self.word_vec, self.char_vec = _vectorisers()
         try:
             self.word = self.word_vec.fit_transform(texts).tocsr()
@@ -92,17 +101,25 @@ class Space:
             self.word = csr_matrix((len(texts), 1))
             self.word_vec = None
         try:
-            self.char = self.char_vec.fit_transform(texts).tocsr()
+            self.char = self.char_vec.fit_transform(short).tocsr()
         except ValueError:  # empty texts
             self.char = csr_matrix((len(texts), 1))
         self.terms = self.word_vec.get_feature_names_out() if self.word_vec is not None else np.array([])
 
-    def scores(self, i: int, others: Sequence[int], weights=DEFAULT_WEIGHTS) -> list[Match]:
-        if not others:
+    def scores(
+        self, i: int, others: Sequence[int], weights=DEFAULT_WEIGHTS, shortlist: int | None = SHORTLIST
+    ) -> list[Match]:
+        """Matches of doc `i` against `others`. The subject ratio is computed only for the `shortlist`
+        best by text (it can add at most its weight, so it reorders the top; measured: no recall lost)."""
+        if not len(others):
             return []
         rows = np.asarray(others)
         word = (self.word[rows] @ self.word[i].T).toarray().ravel()
         char = (self.char[rows] @ self.char[i].T).toarray().ravel()
+        if shortlist is not None and len(rows) > shortlist:
+            base = weights[0] * word + weights[1] * char
+            keep = np.argpartition(-base, shortlist)[:shortlist]
+            rows, word, char = rows[keep], word[keep], char[keep]
         subject_i = self.docs[i].subject
         matches = []
         for n, j in enumerate(rows):
