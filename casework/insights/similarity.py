@@ -190,17 +190,33 @@ def assign_clusters(
     cluster_of: dict[int, Any] = {i: c for i, (_, c) in enumerate(clustered)}
     out: list[Assignment] = []
     base = len(clustered)
+    # The text similarities of every new doc with every doc, in two sparse products (not one per doc).
+    new_rows = slice(base, len(docs))
+    text = (
+        weights[0] * (space.word[new_rows] @ space.word.T).toarray()
+        + weights[1] * (space.char[new_rows] @ space.char.T).toarray()
+    )
     for n in range(len(new)):
         i = base + n
-        previous = list(range(i))
-        best = max(space.scores(i, previous, weights), key=lambda m: m.score, default=None)
-        if best is not None and best.score >= threshold:
-            j = space.index[best.key]
-            cluster_of[i] = cluster_of[j]
-            out.append(Assignment(new[n].key, cluster_of[i], best.score, best.key, space.shared_terms(i, j)))
+        row = text[n, :i]
+        best_j, best_score = None, -1.0
+        if i:
+            top = np.argpartition(-row, SHORTLIST)[:SHORTLIST] if i > SHORTLIST else np.arange(i)
+            subject = docs[i].subject
+            for j in top:
+                score = row[j] + weights[2] * fuzz.token_set_ratio(subject, docs[j].subject) / 100.0
+                if score > best_score:
+                    best_j, best_score = int(j), float(score)
+        if best_j is not None and best_score >= threshold:
+            cluster_of[i] = cluster_of[best_j]
+            out.append(
+                Assignment(
+                    new[n].key, cluster_of[i], best_score, docs[best_j].key, space.shared_terms(i, best_j)
+                )
+            )
         else:
             cluster_of[i] = ("new", new[n].key)
-            out.append(Assignment(new[n].key, cluster_of[i], best.score if best else 0.0, None))
+            out.append(Assignment(new[n].key, cluster_of[i], max(best_score, 0.0), None))
     return out
 
 
