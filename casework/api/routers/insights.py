@@ -213,6 +213,8 @@ def patch_problem(request, pk: int, payload: ProblemPatch):
     _lead(request)
     fields = payload.dict(exclude_unset=True)
     state = fields.pop("state", None)
+    # null for a text field means "leave it" (the columns are not nullable); owner null unassigns.
+    fields = {k: v for k, v in fields.items() if v is not None or k == "owner"}
     if "owner" in fields:
         fields["owner"] = _user(fields["owner"])
     services.problem_update(problem=_problem(pk), actor=request.auth, state=state, **fields)

@@ -195,6 +195,7 @@ def test_problem_api(api, alice, teams, lead, client):
     assert body["cases"] == [c.reference for c in cases] and body["owner"] == "bob"
     pk = body["id"]
     assert api.patch(f"/api/v1/problems/{pk}", {"state": "investigating"}).json()["state"] == "investigating"
+    assert api.patch(f"/api/v1/problems/{pk}", {"root_cause": None, "title": None}).status_code == 200
     bad = api.patch(f"/api/v1/problems/{pk}", {"state": "nope"})
     assert bad.status_code == 422 or bad.json()["error"]["code"] == "invalid_state"
     resolved = api.post(f"/api/v1/problems/{pk}/resolve", {"note": "Fixed the cache."}).json()
