@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+# scikit-learn (and scipy) load on first use, in the worker: a web process must not pay ~1 s and tens of
+# MB for them at start (casework/triage/tests/test_learned_triage.py checks it for every app's jobs).
 
 # Chosen on the tuning half of the Hadoop reports (README.md): the body carries most of the signal;
 # character n-grams rescue reports worded differently; the subject ratio separates look-alike templates.
@@ -78,7 +79,9 @@ class Match:
         }
 
 
-def _vectorisers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
+def _vectorisers():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     word = TfidfVectorizer(
         ngram_range=(1, 2), sublinear_tf=True, stop_words="english", min_df=1, token_pattern=r"(?u)\b\w\w+\b"
     )
@@ -90,6 +93,8 @@ class Space:
     """TF-IDF spaces fitted on a set of docs; rows are L2-normalised, so a dot product is a cosine."""
 
     def __init__(self, docs: Sequence[Doc]) -> None:
+        from scipy.sparse import csr_matrix
+
         self.docs = list(docs)
         self.index = {doc.key: i for i, doc in enumerate(self.docs)}
         texts = [doc.text for doc in self.docs] or [""]
