@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "casework.search",
     "casework.privacy",
     "casework.knowledge",
+    "casework.insights",
     "casework.api",
     "casework.reports",
     "casework.web",
@@ -237,6 +238,43 @@ CASEWORK = {
     "DRAFT_API_KEY": env_str("CASEWORK_DRAFT_API_KEY", ""),
     "DRAFT_TIMEOUT_SECONDS": env_float("CASEWORK_DRAFT_TIMEOUT_SECONDS", 20.0, minimum=0.1, maximum=300),
     "GAP_MIN_SCORE": env_float("CASEWORK_KB_GAP_MIN_SCORE", 2.0, minimum=0.0),
+    # Insights (casework/insights/README.md). Duplicates: after a case opens, a worker task ranks candidates
+    # (open cases of the same customer/organisation, recent cases sharing words) and suggests the best
+    # DUPLICATE_MAX scoring ≥ DUPLICATE_THRESHOLD (chosen on the tuning half of the labelled reports).
+    "DUPLICATE_DETECTION": env_bool("CASEWORK_DUPLICATE_DETECTION", True),
+    "DUPLICATE_THRESHOLD": env_float("CASEWORK_DUPLICATE_THRESHOLD", 0.35, minimum=0.0, maximum=1.0),
+    "DUPLICATE_MAX": env_int("CASEWORK_DUPLICATE_MAX", 3, minimum=1, maximum=20),
+    "DUPLICATE_RECENT_DAYS": env_int("CASEWORK_DUPLICATE_RECENT_DAYS", 30, minimum=1),
+    "DUPLICATE_POOL": env_int("CASEWORK_DUPLICATE_POOL", 200, minimum=10, maximum=5000),
+    # Clusters: every CLUSTER_JOB_SECONDS the cases of the last CLUSTER_WINDOW_HOURS join the cluster of
+    # their most similar case (score ≥ CLUSTER_THRESHOLD); INCIDENT_MIN_CASES within INCIDENT_WINDOW_HOURS
+    # raise one "possible incident" alert per cluster. New matching cases of a resolved problem are
+    # counted for PROBLEM_LOOP_DAYS.
+    "CLUSTER_THRESHOLD": env_float("CASEWORK_CLUSTER_THRESHOLD", 0.35, minimum=0.0, maximum=1.0),
+    "CLUSTER_WINDOW_HOURS": env_int("CASEWORK_CLUSTER_WINDOW_HOURS", 72, minimum=1),
+    "CLUSTER_BATCH": env_int("CASEWORK_CLUSTER_BATCH", 500, minimum=1),
+    "CLUSTER_POOL": env_int("CASEWORK_CLUSTER_POOL", 3000, minimum=10),
+    "CLUSTER_JOB_SECONDS": env_int("CASEWORK_CLUSTER_JOB_SECONDS", 300, minimum=10),
+    "INCIDENT_MIN_CASES": env_int("CASEWORK_INCIDENT_MIN_CASES", 3, minimum=2),
+    "INCIDENT_WINDOW_HOURS": env_int("CASEWORK_INCIDENT_WINDOW_HOURS", 24, minimum=1),
+    "PROBLEM_LOOP_DAYS": env_int("CASEWORK_PROBLEM_LOOP_DAYS", 30, minimum=1),
+    # Spikes: a category's/organisation's count today vs the median of the SPIKE_BASELINE_DAYS before
+    # (robust z-score ≥ SPIKE_MIN_Z and at least SPIKE_MIN_COUNT cases), checked every SPIKE_JOB_SECONDS.
+    "SPIKE_BASELINE_DAYS": env_int("CASEWORK_SPIKE_BASELINE_DAYS", 28, minimum=7),
+    "SPIKE_MIN_Z": env_float("CASEWORK_SPIKE_MIN_Z", 3.5, minimum=0.5),
+    "SPIKE_MIN_COUNT": env_int("CASEWORK_SPIKE_MIN_COUNT", 5, minimum=1),
+    "SPIKE_JOB_SECONDS": env_int("CASEWORK_SPIKE_JOB_SECONDS", 3600, minimum=60),
+    # Engineering links: issues created through the insights outbox (POST to JIRA_URL / GITHUB_URL), status
+    # from signed webhooks (HMAC-SHA256 with the *_WEBHOOK_SECRET; unsigned or forged → 403).
+    "JIRA_URL": env_str("CASEWORK_JIRA_URL", ""),
+    "JIRA_PROJECT": env_str("CASEWORK_JIRA_PROJECT", "SUP"),
+    "JIRA_TOKEN": env_str("CASEWORK_JIRA_TOKEN", ""),
+    "JIRA_WEBHOOK_SECRET": env_str("CASEWORK_JIRA_WEBHOOK_SECRET", ""),
+    "GITHUB_URL": env_str("CASEWORK_GITHUB_URL", "https://api.github.com"),
+    "GITHUB_REPO": env_str("CASEWORK_GITHUB_REPO", ""),
+    "GITHUB_TOKEN": env_str("CASEWORK_GITHUB_TOKEN", ""),
+    "GITHUB_WEBHOOK_SECRET": env_str("CASEWORK_GITHUB_WEBHOOK_SECRET", ""),
+    "ISSUE_OUTBOX_SECONDS": env_int("CASEWORK_ISSUE_OUTBOX_SECONDS", 10, minimum=1),
     "REOPEN_WINDOW_DAYS": env_int("CASEWORK_REOPEN_WINDOW_DAYS", 14, minimum=0),
     "MAX_MESSAGE_BYTES": env_int("CASEWORK_MAX_MESSAGE_BYTES", 256 * 1024, minimum=1024),
     "MAX_ATTACHMENT_BYTES": env_int("CASEWORK_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024),

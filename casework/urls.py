@@ -15,6 +15,7 @@ urlpatterns = [
     path("notifications/", include("casework.notify.urls")),
     path("kb/", include("casework.knowledge.urls")),
     path("privacy/", include("casework.privacy.urls")),
+    path("", include("casework.insights.urls")),
     path("", include("casework.routing.urls")),
     path("", include("casework.reports.urls")),
     path("", include("casework.web.urls")),

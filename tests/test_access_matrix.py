@@ -16,6 +16,7 @@ and a line for a route that no longer exists fails it too. The access levels:
     LEAD / MANAGER / ADMIN   that role or above
     OWNER         a per-person object (a notification, a saved view, a token, a draft) of Rule.owner: only
                   they open it; anyone else signed in gets 404 (or 403 when their role is refused first)
+    WEBHOOK       signed by the sending system (HMAC with its own secret): every session and token gets 403
     PORTAL        the customer side (portal, survey links, web form): an agent's or anyone's session opens
                   nothing of a case there; it answers without a server error and leaks no case data.
                   Which customer sees which case is tested in casework/portal/tests.
@@ -41,7 +42,7 @@ from casework.testing.factories import CustomerFactory, TeamFactory, UserFactory
 PUBLIC, SECRET, AGENT = "public", "secret", "agent"
 CASE_READ, CASE_WRITE, SELF_OR_LEAD, TEAM_LEAD = "case_read", "case_write", "self_or_lead", "team_lead"
 LEAD, MANAGER, ADMIN = "lead", "manager", "admin"
-OWNER, PORTAL = "owner", "portal"
+OWNER, PORTAL, WEBHOOK = "owner", "portal", "webhook"
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,23 @@ WEB_RULES: dict[str, Rule] = {
     "portal:new": Rule(PORTAL),
     "portal:new_sent": Rule(PORTAL, args={"sent": "not-a-token"}),
     "portal:suggestions": Rule(PORTAL),
+    "insights:problems": Rule(AGENT),
+    "insights:problem": Rule(AGENT, args={"pk": "problem"}),
+    "insights:problem_new": Rule(LEAD, "POST", data={"title": "Exports fail"}),
+    "insights:problem_edit": Rule(LEAD, "POST", args={"pk": "problem"}, data={"title": "Exports fail"}),
+    "insights:problem_link": Rule(LEAD, "POST", args={"pk": "problem"}),
+    "insights:problem_reject": Rule(LEAD, "POST", args={"pk": "problem"}),
+    "insights:duplicate_merge": Rule(CASE_WRITE, "POST", args={"pk": "suggestion"}),
+    "insights:duplicate_dismiss": Rule(CASE_WRITE, "POST", args={"pk": "suggestion"}),
+    "insights:link": Rule(AGENT, args={"pk": "link"}),
+    "insights:link_new": Rule(
+        CASE_WRITE,
+        "POST",
+        data={"case": "{reference}", "system": "github", "url": "https://github.com/o/r/issues/1"},
+    ),
+    "insights:link_resolve": Rule(AGENT, "POST", args={"pk": "link"}),  # each case's door checks its team
+    "insights:github_webhook": Rule(WEBHOOK, "POST"),
+    "insights:jira_webhook": Rule(WEBHOOK, "POST"),
 }
 
 API_RULES: dict[str, Rule] = {
@@ -215,6 +233,16 @@ API_RULES: dict[str, Rule] = {
         MANAGER, body={"held": True, "reason": "litigation"}
     ),
     "POST /api/v1/customers/{customer_id}/erase": Rule(MANAGER, body={"reason": "asked", "dry_run": True}),
+    "GET /api/v1/cases/{reference}/duplicates": Rule(CASE_READ),
+    "POST /api/v1/duplicates/{pk}/merge": Rule(CASE_WRITE, body={}, args={"pk": "suggestion"}),
+    "POST /api/v1/duplicates/{pk}/dismiss": Rule(CASE_WRITE, body={}, args={"pk": "suggestion"}),
+    "GET /api/v1/clusters": Rule(AGENT),
+    "GET /api/v1/problems": Rule(AGENT),
+    "POST /api/v1/problems": Rule(LEAD, body={"title": "Exports fail"}),
+    "GET /api/v1/problems/{pk}": Rule(AGENT, args={"pk": "problem"}),
+    "PATCH /api/v1/problems/{pk}": Rule(LEAD, body={"title": "Exports still fail"}, args={"pk": "problem"}),
+    "POST /api/v1/problems/{pk}/resolve": Rule(LEAD, body={"note": "Fixed in 2.3"}, args={"pk": "problem"}),
+    "POST /api/v1/problems/{pk}/cases": Rule(LEAD, body={"cases": []}, args={"pk": "problem"}),
     "POST /api/v1/inbound/email": Rule(SECRET, body=b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"),
 }
 
@@ -234,6 +262,8 @@ def expected(level: str, persona: str, target: str, hidden: bool, owner: str = "
     answer is right (another person's object: 404, or 403 when the role is refused before the lookup)."""
     if level == PUBLIC:
         return ALLOW
+    if level == WEBHOOK:
+        return DENY
     if level == PORTAL:
         return {ALLOW, LOGIN, DENY, HIDE}  # anything but a server error; _leaks checks the body
     if level == SECRET:
@@ -353,6 +383,7 @@ def _add_people_objects(objects: dict, users: dict) -> None:
     from django.utils import timezone
 
     from casework.csat.models import CsatAnswer, CsatReview
+    from casework.insights.models import DuplicateSuggestion, EngineeringLink, Problem
     from casework.knowledge import services as knowledge
     from casework.knowledge.models import Macro, ReplyDraft
     from casework.notify.models import Notification
@@ -364,7 +395,12 @@ def _add_people_objects(objects: dict, users: dict) -> None:
     article = knowledge.article_create(
         title="Resetting a password", body="Use the link.", actor=ann, status="published", visibility="public"
     )
+    problem = Problem.objects.create(title="Exports fail", owner=users["leo"], created_at=now, updated_at=now)
     shared = {
+        "problem": problem,
+        "link": EngineeringLink.objects.create(
+            system="github", case=objects["own"]["case"], created_at=now, updated_at=now
+        ),
         "article": article,
         "public_slug": article.slug,
         "macro": Macro.objects.create(name="Thanks", body="Thanks for writing."),
@@ -385,6 +421,11 @@ def _add_people_objects(objects: dict, users: dict) -> None:
             answer=answer, case=case, team=obj["team"], lead=obj["team"].lead, opening_score=1, opened_at=now
         )
         obj["draft"] = ReplyDraft.objects.create(case=case, requested_by=ann, provider="offline", text="t")
+        mark = obj["customer"].name.split()[0]
+        twin = open_case(subject=f"{mark} twin", description="d", customer=obj["customer"], team=obj["team"])
+        obj["suggestion"] = DuplicateSuggestion.objects.create(
+            case=twin, candidate=case, score=0.9, created_at=now
+        )
 
 
 @pytest.fixture
@@ -504,7 +545,9 @@ def _run_web(client, world, name, pattern, rule, persona, target):
     if persona != "anonymous":
         client.force_login(world["users"][persona])
     url = _web_url(name, pattern, world["objects"][target], rule)
-    response = client.post(url, rule.data) if rule.method == "POST" else client.get(url)
+    reference = world["objects"][target]["case"].reference  # "{reference}" in form data: the target case's
+    data = {k: v.replace("{reference}", reference) if isinstance(v, str) else v for k, v in rule.data.items()}
+    response = client.post(url, data) if rule.method == "POST" else client.get(url)
     status = response.status_code
     assert status < 500, f"{persona} {rule.method} {url}: {status}"
     if name == "admin:*" and status == 302:
@@ -631,6 +674,6 @@ def test_hidden_other_teams_leave_no_trace_in_lists(world, client):
         assert OTHER_MARK + " widget" not in body, url
     headers = {"HTTP_AUTHORIZATION": f"Bearer {world['tokens']['ann']}"}
     listed = client.get("/api/v1/cases", {"view": "all"}, **headers).json()
-    assert [c["subject"] for c in listed["items"]] == [f"{OWN_MARK} widget"]
+    assert sorted(c["subject"] for c in listed["items"]) == [f"{OWN_MARK} twin", f"{OWN_MARK} widget"]
     manager = {"HTTP_AUTHORIZATION": f"Bearer {world['tokens']['max']}"}
-    assert client.get("/api/v1/cases", {"view": "all"}, **manager).json()["count"] == 2
+    assert client.get("/api/v1/cases", {"view": "all"}, **manager).json()["count"] == 4

@@ -13,6 +13,7 @@ the new events to each stage below, in this order:
              email, acknowledgements and status mails to customers, agent alerts by email, Slack
              and in-app (casework/notify/reactions.py)
     csat     on resolution, the satisfaction survey mail (casework/csat/reactions.py)
+    insights a new case gets a durable task that looks for its likely duplicates (insights/reactions.py)
     search   the search documents of cases whose text changed are rewritten at the flush
 
 A stage changes cases only through the door functions (so every change is an event that explains it)
@@ -127,6 +128,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     # On resolution, the satisfaction survey (an outbox row through the notify engine).
     Stage("csat", "casework.csat.reactions.react", frozenset({EventKind.STATUS_CHANGED})),
+    # New cases: one durable task row that looks for their likely duplicates (casework/insights).
+    Stage("insights", "casework.insights.reactions.react", frozenset({EventKind.OPENED})),
     # Last: the search documents of cases whose text changed are rewritten at the flush, in the write.
     Stage(
         "search",

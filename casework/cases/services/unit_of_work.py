@@ -101,12 +101,12 @@ def _check_actor(kwargs: dict[str, Any]) -> None:
 
     if not permissions.is_user_actor(actor):
         return
-    target = kwargs.get("case")
-    if target is None:
-        owner = kwargs.get("message") or kwargs.get("task")
-        target = getattr(owner, "case", None)
-    if isinstance(target, Case):
-        permissions.require_case_write(actor, target)
+    # Every case the write names: `case=`, both sides of a merge or move (`source=`, `target=`), and the
+    # case(s) an object names (a message's, a task's, a duplicate suggestion's case and candidate).
+    for value in kwargs.values():
+        for target in (value, getattr(value, "case", None), getattr(value, "candidate", None)):
+            if isinstance(target, Case):
+                permissions.require_case_write(actor, target)
 
 
 @dataclass

@@ -1,0 +1,254 @@
+"""Insights: duplicate suggestions, clusters of similar cases, problems, spikes, engineering links.
+
+State fields are called `state` (not `status`): `status` is the case's, guarded by the one-door check."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class SuggestionState(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    MERGED = "merged", "Merged"
+    DISMISSED = "dismissed", "Not a duplicate"
+
+
+class DuplicateSuggestion(models.Model):
+    """ "`case` may be a duplicate of `candidate`" — written by the duplicate task after a case opens. A
+    dismissed pair (either way round) is never proposed again."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="duplicate_suggestions")
+    candidate = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    # The engine's signals: word/char/subject similarity and the shared words (similarity.Match.as_data).
+    signals = models.JSONField(default=dict, blank=True)
+    why = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=10, choices=SuggestionState.choices, default=SuggestionState.PROPOSED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "candidate"], name="insights_suggestion_pair_unique"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=SuggestionState.values), name="insights_suggestion_state_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["case", "state"], name="insights_suggestion_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} ~ {self.candidate_id} ({self.score:.2f}, {self.state})"
+
+
+class Cluster(models.Model):
+    """A group of similar recent cases, grown incrementally by the clustering job: a new case joins the
+    cluster of the most similar clustered case, else founds one. Clusters never split or merge."""
+
+    label = models.CharField(max_length=200, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    first_case_at = models.DateTimeField()
+    last_case_at = models.DateTimeField()
+    # Set once, in the write that queued the "possible incident" alert: the alert goes out once.
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_case_at", "-id"]
+        indexes = [models.Index(fields=["-last_case_at"], name="insights_cluster_recent")]
+
+    def __str__(self) -> str:
+        return f"cluster {self.pk}: {self.label} ({self.size})"
+
+
+class ClusterMember(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="members")
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="cluster_membership")
+    # Which clustered case it was most like, and how much (None for the case that founded the cluster).
+    matched = models.ForeignKey(
+        "cases.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    score = models.FloatField(default=0.0)
+    case_created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case_created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} in cluster {self.cluster_id}"
+
+
+class ProblemState(models.TextChoices):
+    OPEN = "open", "Open"
+    INVESTIGATING = "investigating", "Investigating"
+    FIX_IN_PROGRESS = "fix_in_progress", "Fix in progress"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Problem(models.Model):
+    """The cause behind several cases, owned by someone until it is gone."""
+
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_problems",
+    )
+    root_cause = models.TextField(blank=True)
+    action = models.TextField(blank=True)
+    state = models.CharField(max_length=20, choices=ProblemState.choices, default=ProblemState.OPEN)
+    cluster = models.OneToOneField(
+        Cluster, on_delete=models.SET_NULL, null=True, blank=True, related_name="problem"
+    )
+    resolution_note = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=ProblemState.values), name="insights_problem_state_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"PRB-{self.pk}: {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"PRB-{self.pk}"
+
+
+class LinkState(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    LINKED = "linked", "Linked"
+    REJECTED = "rejected", "Rejected"
+
+
+class ProblemCase(models.Model):
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="links")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="problem_links")
+    state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.LINKED)
+    # Why it is here: "cluster" (the problem's cluster), "proposed" (a new matching case), "manual".
+    source = models.CharField(max_length=20, default="manual")
+    score = models.FloatField(null=True, blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set in the write that told the case (and its customer) the problem's resolution: exactly once.
+    resolution_sent_at = models.DateTimeField(null=True, blank=True)
+    # False when the case was no longer open at the resolution (nothing was sent for it).
+    resolution_told = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["problem", "case"], name="insights_problem_case_unique"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=LinkState.values), name="insights_problem_case_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} ~ problem {self.problem_id} ({self.state})"
+
+
+class Spike(models.Model):
+    """A day on which a category's (or organisation's) volume stood out from its trailing baseline."""
+
+    dimension = models.CharField(max_length=20)  # "category" | "organisation"
+    key = models.CharField(max_length=200)  # the category slug / organisation id
+    label = models.CharField(max_length=200)
+    day = models.DateField()
+    count = models.PositiveIntegerField()
+    baseline = models.FloatField()  # the median of the trailing window
+    mad = models.FloatField()
+    score = models.FloatField()  # robust z-score
+    cases = models.JSONField(default=list)  # references
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day", "-score"]
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "key", "day"], name="insights_spike_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension} {self.label} on {self.day}: {self.count}"
+
+
+class LinkSystem(models.TextChoices):
+    JIRA = "jira", "Jira"
+    GITHUB = "github", "GitHub"
+
+
+class EngineeringLink(models.Model):
+    """A case or a problem linked to a Jira or GitHub issue (created by us through the outbox, or an
+    existing one). Inbound signed webhooks move `issue_state`."""
+
+    system = models.CharField(max_length=10, choices=LinkSystem.choices)
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, null=True, blank=True, related_name="engineering_links"
+    )
+    problem = models.ForeignKey(
+        Problem, on_delete=models.CASCADE, null=True, blank=True, related_name="engineering_links"
+    )
+    key = models.CharField(max_length=100, blank=True)  # "OPS-12", "owner/repo#34"
+    url = models.URLField(max_length=500, blank=True)
+    # "pending" while the outbox row creates it; "open", "closed", "released", "failed"
+    issue_state = models.CharField(max_length=20, default="open")
+    last_error = models.TextField(blank=True)
+    closed_notified_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(case__isnull=False) | models.Q(problem__isnull=False),
+                name="insights_link_has_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(system__in=LinkSystem.values), name="insights_link_system_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["system", "key"], name="insights_link_key")]
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.key or '(pending)'} ({self.issue_state})"
+
+
+class IssueOutbox(models.Model):
+    """ "Create this issue in Jira/GitHub": written in the write that asked for it, POSTed by the worker
+    (claimed with a lease, retried with backoff), its answer's key/URL stored on the link."""
+
+    link = models.OneToOneField(EngineeringLink, on_delete=models.CASCADE, related_name="outbox")
+    endpoint = models.URLField(max_length=500)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, default="pending")  # pending | sent | failed
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"issue for link {self.link_id} ({self.state})"

@@ -1,0 +1,93 @@
+"""Volume spikes: a day on which a category's or an organisation's case count stands out from its own
+recent past.
+
+For each key, the counts of the `SPIKE_BASELINE_DAYS` days before `day` form the baseline (days without
+cases count as 0). Its median m and median absolute deviation MAD = median(|x_i − m|) are robust: one
+earlier spike barely moves them, unlike a mean and standard deviation. The robust z-score of the day's
+count x is
+
+    z = (x − m) / (1.4826 · MAD)
+
+1.4826 · MAD estimates the standard deviation of normally distributed counts. For a series that is
+almost flat (MAD = 0, e.g. mostly zeros) the scale is floored at `SCALE_FLOOR` = 1 case, so z is then
+simply "cases above the usual count". A day is flagged when z ≥ `SPIKE_MIN_Z` and x ≥ `SPIKE_MIN_COUNT`
+(three cases more than usual on a quiet category are not an incident).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from casework.cases.models import Case
+
+SCALE_FLOOR = 1.0
+MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True)
+class Finding:
+    count: int
+    median: float
+    mad: float
+    z: float
+
+
+def robust_z(count: int, history: Sequence[int]) -> Finding:
+    """The day's robust z-score against its history (pure; see the module docstring)."""
+    if not history:
+        return Finding(count, 0.0, 0.0, 0.0)
+    median = float(statistics.median(history))
+    mad = float(statistics.median([abs(x - median) for x in history]))
+    scale = max(MAD_TO_SD * mad, SCALE_FLOOR)
+    return Finding(count, median, mad, (count - median) / scale)
+
+
+def is_spike(finding: Finding, *, min_z: float, min_count: int) -> bool:
+    return finding.count >= min_count and finding.z >= min_z
+
+
+def _daily_counts(field: str, start: date, end: date) -> dict[str, dict[date, int]]:
+    tz = timezone.get_current_timezone()
+    lo = timezone.make_aware(datetime.combine(start, time.min), tz)
+    hi = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
+    rows = (
+        Case.objects.filter(created_at__gte=lo, created_at__lt=hi, **{f"{field}__isnull": False})
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values(field, "day")
+        .annotate(n=Count("id"))
+    )
+    out: dict[str, dict[date, int]] = defaultdict(dict)
+    for r in rows:
+        out[str(r[field])][r["day"]] = r["n"]
+    return out
+
+
+def detect(day: date) -> list[tuple[str, str, Finding]]:
+    """(dimension, key, finding) for every category/organisation whose count on `day` is a spike."""
+    conf = settings.CASEWORK
+    days = conf["SPIKE_BASELINE_DAYS"]
+    start = day - timedelta(days=days)
+    found = []
+    for dimension, field in (("category", "category_id"), ("organisation", "organisation_id")):
+        for key, series in _daily_counts(field, start, day).items():
+            history = [series.get(start + timedelta(days=i), 0) for i in range(days)]
+            finding = robust_z(series.get(day, 0), history)
+            if is_spike(finding, min_z=conf["SPIKE_MIN_Z"], min_count=conf["SPIKE_MIN_COUNT"]):
+                found.append((dimension, key, finding))
+    return found
+
+
+def detect_today() -> int:
+    from .services import spikes_record
+
+    today = timezone.localdate()
+    return len(spikes_record(day=today, findings=detect(today)))
