@@ -8,9 +8,10 @@ One round (`run_round`), on a fresh copy of the chaos template (casework/testing
    `MBX-<round>-<i>`), and an API writer (`api_writer.py`) that makes WRITES writes (opens, public replies,
    status changes), each carrying a token `API-<round>-<i>`;
 2. `casework import-mbox`, the writer and `casework worker` (delivering to an aiosmtpd sink) start together;
-   KILLS times, after a random 0.2–2.5 s, one of those still running gets SIGKILL — the first three kills
-   hit the importer, the writer and the worker, then victims are random — and is started again at once
-   (the importer from the top of the mbox, the writer after the last call it started, a new worker);
+   KILLS times one of those still running gets SIGKILL mid-work (once it made progress since it started,
+   then a random 0–1.5 s more) — the first three kills hit the importer, the writer and the worker, then
+   victims are random — and is started again at once (the importer from the top of the mbox, the writer
+   after the last call it started, a new worker);
 3. once the importer and the writer finished, the worker runs until the outbox has nothing left to send,
    a few poll intervals more, and stops;
 4. the checks (`check`): every mail imported exactly once (one `intake_inboundmail` row, one case), every
@@ -25,6 +26,7 @@ One round (`run_round`), on a fresh copy of the chaos template (casework/testing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mailbox
 import os
@@ -210,15 +212,38 @@ def run_round(
     start_worker_proc()
     procs = {"importer": importer, "writer": writer, "worker": worker}
     order = ["importer", "writer", "worker"]
+    kill_points: list[dict] = []
     try:
+        # A kill lands mid-work, not during a process's start-up: wait until the victim made progress
+        # since it (re)started, then a random 0–1.5 s more.
+        progress = {
+            "importer": lambda: database.value(
+                "SELECT COUNT(*) FROM intake_inboundmail WHERE header_message_id LIKE '%%mbx-%%'"
+            ),
+            "writer": lambda: len(rnd.writer_log.read_text().splitlines()) if rnd.writer_log.exists() else 0,
+            "worker": lambda: database.value("SELECT COUNT(*) FROM notify_outbox WHERE status = 'sent'"),
+        }
+        baseline = {name: progress[name]() for name in order}
         for k in range(rnd.kills):
-            time.sleep(rnd.rng.uniform(0.2, 2.5))
             alive = [name for name in order if procs[name].running]
             if not alive:
                 break
             wanted = order[k] if k < len(order) else rnd.rng.choice(alive)
-            victim = procs[wanted if wanted in alive else rnd.rng.choice(alive)]
+            name = wanted if wanted in alive else rnd.rng.choice(alive)
+            victim = procs[name]
+            with contextlib.suppress(AssertionError):  # it may finish instead: kill it if still running
+                wait_until(
+                    lambda: progress[name]() > baseline[name] or not victim.running,  # noqa: B023
+                    timeout=300,
+                    what=f"{name} to make progress",
+                    interval=0.1,
+                )
+            time.sleep(rnd.rng.uniform(0, 1.5))
+            if not victim.running:
+                continue
             victim.kill()
+            kill_points.append({"victim": name, "progress": progress[name]()})
+            baseline[name] = progress[name]()
             if victim is worker:
                 start_worker_proc()
             else:
@@ -252,6 +277,7 @@ def run_round(
         round=index,
         seconds=round(time.monotonic() - started, 1),
         kills={name: proc.kills for name, proc in procs.items()},
+        kill_points=kill_points,
         starts={name: proc.starts for name, proc in procs.items()},
     )
     return figures
@@ -367,6 +393,7 @@ def check(rnd: Round, sink: Any) -> dict[str, Any]:
         "mail_duplicates": len(doubled_mails) + len(doubled_cases),
         "writes": rnd.writes,
         "writes_answered": len(answers),
+        "writes_cut_off_by_a_kill": api_writer.read_log(rnd.writer_log)[0] - len(answers),
         "writes_accepted": len(accepted),
         "writes_refused": len(refused),
         "accepted_writes_lost": len(lost_writes),
