@@ -144,7 +144,17 @@ def _events(batch: Batch) -> None:
             before = {"tier": 1, "team": None, "assignee": None}
             after = {"tier": c.tier, "team": None, "assignee": None}
             plan.append(
-                (c.id, "escalated", None, "rule:Escalate", js(before), js(after), "Escalated by rule", at, None)
+                (
+                    c.id,
+                    "escalated",
+                    None,
+                    "rule:Escalate",
+                    js(before),
+                    js(after),
+                    "Escalated by rule",
+                    at,
+                    None,
+                )
             )
     rows = [
         (case_id, kind, actor, label, old, new, reason, fmt.dt(at), msg)
