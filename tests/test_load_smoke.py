@@ -1,6 +1,6 @@
 """`make load` runs: the same driver (bench/load.py) with a few clients for a few seconds on SQLite,
-gunicorn and the worker included. No timing is asserted (a shared 2-core VM); errors are: any non-2xx answer, any
-traceback or `database is locked` in the server's or the worker's log fails it."""
+gunicorn and the worker included. No timing is asserted (a shared 2-core VM); errors are: any non-2xx
+answer, any traceback or `database is locked` in the server's or the worker's log fails it."""
 
 from __future__ import annotations
 
