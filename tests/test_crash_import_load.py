@@ -51,5 +51,6 @@ def test_import_and_api_writes_survive_random_kills(run, template, db, smtp_sink
     if report:
         with open(report, "a") as out:
             out.write(json.dumps({"database": "postgresql" if db.postgres else "sqlite", **figures}) + "\n")
+    assert not figures["problems"], "\n".join(figures["problems"]) + "\n" + json.dumps(figures, default=str)
     assert sum(figures["kills"].values()) >= min(3, chaos_load.round_size()["kills"]), figures
     assert figures["mails_lost"] == 0 and figures["mail_duplicates"] == 0, figures
