@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv install demo run test lint format chaos bench fuzz clean
+.PHONY: help venv install demo run test lint format chaos load bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,10 +41,27 @@ test: install ## lint, then the whole test suite (set DATABASE_URL to run it on 
 # The crash scenarios (SIGKILL right after a commit, a worker killed mid-send), each CHAOS_RUNS times on fresh
 # copies of a seeded database; `make test` runs them once. See casework/testing/README.md.
 CHAOS_RUNS ?= 20
-CHAOS_TESTS := tests/test_crash_reactions.py tests/test_crash_notifications.py $(wildcard casework/*/tests/test_crash_*.py)
+CHAOS_TESTS := tests/test_crash_reactions.py tests/test_crash_notifications.py tests/test_crash_import_load.py $(wildcard casework/*/tests/test_crash_*.py)
+
+# The chaos rounds under load (tests/test_crash_import_load.py) import CHAOS_MAILS mails and make CHAOS_WRITES
+# API writes per round while CHAOS_KILLS random SIGKILLs hit the importer, the API writer and the worker.
+CHAOS_MAILS ?= 1000
+CHAOS_WRITES ?= 1000
+CHAOS_KILLS ?= 8
 
 chaos: install ## crash scenarios, each CHAOS_RUNS=20 times (DATABASE_URL=postgres://... for PostgreSQL)
-	CASEWORK_CHAOS_RUNS=$(CHAOS_RUNS) $(BIN)/pytest -q -p no:randomly -n $(PYTEST_WORKERS) $(PYTEST_ARGS) $(CHAOS_TESTS)
+	CASEWORK_CHAOS_RUNS=$(CHAOS_RUNS) CASEWORK_CHAOS_MAILS=$(CHAOS_MAILS) CASEWORK_CHAOS_WRITES=$(CHAOS_WRITES) \
+	CASEWORK_CHAOS_KILLS=$(CHAOS_KILLS) $(BIN)/pytest -q -p no:randomly -n $(PYTEST_WORKERS) $(PYTEST_ARGS) $(CHAOS_TESTS)
+
+# 50 concurrent clients for 60 s against gunicorn + a worker, on SQLite and on a throwaway PostgreSQL cluster
+# (LOAD_DB=sqlite|postgres|both); JSON in bench/results/load-<db>-<time>.json. See bench/README.md.
+LOAD_DB ?= both
+LOAD_CLIENTS ?= 50
+LOAD_SECONDS ?= 60
+LOAD_CASES ?= 5000
+
+load: install ## 50 clients × 60 s on SQLite and PostgreSQL: errors, throughput, p95 per route
+	$(BIN)/python bench/load.py --db $(LOAD_DB) --clients $(LOAD_CLIENTS) --duration $(LOAD_SECONDS) --cases $(LOAD_CASES)
 
 # The API fuzzer (schemathesis, tests/test_fuzz_api.py): `make test` runs 40 examples per operation; this
 # runs FUZZ_EXAMPLES (500) each. Goal: 0 server errors, 0 answers the OpenAPI document does not describe.

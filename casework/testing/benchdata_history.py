@@ -140,8 +140,21 @@ def _events(batch: Batch) -> None:
             )
         if c.tier > 1:
             at = c.created_at + timedelta(hours=2)
+            # The shape the door writes (cases.services.ownership.case_escalate): the timeline reads it.
+            before = {"tier": 1, "team": None, "assignee": None}
+            after = {"tier": c.tier, "team": None, "assignee": None}
             plan.append(
-                (c.id, "escalated", None, "rule:Escalate", js(1), js(c.tier), "Escalated by rule", at, None)
+                (
+                    c.id,
+                    "escalated",
+                    None,
+                    "rule:Escalate",
+                    js(before),
+                    js(after),
+                    "Escalated by rule",
+                    at,
+                    None,
+                )
             )
     rows = [
         (case_id, kind, actor, label, old, new, reason, fmt.dt(at), msg)

@@ -78,3 +78,19 @@ def test_a_model_column_the_generator_does_not_fill_stops_it_with_a_clear_error(
     monkeypatch.setattr(Case._meta, "concrete_fields", (*Case._meta.concrete_fields, field))
     with pytest.raises(RuntimeError, match="required_score is NOT NULL"):
         benchdata.RowWriter(Case, benchdata.CASE_COLUMNS, benchdata.Fmt("sqlite"))
+
+
+def test_generated_escalations_look_like_the_doors_and_their_case_pages_render(client):
+    """Found by `make load`: the generator wrote escalations as bare tier numbers, the door writes
+    {tier, team, assignee}, and the case page of every escalated generated case was a 500."""
+    _generate(200)
+    escalated = CaseEvent.objects.filter(kind="escalated").select_related("case")
+    assert escalated.exists()
+    for event in escalated:
+        assert isinstance(event.old, dict) and isinstance(event.new, dict), (event.old, event.new)
+        assert event.new["tier"] == event.case.tier and event.old["tier"] == 1
+    from casework.testing.factories import make_agent
+
+    client.force_login(make_agent("mona", role="manager"))
+    for event in escalated[:5]:
+        assert client.get(f"/cases/{event.case.reference}/").status_code == 200
