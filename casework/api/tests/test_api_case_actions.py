@@ -92,6 +92,14 @@ def test_log_a_call_with_a_phone_number_only(api, case):
     assert on_case.status_code == 201 and on_case.json()["case"] == case.reference
     missing = api.post("/api/v1/calls", {"summary": "Who?"})
     assert missing.status_code == 422 and missing.json()["error"]["code"] == "contact_required"
+    # A number too short to be one is refused inside the customer lookup's transaction: the refusal must
+    # not break the enclosing one (found by `make fuzz`: every later call was a 500).
+    short = api.post("/api/v1/calls", {"summary": "Who?", "customer_phone": "0"})
+    assert short.status_code == 422 and short.json()["error"]["code"] == "contact_required"
+    assert (
+        api.post("/api/v1/calls", {"summary": "Again", "customer_phone": "+44 20 7946 0001"}).status_code
+        == 201
+    )
 
 
 def test_bulk_merge_through_the_api_and_the_queue(api, client, alice, customer):
