@@ -90,8 +90,9 @@ def other_teams_visible() -> bool:
 
 
 def workable_q(user) -> Q:
-    """Cases the user may change (a Q over Case)."""
-    return Q(team_id__in=team_ids(user)) | Q(assignee_id=user.pk) | Q(team__isnull=True)
+    """Cases the user may change (a Q over Case): their teams', the teams they lead, their own."""
+    teams = team_ids(user) | led_team_ids(user)
+    return Q(team_id__in=teams) | Q(assignee_id=user.pk) | Q(team__isnull=True)
 
 
 def visible_cases(qs: QuerySet, user) -> QuerySet:
@@ -115,7 +116,9 @@ def can_work_case(user, case) -> bool:
         return False
     if sees_all_teams(user):
         return True
-    return case.team_id is None or case.team_id in team_ids(user) or case.assignee_id == user.pk
+    if case.team_id is None or case.assignee_id == user.pk or case.team_id in team_ids(user):
+        return True
+    return case.team_id in led_team_ids(user)  # a team's lead works its cases, member or not
 
 
 def require_case_read(user, case) -> None:

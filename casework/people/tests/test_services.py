@@ -47,3 +47,21 @@ def test_an_invalid_address_refuses_the_whole_batch():
     with pytest.raises(ValidationFailed) as exc:
         customers_get_or_create([Contact("fine@example.test"), Contact("not an address")])
     assert exc.value.code == "invalid_email" and Customer.objects.count() == 0
+
+
+def test_a_teams_lead_works_its_cases_without_being_a_member(db):
+    from casework.cases.models import Case
+    from casework.people import permissions
+    from casework.testing.factories import TeamFactory, make_agent, open_case
+
+    alpha, beta = TeamFactory(name="Alpha"), TeamFactory(name="Beta")
+    lead = make_agent("lena", teams=[beta], role="lead")
+    case = open_case(subject="Widget", team=alpha)
+    case.refresh_from_db()
+    assert case.team_id == alpha.pk
+    assert not permissions.can_work_case(lead, case)
+    alpha.lead = lead
+    alpha.save()
+    lead = type(lead).objects.get(pk=lead.pk)  # the team sets are read once per user instance
+    assert permissions.can_work_case(lead, case)
+    assert Case.objects.filter(permissions.workable_q(lead), pk=case.pk).exists()
