@@ -282,6 +282,8 @@ def ensure_people() -> dict:
         if teams[name].lead_id is None:
             teams[name].lead = agents[lead]
             teams[name].save(update_fields=["lead"])
+        # A team's lead holds the lead role: dashboard, rule editor, CSAT reviews, problems.
+        AgentProfile.objects.filter(user=teams[name].lead, role="agent").update(role="lead")
     orgs = []
     for name, tier, vip, domain, notes in ORGANISATIONS:
         org, _ = Organisation.objects.get_or_create(

@@ -23,6 +23,9 @@ def test_demo_loads_realistic_data_and_is_idempotent(capsys):
     assert not CaseEvent.objects.filter(kind="assigned", new="admin").exists()
     assert Organisation.objects.filter(tier="enterprise", vip=True).exists()
     assert set(AgentProfile.objects.values_list("tier_level", flat=True)) == {1, 2, 3}
+    # Team leads hold the lead role, so the dashboard, rule editor and review queue open for them.
+    leads = set(AgentProfile.objects.filter(role="lead").values_list("user__username", flat=True))
+    assert leads == {"ana", "ben", "dev", "felix"}
     statuses = set(Case.objects.values_list("status", flat=True))
     assert len(statuses) >= 4
     assert CaseEvent.objects.filter(kind="status_changed").exists()
