@@ -23,5 +23,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo data already present ({result['cases_total']} cases); nothing added.")
         self.stdout.write(
             f"Logins: admin / {ADMIN_PASSWORD} (administrator); ana, ben, chloe (L1), dev, eva (L2), "
-            f"felix (L3) / {DEMO_PASSWORD}. Team leads (dashboard, rules, CSAT reviews): ana, ben, dev, felix."
+            f"felix (L3) / {DEMO_PASSWORD}. "
+            "Team leads (dashboard, rules, CSAT reviews): ana, ben, dev, felix."
         )
