@@ -195,7 +195,9 @@ def link_set_state(*, link: EngineeringLink, issue_state: str, actor: Any = "web
     """An issue moved (webhook): store it; closed/released → the owner is told once and may resolve the
     linked cases in one step."""
     link = (
-        EngineeringLink.objects.select_for_update()
+        # Only the link's row is locked: FOR UPDATE cannot reach the nullable side of the outer joins
+        # (PostgreSQL refuses; SQLite ignores it).
+        EngineeringLink.objects.select_for_update(of=("self",))
         .select_related("problem__owner", "case__assignee")
         .get(pk=link.pk)
     )

@@ -75,7 +75,7 @@ def suggestions_record(*, case: Case, matches: Sequence[tuple[Case, Match]]) -> 
 
 def _suggestion_for_update(suggestion: DuplicateSuggestion) -> DuplicateSuggestion:
     fresh = (
-        DuplicateSuggestion.objects.select_for_update()
+        DuplicateSuggestion.objects.select_for_update(of=("self",))
         .select_related("case", "candidate")
         .get(pk=suggestion.pk)
     )
