@@ -71,6 +71,9 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ApplicationError):  # refused by our parser (a NUL character), not malformed
+            return application_error(request, cause)
         if exc.status_code == 400 and "parse request body" in str(exc):
             return api.create_response(
                 request, error_body("invalid_json", "The request body is not valid JSON"), status=400

@@ -310,3 +310,14 @@ def test_bulk_update_through_the_api(api, alice, bob, customer):
     nothing = api.post("/api/v1/cases/bulk", {"references": refs})
     assert nothing.status_code == 422 and nothing.json()["error"]["code"] == "nothing_to_change"
     assert "/api/v1/cases/bulk" in api.get("/api/v1/openapi.json").json()["paths"]
+
+
+def test_a_nul_character_anywhere_in_a_json_body_is_a_clear_422(api):
+    # PostgreSQL refuses NUL in text and jsonb: `make fuzz` found a 500 on the rules API.
+    for body in (
+        {"name": "a\x00b"},
+        {"name": "ok", "conditions": {"all": [{"field": "text", "value": "\x00"}]}},
+    ):
+        answer = api.post("/api/v1/rules", body)
+        assert answer.status_code == 422, answer.content
+        assert answer.json()["error"]["code"] == "nul_character"
