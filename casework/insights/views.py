@@ -5,12 +5,10 @@ write is a door in services.py / issues.py."""
 from __future__ import annotations
 
 import json
-from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -18,26 +16,10 @@ from django.views.decorators.http import require_POST
 
 from casework.cases.models import Case
 from casework.core.errors import ApplicationError
-from casework.people.permissions import LEAD, agent_required, case_for_request, has_role
+from casework.people.permissions import LEAD, agent_required, case_for_request, has_role, lead_required
 
 from . import issues, selectors, services
 from .models import Cluster, DuplicateSuggestion, EngineeringLink, LinkSystem, Problem, ProblemState
-
-
-def is_lead(user) -> bool:
-    """The lead role and above manage problems (casework/people/permissions.py)."""
-    return has_role(user, LEAD)
-
-
-def lead_required(view):
-    @wraps(view)
-    @agent_required
-    def wrapper(request, *args, **kwargs):
-        if not is_lead(request.user):
-            raise PermissionDenied("Only team leads manage problems.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponse:
@@ -66,7 +48,7 @@ def problems(request: HttpRequest) -> HttpResponse:
             "spikes": selectors.recent_spikes(),
             "states": ProblemState.choices,
             "state": state,
-            "can_manage": is_lead(request.user),
+            "can_manage": has_role(request.user, LEAD),
             "agents": get_user_model().objects.filter(is_active=True).order_by("username"),
         },
     )
@@ -84,7 +66,7 @@ def problem_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "loop": selectors.loop_closed(problem),
             "links": problem.engineering_links.all(),
             "states": ProblemState.choices,
-            "can_manage": is_lead(request.user),
+            "can_manage": has_role(request.user, LEAD),
             "agents": get_user_model().objects.filter(is_active=True).order_by("username"),
             "systems": LinkSystem.choices,
         },

@@ -220,11 +220,6 @@ def case_for_request(request, reference: str):
         raise Http404(exc.message) from exc
 
 
-def is_team_lead(user) -> bool:
-    """Who may change how the whole team works (triage rules): the lead role and above."""
-    return has_role(user, LEAD)
-
-
 def lead_required(view):
     """Like `agent_required`, for pages only a lead or above may use (403 for agents)."""
     return role_required(LEAD)(view)
