@@ -57,7 +57,9 @@ def recent_spikes(*, days: int = 7) -> list[Spike]:
 
 def problem_cases(problem: Problem) -> dict:
     links = list(
-        ProblemCase.objects.filter(problem=problem).select_related("case__customer").order_by("created_at", "id")
+        ProblemCase.objects.filter(problem=problem)
+        .select_related("case__customer")
+        .order_by("created_at", "id")
     )
     return {
         "linked": [pc for pc in links if pc.state == LinkState.LINKED],
