@@ -370,3 +370,28 @@ Here is what happened on your cases:
 )
 
 DEFAULTS: dict[str, KindDefault] = {k.key: k for k in (*CUSTOMER_KINDS, *AGENT_KINDS)}
+
+
+def install_kinds(kind_model, template_model) -> int:
+    """Give every registered kind (the shipped ones and those apps add to DEFAULTS at start-up) its
+    editable row and English email template; rows an admin already has are left as they are. Used by the
+    seed migration (historical models) and after every `migrate` (so a kind an app registers later gets
+    its row too). Returns how many kinds were added."""
+    added = 0
+    for d in DEFAULTS.values():
+        kind, created = kind_model.objects.get_or_create(
+            key=d.key,
+            defaults={
+                "label": d.label,
+                "audience": d.audience,
+                "description": d.description,
+                "essential": d.essential,
+                "channels": list(d.channels),
+                "recipients": list(d.recipients),
+            },
+        )
+        added += created
+        template_model.objects.get_or_create(
+            kind=kind, channel="email", language="", defaults={"subject": d.subject, "body": d.body}
+        )
+    return added

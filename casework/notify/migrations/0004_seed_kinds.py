@@ -7,25 +7,9 @@ from casework.core.config import watch_tables
 
 
 def seed(apps, schema_editor):
-    from casework.notify.kinds import DEFAULTS
+    from casework.notify.kinds import install_kinds
 
-    Kind = apps.get_model("notify", "NotificationKind")
-    Template = apps.get_model("notify", "NotificationTemplate")
-    for d in DEFAULTS.values():
-        kind, created = Kind.objects.get_or_create(
-            key=d.key,
-            defaults={
-                "label": d.label,
-                "audience": d.audience,
-                "description": d.description,
-                "essential": d.essential,
-                "channels": list(d.channels),
-                "recipients": list(d.recipients),
-            },
-        )
-        Template.objects.get_or_create(
-            kind=kind, channel="email", language="", defaults={"subject": d.subject, "body": d.body}
-        )
+    install_kinds(apps.get_model("notify", "NotificationKind"), apps.get_model("notify", "NotificationTemplate"))
 
 
 class Migration(migrations.Migration):
