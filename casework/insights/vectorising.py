@@ -167,6 +167,27 @@ def ensure_vectors(cases: Sequence[Case], space: Space) -> dict[int, tuple]:
     return have
 
 
+def matrices(cases: Sequence[Case], space: Space) -> tuple:
+    """(full, short) CSR matrices of the current vectors of `cases`, one row each in their order; the
+    missing ones are computed and stored first."""
+    ids = [c.pk for c in cases]
+    blobs: dict[int, tuple[bytes, bytes]] = {}
+    for start in range(0, len(ids), 5000):
+        rows = CaseVector.objects.filter(
+            space_id=space.pk, case_id__in=ids[start : start + 5000]
+        ).values_list("case_id", "full", "short")
+        blobs.update({pk: (bytes(f), bytes(s)) for pk, f, s in rows})
+    missing = [c for c in cases if c.pk not in blobs]
+    if missing:
+        full, short = vectorise_cases(missing, space)
+        for n, c in enumerate(missing):
+            blobs[c.pk] = (vectors.encode(full, n), vectors.encode(short, n))
+    return (
+        vectors.decode_many([blobs[pk][0] for pk in ids]),
+        vectors.decode_many([blobs[pk][1] for pk in ids]),
+    )
+
+
 # --- the in-memory index -------------------------------------------------------------------------
 
 
