@@ -39,12 +39,16 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     space = vectorising.ensure_space()
     totals = {"assigned": 0, "clusters": 0, "proposed": 0, "alerts": 0}
     url = _problems_url()
+    # Across the batches of a long run: the window's cases and their vectors, read once.
+    known: dict[int, Case] = {}
+    blobs: dict[int, tuple[bytes, bytes]] = {}
+    fields = ("id", "reference", "subject", "description", "created_at")
     while True:
         new = list(
             Case.objects.filter(
                 created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True
             )
-            .only("id", "reference", "subject", "description", "created_at")
+            .only(*fields)
             .order_by("created_at", "id")[:batch]
         )
         if not new:
@@ -52,21 +56,15 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
         lo = new[0].created_at - window
         members = list(
             ClusterMember.objects.filter(case_created_at__gte=lo, case_created_at__lte=new[-1].created_at)
-            .select_related("case")
-            .only(
-                "case_id",
-                "cluster_id",
-                "case_created_at",
-                "case__reference",
-                "case__subject",
-                "case__description",
-                "case__created_at",
-            )
-            .order_by("-case_created_at")[: conf["CLUSTER_POOL"]]
+            .order_by("-case_created_at")
+            .values_list("case_id", "cluster_id")[: conf["CLUSTER_POOL"]]
         )
         members.reverse()
-        rows = [(m.case, m.cluster_id) for m in members] + [(c, None) for c in new]
-        full, short = vectorising.matrices([c for c, _ in rows], space)
+        unknown = [pk for pk, _ in members if pk not in known]
+        for start in range(0, len(unknown), 5000):
+            known.update(Case.objects.only(*fields).in_bulk(unknown[start : start + 5000]))
+        rows = [(known[pk], cl) for pk, cl in members if pk in known] + [(c, None) for c in new]
+        full, short = vectorising.matrices([c for c, _ in rows], space, cache=blobs)
         assignments = grouping.assign(
             grouping.Batch(
                 keys=[c.pk for c, _ in rows],
@@ -81,16 +79,19 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
             window=window.total_seconds(),
             snapshot=space.snapshot,
         )
-        cases = {c.pk: c for c in new}
-        cases.update({m.case_id: m.case for m in members})
+        cases = {c.pk: c for c, _ in rows}
         result = clusters_apply(
             assignments=assignments,
             cases=cases,
             url=url,
             snapshot=space.snapshot,
             now=now,
-            window_clusters={m.case_id: m.cluster_id for m in members},
+            window_clusters=dict(members),
         )
+        # Keep what the next batch's window still needs.
+        horizon = new[-1].created_at - window
+        known = {pk: c for pk, c in cases.items() if c.created_at >= horizon}
+        blobs = {pk: b for pk, b in blobs.items() if pk in known}
         for key in totals:
             totals[key] += result[key]
         if budget_s is not None and time.monotonic() - started >= budget_s:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django_tasks import task
 
 from casework.cases.models import Case
@@ -42,16 +43,26 @@ def find(case: Case) -> list[tuple[Case, Match]]:
     space = vectorising.ensure_space()
     full, short = vectorising.ensure_vectors([case], space)[case.pk]
     since = clock.now() - timedelta(days=conf["DUPLICATE_RECENT_DAYS"])
-    # Recent cases the vectorise job has not reached yet (just after a refit, or before its first run)
-    # would be invisible: vectorise a batch of them now, newest first.
-    recent_stale = list(
-        vectorising.stale(space)
-        .filter(created_at__gte=since)
-        .only("id", "subject", "description")[: conf["VECTOR_BATCH"]]
-    )
-    if recent_stale:
-        vectorising.vectorise_cases(recent_stale, space)
+    # Candidates the vectorise job has not reached yet (just after a refit, or before its first run)
+    # would be invisible: the index says which recent and same-party open cases it lacks (two id
+    # queries by index), and those are vectorised now, newest first, at most a batch.
     idx = vectorising.index(space)
+    same_party = Q(customer_id=case.customer_id)
+    if case.organisation_id:
+        same_party |= Q(organisation_id=case.organisation_id)
+    recent = Case.objects.filter(created_at__gte=since)
+    ids = set(Case.objects.filter(same_party, status__in=sorted(OPEN_STATUSES)).values_list("id", flat=True))
+    # Usually every recent case is in the index: comparing two counts (one by the created_at index, one
+    # in numpy) spares reading thousands of ids per lookup.
+    indexed_recent = int(((idx.meta["created"] >= since.timestamp()) & idx.alive).sum())
+    if recent.count() > indexed_recent:
+        ids |= set(recent.values_list("id", flat=True))
+    lacking = sorted(vectorising.missing_from(idx, ids - {case.pk}), reverse=True)[: conf["VECTOR_BATCH"]]
+    if lacking:
+        vectorising.vectorise_cases(
+            list(Case.objects.filter(pk__in=lacking).only("id", "subject", "description")), space
+        )
+        idx = vectorising.index(space)
     meta = idx.meta
     party = meta["customer"] == (case.customer_id or -2)
     if case.organisation_id:
@@ -61,10 +72,9 @@ def find(case: Case) -> list[tuple[Case, Match]]:
     top = [k for k, _ in idx.top(short, conf["DUPLICATE_POOL"] + len(skip), allowed) if k not in skip]
     if not top:
         return []
-    rows = CaseVector.objects.filter(
-        space_id=space.pk, case_id__in=top[: conf["DUPLICATE_POOL"]]
-    ).values_list(
+    rows = CaseVector.objects.filter(case_id__in=top[: conf["DUPLICATE_POOL"]]).values_list(
         "case_id",
+        "space_id",
         "full",
         "case__subject",
         "case__status",
@@ -74,9 +84,13 @@ def find(case: Case) -> list[tuple[Case, Match]]:
         "case__created_at",
     )
     keys, blobs, subjects = [], [], []
-    for pk, blob, subject, status, merged, customer, org, created in rows:
+    for pk, space_id, blob, subject, status, merged, customer, org, created in rows:
         same_party = customer == case.customer_id or (case.organisation_id and org == case.organisation_id)
-        if merged is not None or not (created >= since or (same_party and status in OPEN_STATUSES)):
+        if (
+            space_id != space.pk
+            or merged is not None
+            or not (created >= since or (same_party and status in OPEN_STATUSES))
+        ):
             continue
         keys.append(pk)
         blobs.append(bytes(blob))

@@ -65,7 +65,7 @@ def assign(
             top = np.argpartition(-row, m - 1)[:m] if i > m else np.arange(i)
             top = top[row[top] > 0]
             if len(top):
-                text, _ = vectors.row_dots(batch.full[top], batch.full[i])
+                text = _pair_dots(batch.full, i, top)
                 for t, j in enumerate(top):
                     score = (
                         text[t]
@@ -83,14 +83,38 @@ def assign(
     return out
 
 
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+def _pair_dots(full, i: int, rows: np.ndarray) -> np.ndarray:
+    """Dot products of row `i` of a CSR matrix with its `rows`, on the raw arrays (slicing a scipy
+    matrix per case cost more than the arithmetic; measured on 100,000 cases)."""
+    lo, hi = full.indptr[i], full.indptr[i + 1]
+    qi, qv = full.indices[lo:hi], full.data[lo:hi]
+    out = np.zeros(len(rows))
+    if not len(qi):
+        return out
+    for n, j in enumerate(rows):
+        a, b = full.indptr[j], full.indptr[j + 1]
+        idx = full.indices[a:b]
+        pos = np.searchsorted(qi, idx)
+        pos[pos == len(qi)] = 0
+        hit = qi[pos] == idx
+        out[n] = float(np.dot(full.data[a:b][hit], qv[pos[hit]]))
+    return out
 
-    return ENGLISH_STOP_WORDS
+
+_STOP: frozenset[str] | None = None
+
+
+def _stop_words() -> frozenset[str]:
+    global _STOP
+    if _STOP is None:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        _STOP = frozenset(ENGLISH_STOP_WORDS)
+    return _STOP
 
 
 def _idf(term: str, snapshot) -> float:
-    from sklearn.utils import murmurhash3_32
+    from sklearn.utils import murmurhash3_32  # loaded once by the first call; a dict lookup after
 
     h = murmurhash3_32(term, seed=0)
     return snapshot.idf_of(abs(h) % vectors.HALF if h != -(2**31) else 0)

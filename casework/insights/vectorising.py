@@ -114,6 +114,11 @@ def vectorise_cases(cases: Sequence[Case], space: Space) -> tuple:
     return full, short
 
 
+def missing_from(index: vectors.Index, case_ids) -> list[int]:
+    """Those of `case_ids` the index has no row for (not vectorised in its snapshot yet)."""
+    return [pk for pk in case_ids if pk not in index.position]
+
+
 def stale(space: Space):
     """Cases without a vector of `space` (newest first)."""
     return Case.objects.filter(
@@ -146,11 +151,13 @@ def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None
 
 def vectors_of(case_ids: Sequence[int], space: Space) -> dict[int, tuple]:
     """{case id: (full row, short row)} of the stored current vectors of `case_ids`."""
-    rows = CaseVector.objects.filter(space_id=space.pk, case_id__in=list(case_ids)).values_list(
-        "case_id", "full", "short"
+    rows = CaseVector.objects.filter(case_id__in=list(case_ids)).values_list(
+        "case_id", "space_id", "full", "short"
     )
     out = {}
-    for case_id, full, short in rows:
+    for case_id, space_id, full, short in rows:
+        if space_id != space.pk:
+            continue
         f, s = vectors.decode_many([bytes(full), bytes(short)])
         out[case_id] = (f, s)
     return out
@@ -167,16 +174,20 @@ def ensure_vectors(cases: Sequence[Case], space: Space) -> dict[int, tuple]:
     return have
 
 
-def matrices(cases: Sequence[Case], space: Space) -> tuple:
+def matrices(
+    cases: Sequence[Case], space: Space, cache: dict[int, tuple[bytes, bytes]] | None = None
+) -> tuple:
     """(full, short) CSR matrices of the current vectors of `cases`, one row each in their order; the
-    missing ones are computed and stored first."""
+    missing ones are computed and stored first. `cache` (case id → the two blobs) spares reading the
+    same rows again in the next batch of a long run."""
     ids = [c.pk for c in cases]
-    blobs: dict[int, tuple[bytes, bytes]] = {}
-    for start in range(0, len(ids), 5000):
-        rows = CaseVector.objects.filter(
-            space_id=space.pk, case_id__in=ids[start : start + 5000]
-        ).values_list("case_id", "full", "short")
-        blobs.update({pk: (bytes(f), bytes(s)) for pk, f, s in rows})
+    blobs: dict[int, tuple[bytes, bytes]] = cache if cache is not None else {}
+    wanted = [pk for pk in ids if pk not in blobs]
+    for start in range(0, len(wanted), 5000):
+        rows = CaseVector.objects.filter(case_id__in=wanted[start : start + 5000]).values_list(
+            "case_id", "space_id", "full", "short"
+        )
+        blobs.update({pk: (bytes(f), bytes(s)) for pk, sp, f, s in rows if sp == space.pk})
     missing = [c for c in cases if c.pk not in blobs]
     if missing:
         full, short = vectorise_cases(missing, space)

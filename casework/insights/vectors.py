@@ -152,9 +152,9 @@ def weigh(m, snapshot: Snapshot, weights=DEFAULT_WEIGHTS):
     word, char = normalize(m[:, :HALF]), normalize(m[:, HALF:])
     from scipy.sparse import hstack
 
-    return hstack(
-        [word * math.sqrt(weights[0]), char * math.sqrt(weights[1])], format="csr", dtype=np.float32
-    )
+    out = hstack([word * math.sqrt(weights[0]), char * math.sqrt(weights[1])], format="csr", dtype=np.float32)
+    out.sort_indices()  # stored sorted: the pair products search them
+    return out
 
 
 def truncate(full, top_word: int = TOP_WORD, top_char: int = TOP_CHAR):
