@@ -110,7 +110,9 @@ def vectorise_cases(cases: Sequence[Case], space: Space) -> tuple:
     ]
     with transaction.atomic():
         CaseVector.objects.filter(case_id__in=[c.pk for c in cases]).delete()
-        CaseVector.objects.bulk_create(rows)
+        # Two workers vectorising the same case at once (PostgreSQL) write the same vector: the second
+        # insert is skipped instead of failing the task.
+        CaseVector.objects.bulk_create(rows, ignore_conflicts=True)
     return full, short
 
 
