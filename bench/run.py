@@ -110,6 +110,8 @@ print({MARK!r} + json.dumps(result, default=str))
 
 # Micro-benchmarks that build a big install themselves: their timeout is this many times --micro-timeout.
 LONG_MICRO = {"bench_search": 8}  # its own 100,000 cases, then the peer seeded with as many
+# bench_insights: 100,000 generated cases, their vectors, 50 lookups and the clustering job over all of them.
+LONG_MICRO["bench_insights"] = 8
 
 
 def run_micro(name: str, timeout: float, directory: Path = BENCH, src: str | None = None) -> dict:
@@ -500,6 +502,12 @@ def summary(res: dict) -> str:
         from bench_triage_quality import summary_lines
 
         parts += ["", *summary_lines(quality)]
+    insights = dig(res, "micro", "bench_insights", "result")
+    if insights:
+        sys.path.insert(0, str(BENCH))
+        from bench_insights import summary_lines as insights_lines
+
+        parts += ["", "Insights (issue 15)", *insights_lines(insights)]
     latency = dig(res, "micro", "bench_triage_latency", "result")
     if latency and "classify" in latency:
         sys.path.insert(0, str(BENCH))

@@ -246,6 +246,13 @@ CASEWORK = {
     "DUPLICATE_MAX": env_int("CASEWORK_DUPLICATE_MAX", 3, minimum=1, maximum=20),
     "DUPLICATE_RECENT_DAYS": env_int("CASEWORK_DUPLICATE_RECENT_DAYS", 30, minimum=1),
     "DUPLICATE_POOL": env_int("CASEWORK_DUPLICATE_POOL", 200, minimum=10, maximum=5000),
+    # Stored case vectors (insights/vectorising.py): the IDF snapshot is fitted on the VECTOR_FIT_SAMPLE most
+    # recent cases; every VECTOR_JOB_SECONDS the insights-vectorise job vectorises cases without a current
+    # vector, VECTOR_BATCH per transaction, for at most VECTOR_JOB_BUDGET_SECONDS.
+    "VECTOR_FIT_SAMPLE": env_int("CASEWORK_VECTOR_FIT_SAMPLE", 20000, minimum=100),
+    "VECTOR_BATCH": env_int("CASEWORK_VECTOR_BATCH", 2000, minimum=10),
+    "VECTOR_JOB_SECONDS": env_int("CASEWORK_VECTOR_JOB_SECONDS", 60, minimum=10),
+    "VECTOR_JOB_BUDGET_SECONDS": env_float("CASEWORK_VECTOR_JOB_BUDGET_SECONDS", 30.0, minimum=1.0),
     # Clusters: every CLUSTER_JOB_SECONDS the cases of the last CLUSTER_WINDOW_HOURS join the cluster of
     # their most similar case (score ≥ CLUSTER_THRESHOLD); INCIDENT_MIN_CASES within INCIDENT_WINDOW_HOURS
     # raise one "possible incident" alert per cluster. New matching cases of a resolved problem are

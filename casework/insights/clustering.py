@@ -1,50 +1,102 @@
-"""The clustering job: recent cases grouped incrementally (similarity.assign_clusters).
+"""The clustering job: recent cases grouped incrementally over their stored vectors (`grouping.assign`).
 
-Each run takes the cases opened within `CLUSTER_WINDOW_HOURS` that are in no cluster yet (oldest first, at
-most `CLUSTER_BATCH`) and compares each with the clustered cases of the same window and the new ones before
-it: it joins the cluster of the most similar one when the score reaches `CLUSTER_THRESHOLD`, else founds a
-cluster. Existing clusters keep their members and ids. The decisions are written by one door
-(`services.clusters_apply`), which also proposes new members to the problem a cluster became and raises
-the "possible incident" alert once per cluster.
+Each run takes the cases opened since `now − CLUSTER_WINDOW_HOURS` (or `since`, for a catch-up over an
+existing install: `casework insights-cluster --days N`) that are in no cluster yet, oldest first,
+`CLUSTER_BATCH` at a time, and compares each with the cases created within `CLUSTER_WINDOW_HOURS` before
+it (the clustered ones, at most `CLUSTER_POOL`, and the new ones before it): it joins the cluster of the
+most similar one when the score reaches `CLUSTER_THRESHOLD`, else founds a cluster. Existing clusters
+keep their members and ids. Each batch is one write by one door (`services.clusters_apply`), which also
+proposes new members to the problem a cluster became and raises the "possible incident" alert once per
+cluster. Batches go on until none is left or `budget_s` is spent (the next run carries on).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 
 from casework.cases.models import Case
 from casework.core import clock
 
+from . import grouping, vectorising
 from .models import ClusterMember
-from .similarity import Doc, assign_clusters
+
+EXPLAIN_CHARS = 300
 
 
-def cluster_recent(now=None) -> dict:
+def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch: int | None = None) -> dict:
     from .services import clusters_apply
 
     conf = settings.CASEWORK
     now = now or clock.now()
-    since = now - timedelta(hours=conf["CLUSTER_WINDOW_HOURS"])
-    new = list(
-        Case.objects.filter(created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True)
-        .select_related("team__lead")
-        .order_by("created_at", "id")[: conf["CLUSTER_BATCH"]]
-    )
-    if not new:
-        return {"assigned": 0, "clusters": 0, "proposed": 0, "alerts": 0}
-    members = list(
-        ClusterMember.objects.filter(case_created_at__gte=since)
-        .select_related("case")
-        .order_by("-case_created_at")[: conf["CLUSTER_POOL"]]
-    )
-    clustered = [(Doc(m.case_id, m.case.subject, m.case.description[:2000]), m.cluster_id) for m in members]
-    docs = [Doc(c.pk, c.subject, c.description[:2000]) for c in new]
-    assignments = assign_clusters(clustered, docs, threshold=conf["CLUSTER_THRESHOLD"])
-    cases = {c.pk: c for c in new}
-    cases.update({m.case_id: m.case for m in members})
-    return clusters_apply(assignments=assignments, cases=cases, url=_problems_url())
+    window = timedelta(hours=conf["CLUSTER_WINDOW_HOURS"])
+    since = since or now - window
+    batch = batch or conf["CLUSTER_BATCH"]
+    started = time.monotonic()
+    space = vectorising.ensure_space()
+    totals = {"assigned": 0, "clusters": 0, "proposed": 0, "alerts": 0}
+    url = _problems_url()
+    # Across the batches of a long run: the window's cases and their vectors, read once.
+    known: dict[int, Case] = {}
+    blobs: dict[int, tuple[bytes, bytes]] = {}
+    fields = ("id", "reference", "subject", "description", "created_at")
+    while True:
+        new = list(
+            Case.objects.filter(
+                created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True
+            )
+            .only(*fields)
+            .order_by("created_at", "id")[:batch]
+        )
+        if not new:
+            break
+        lo = new[0].created_at - window
+        members = list(
+            ClusterMember.objects.filter(case_created_at__gte=lo, case_created_at__lte=new[-1].created_at)
+            .order_by("-case_created_at")
+            .values_list("case_id", "cluster_id")[: conf["CLUSTER_POOL"]]
+        )
+        members.reverse()
+        unknown = [pk for pk, _ in members if pk not in known]
+        for start in range(0, len(unknown), 5000):
+            known.update(Case.objects.only(*fields).in_bulk(unknown[start : start + 5000]))
+        rows = [(known[pk], cl) for pk, cl in members if pk in known] + [(c, None) for c in new]
+        full, short = vectorising.matrices([c for c, _ in rows], space, cache=blobs)
+        assignments = grouping.assign(
+            grouping.Batch(
+                keys=[c.pk for c, _ in rows],
+                times=np.asarray([c.created_at.timestamp() for c, _ in rows]),
+                clusters=[cl for _, cl in rows],
+                subjects=[c.subject or "" for c, _ in rows],
+                texts=[f"{c.subject} {(c.description or '')[:EXPLAIN_CHARS]}" for c, _ in rows],
+                short=short,
+                full=full,
+            ),
+            threshold=conf["CLUSTER_THRESHOLD"],
+            window=window.total_seconds(),
+            snapshot=space.snapshot,
+        )
+        cases = {c.pk: c for c, _ in rows}
+        result = clusters_apply(
+            assignments=assignments,
+            cases=cases,
+            url=url,
+            snapshot=space.snapshot,
+            now=now,
+            window_clusters=dict(members),
+        )
+        # Keep what the next batch's window still needs.
+        horizon = new[-1].created_at - window
+        known = {pk: c for pk, c in cases.items() if c.created_at >= horizon}
+        blobs = {pk: b for pk, b in blobs.items() if pk in known}
+        for key in totals:
+            totals[key] += result[key]
+        if budget_s is not None and time.monotonic() - started >= budget_s:
+            break
+    return totals
 
 
 def _problems_url() -> str:

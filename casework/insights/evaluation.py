@@ -112,6 +112,33 @@ def score_all(data: Labelled, weights: Sequence[float] = DEFAULT_WEIGHTS, depth:
     return out
 
 
+def score_all_stored(data: Labelled, depth: int = 10) -> list[Scored]:
+    """`score_all` through the production path (`vectors.py`): an IDF snapshot fitted on the reports,
+    stored (encoded, float16) full and short vectors, the short-vector index giving `RETRIEVE`
+    candidates, `rerank` with the full vectors and the subject ratio."""
+    from . import vectors
+
+    docs = data.docs
+    snapshot = vectors.Snapshot.fit(docs)
+    full = vectors.vectorise(docs, snapshot)
+    full = vectors.decode_many(vectors.encode_all(full))
+    short = vectors.decode_many(vectors.encode_all(vectors.truncate(full)))
+    index = vectors.Index(list(range(len(docs))), short)
+    subjects = [d.subject for d in docs]
+    out = []
+    for i, doc in enumerate(docs):
+        mask = np.ones(len(docs), dtype=bool)
+        mask[i] = False
+        keys = [k for k, _ in index.top(short[i], vectors.RETRIEVE, mask)]
+        matches = vectors.rerank(full[i], doc.subject, keys, full[keys], [subjects[k] for k in keys])
+        ranked = [docs[m.key].key for m in matches[:depth]]
+        partners = data.partners.get(doc.key, set())
+        rank = next((r + 1 for r, k in enumerate(ranked) if k in partners), None)
+        best = matches[0].score if matches else 0.0
+        out.append(Scored(doc.key, bool(partners), best, bool(ranked) and ranked[0] in partners, rank))
+    return out
+
+
 def recall_at(scored: Iterable[Scored], k: int) -> float:
     dups = [s for s in scored if s.is_duplicate]
     return sum(1 for s in dups if s.partner_rank is not None and s.partner_rank <= k) / max(len(dups), 1)

@@ -6,11 +6,14 @@ from django.conf import settings
 
 from casework.core import scheduler
 
-from . import clustering, issues, spikes
+from . import clustering, issues, spikes, vectorising
 
 conf = settings.CASEWORK
 scheduler.register(
     "insights-cluster", timedelta(seconds=conf["CLUSTER_JOB_SECONDS"]), clustering.cluster_recent
+)
+scheduler.register(
+    "insights-vectorise", timedelta(seconds=conf["VECTOR_JOB_SECONDS"]), vectorising.vectorise_pending
 )
 scheduler.register("insights-spikes", timedelta(seconds=conf["SPIKE_JOB_SECONDS"]), spikes.detect_today)
 scheduler.register(

@@ -252,3 +252,42 @@ class IssueOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"issue for link {self.link_id} ({self.state})"
+
+
+class VectorSpace(models.Model):
+    """A snapshot of document frequencies over hashed n-gram columns (`vectors.Snapshot`): the IDF that
+    every stored case vector of this version was computed with. The newest row is current; vectors of an
+    older one are re-vectorised in batches by the `insights-vectorise` job (`vectorising.py`)."""
+
+    # Random, so a process's cached copy is never mistaken for another snapshot that got the same id
+    # (ids are reused after a rolled-back transaction).
+    token = models.CharField(max_length=32, unique=True)
+    n_docs = models.PositiveIntegerField()
+    # zlib-compressed (columns, counts) of the non-zero document frequencies (vectors.Snapshot.to_bytes).
+    df = models.BinaryField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"vector space v{self.pk} ({self.n_docs} cases)"
+
+
+class CaseVector(models.Model):
+    """A case's text as stored vectors (`vectors.py`), computed once by the duplicate task or the
+    vectorise job: `full` for exact scores, `short` (the heaviest columns only) for the in-memory
+    inverted index that finds candidates. (column uint32, value float16) pairs, little-endian."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="insights_vector")
+    space = models.ForeignKey(VectorSpace, on_delete=models.CASCADE, related_name="+")
+    full = models.BinaryField()
+    short = models.BinaryField()
+    created_at = models.DateTimeField()
+
+    # Reads go by case (the unique index) and check the space in Python: with both in the WHERE clause
+    # SQLite picked the space index and scanned 100,000 rows (measured, bench/bench_insights.py). The
+    # index's loads go by space and id (the foreign key's index, which ends in the rowid).
+
+    def __str__(self) -> str:
+        return f"vector of case {self.case_id} (v{self.space_id})"

@@ -12,7 +12,13 @@ from django.conf import settings
 from django.db.models import Count
 
 from casework.cases.models import Case, EventKind
-from casework.cases.services import case_merge, case_record_system_event, case_transition
+from casework.cases.services import (
+    SystemEvent,
+    case_merge,
+    case_record_system_event,
+    case_record_system_events,
+    case_transition,
+)
 from casework.cases.services.unit_of_work import door
 from casework.cases.status import OPEN_STATUSES, Status, transition_for
 from casework.core import clock
@@ -159,124 +165,193 @@ def _incident_recipients(cases: Iterable[Case]) -> list[Any]:
 
 
 @door
-def clusters_apply(*, assignments: Sequence[Assignment], cases: dict[int, Case], url: str = "") -> dict:
-    """Write the clustering job's decisions: new clusters, members, a timeline note per case saying which
-    cluster it joined and why, proposals to the problem a cluster became, and the "possible incident"
-    alert for clusters that reached the threshold — once per cluster (`alerted_at`, and the key)."""
+def clusters_apply(
+    *,
+    assignments: Sequence[Assignment],
+    cases: dict[int, Case],
+    url: str = "",
+    snapshot: Any = None,
+    now: Any = None,
+    window_clusters: dict[int, int] | None = None,
+) -> dict:
+    """Write one batch of the clustering job's decisions: new clusters, members, a timeline note per case
+    saying which cluster it joined and why, proposals to the problem a cluster became, and the "possible
+    incident" alert for clusters that reached the threshold — once per cluster (`alerted_at`, and the
+    key). Set-based: a fixed number of statements per batch, whatever its size (a catch-up over 100,000
+    cases is a few dozen batches). `window_clusters`: the cluster of each already clustered case in
+    `cases` (their subjects name the cluster with the new ones)."""
+    from . import grouping, vectorising
+
     conf = settings.CASEWORK
-    now = clock.now()
-    created: dict[Any, Cluster] = {}
+    stamp = clock.now()
+    now = now or stamp
+    snapshot = snapshot or vectorising.ensure_space().snapshot
+    existing_ids = {a.cluster for a in assignments if not isinstance(a.cluster, tuple)}
+    clusters = {c.pk: c for c in Cluster.objects.select_for_update().filter(pk__in=existing_ids)}
+    founders = [a for a in assignments if a.cluster == ("new", a.key)]
+    fresh = [
+        Cluster(
+            label=(cases[a.key].subject or "")[:200],
+            size=0,
+            first_case_at=cases[a.key].created_at,
+            last_case_at=cases[a.key].created_at,
+            created_at=stamp,
+        )
+        for a in founders
+    ]
+    Cluster.objects.bulk_create(fresh)
+    created = {a.cluster: c for a, c in zip(founders, fresh, strict=True)}
     touched: dict[int, Cluster] = {}
+    subjects: dict[int, list[str]] = {}
+    for case_id, cluster_id in (window_clusters or {}).items():
+        if case_id in cases:
+            subjects.setdefault(cluster_id, []).append(cases[case_id].subject or "")
+    members, notes, joined = [], [], []
+    threshold = conf["CLUSTER_THRESHOLD"]
     for a in assignments:
         case = cases[a.key]
-        if isinstance(a.cluster, tuple):
-            cluster = created.get(a.cluster)
-            if cluster is None:
-                cluster = Cluster.objects.create(
-                    label=case.subject[:200],
-                    first_case_at=case.created_at,
-                    last_case_at=case.created_at,
-                    created_at=now,
-                )
-                created[a.cluster] = cluster
-        else:
-            cluster = touched.get(a.cluster) or Cluster.objects.select_for_update().get(pk=a.cluster)
+        cluster = created[a.cluster] if isinstance(a.cluster, tuple) else clusters[a.cluster]
         touched[cluster.pk] = cluster
-        ClusterMember.objects.create(
-            cluster=cluster,
-            case=case,
-            matched_id=a.matched,
-            score=round(a.score, 4),
-            case_created_at=case.created_at,
-            created_at=now,
-        )
+        cluster.size += 1
         cluster.first_case_at = min(cluster.first_case_at, case.created_at)
         cluster.last_case_at = max(cluster.last_case_at, case.created_at)
+        subjects.setdefault(cluster.pk, []).append(case.subject or "")
+        members.append(
+            ClusterMember(
+                cluster=cluster,
+                case_id=case.pk,
+                matched_id=a.matched,
+                score=round(a.score, 4),
+                case_created_at=case.created_at,
+                created_at=stamp,
+            )
+        )
+        joined.append((cluster, case, a.score))
         if a.matched is not None:
             matched = cases.get(a.matched) or Case.objects.only("reference").get(pk=a.matched)
             words = ", ".join(a.shared[:6]) or "similar wording"
-            _note(
-                case,
-                "insights",
-                f"Grouped with similar cases (cluster #{cluster.pk}): most like {matched.reference} "
-                f"({a.score:.2f} ≥ {conf['CLUSTER_THRESHOLD']}; shared words: {words}).",
-                cluster=cluster.pk,
-                matched=matched.reference,
-                score=round(a.score, 4),
-                shared=list(a.shared),
+            notes.append(
+                SystemEvent(
+                    case=case,
+                    kind=EventKind.NOTE,
+                    reason=f"Grouped with similar cases (cluster #{cluster.pk}): most like "
+                    f"{matched.reference} ({a.score:.2f} ≥ {threshold}; shared words: {words}).",
+                    data={
+                        "insights": {
+                            "cluster": cluster.pk,
+                            "matched": matched.reference,
+                            "score": round(a.score, 4),
+                            "shared": list(a.shared),
+                        }
+                    },
+                )
             )
-    proposed = 0
-    alerts = 0
-    hours = conf["INCIDENT_WINDOW_HOURS"]
-    for cluster in touched.values():
-        members = list(
-            ClusterMember.objects.filter(cluster=cluster)
-            .select_related("case__team__lead")
-            .order_by("case_created_at")
-        )
-        cluster.size = len(members)
-        from .similarity import Doc, label
+    ClusterMember.objects.bulk_create(members, batch_size=1000)
+    for pk, cluster in touched.items():
+        if cluster.size > 1:
+            cluster.label = grouping.label(subjects[pk][-50:], snapshot)[:200] or cluster.label
+    Cluster.objects.bulk_update(
+        list(touched.values()), ["size", "label", "first_case_at", "last_case_at"], batch_size=1000
+    )
+    proposed = _propose_to_problems(touched, joined, stamp, notes)
+    alerts = _raise_incidents(touched, now, url, notes)
+    case_record_system_events(events=notes, actor="insights")
+    return {"assigned": len(assignments), "clusters": len(fresh), "proposed": proposed, "alerts": alerts}
 
-        cluster.label = (
-            label([Doc(m.case_id, m.case.subject, m.case.description[:1000]) for m in members[-50:]])[:200]
-            or cluster.label
-        )
-        cluster.save(update_fields=["size", "label", "first_case_at", "last_case_at"])
-        # A problem made of this cluster: its new members are proposed for linking.
-        problem = Problem.objects.filter(cluster=cluster).first()
-        if problem is not None:
-            linked = set(ProblemCase.objects.filter(problem=problem).values_list("case_id", flat=True))
-            for m in members:
-                if m.case_id in linked or m.created_at != now:
-                    continue
-                ProblemCase.objects.create(
-                    problem=problem,
-                    case=m.case,
-                    state=LinkState.PROPOSED,
-                    source="proposed",
-                    score=m.score,
-                    created_at=now,
-                )
-                after = " (after it was resolved)" if problem.state == ProblemState.RESOLVED else ""
-                _note(
-                    m.case,
-                    "insights",
-                    f"Proposed for problem {problem.reference} “{problem.title}”{after}: "
-                    f"it joined the problem's cluster #{cluster.pk}.",
-                    problem=problem.pk,
-                    proposed=True,
-                )
-                proposed += 1
-        window_start = cluster.last_case_at - _hours(hours)
-        recent = [m for m in members if m.case_created_at >= window_start]
-        if cluster.alerted_at is None and len(recent) >= conf["INCIDENT_MIN_CASES"]:
-            cluster.alerted_at = now
-            cluster.save(update_fields=["alerted_at"])
-            refs = [m.case.reference for m in recent]
-            for m in recent:
-                _note(
-                    m.case,
-                    "insights",
-                    f"Possible incident raised: {len(recent)} similar cases within {hours} h in cluster "
-                    f"#{cluster.pk} ({cluster.label}); threshold {conf['INCIDENT_MIN_CASES']}.",
-                    incident=cluster.pk,
-                    references=refs,
-                )
-            engine.send(
-                "possible_incident",
-                case=recent[-1].case,
-                to_agents=_incident_recipients(m.case for m in recent),
-                context={
-                    "count": len(recent),
-                    "hours": hours,
-                    "label": cluster.label,
-                    "references": refs,
-                    "url": url,
-                },
-                dedup_key=f"incident:{cluster.pk}",
+
+def _propose_to_problems(touched: dict[int, Cluster], joined: list, stamp, notes: list) -> int:
+    """A case that joined a problem's cluster is proposed to the problem (a note says so)."""
+    problems = {p.cluster_id: p for p in Problem.objects.filter(cluster_id__in=list(touched))}
+    if not problems:
+        return 0
+    linked = set(
+        ProblemCase.objects.filter(problem__in=problems.values()).values_list("problem_id", "case_id")
+    )
+    rows = []
+    for cluster, case, score in joined:
+        problem = problems.get(cluster.pk)
+        if problem is None or (problem.pk, case.pk) in linked:
+            continue
+        rows.append(
+            ProblemCase(
+                problem=problem,
+                case=case,
+                state=LinkState.PROPOSED,
+                source="proposed",
+                score=round(score, 4),
+                created_at=stamp,
             )
-            alerts += 1
-    return {"assigned": len(assignments), "clusters": len(created), "proposed": proposed, "alerts": alerts}
+        )
+        after = " (after it was resolved)" if problem.state == ProblemState.RESOLVED else ""
+        notes.append(
+            SystemEvent(
+                case=case,
+                kind=EventKind.NOTE,
+                reason=f"Proposed for problem {problem.reference} “{problem.title}”{after}: "
+                f"it joined the problem's cluster #{cluster.pk}.",
+                data={"insights": {"problem": problem.pk, "proposed": True}},
+            )
+        )
+    ProblemCase.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _raise_incidents(touched: dict[int, Cluster], now, url: str, notes: list) -> int:
+    """The "possible incident" alert, once per cluster: ≥ INCIDENT_MIN_CASES members created within
+    INCIDENT_WINDOW_HOURS of its newest. Only for clusters active within CLUSTER_WINDOW_HOURS of now: a
+    catch-up over old cases does not page anyone about last year."""
+    conf = settings.CASEWORK
+    hours = conf["INCIDENT_WINDOW_HOURS"]
+    active_since = now - _hours(conf["CLUSTER_WINDOW_HOURS"])
+    candidates = {
+        pk: c
+        for pk, c in touched.items()
+        if c.alerted_at is None and c.size >= conf["INCIDENT_MIN_CASES"] and c.last_case_at >= active_since
+    }
+    if not candidates:
+        return 0
+    earliest = min(c.last_case_at for c in candidates.values()) - _hours(hours)
+    recent: dict[int, list[ClusterMember]] = {}
+    for m in (
+        ClusterMember.objects.filter(cluster_id__in=list(candidates), case_created_at__gte=earliest)
+        .select_related("case__team__lead")
+        .order_by("case_created_at", "id")
+    ):
+        if m.case_created_at >= candidates[m.cluster_id].last_case_at - _hours(hours):
+            recent.setdefault(m.cluster_id, []).append(m)
+    alerts = 0
+    for pk, cluster in candidates.items():
+        members = recent.get(pk, [])
+        if len(members) < conf["INCIDENT_MIN_CASES"]:
+            continue
+        Cluster.objects.filter(pk=pk).update(alerted_at=now)
+        cluster.alerted_at = now
+        refs = [m.case.reference for m in members]
+        for m in members:
+            notes.append(
+                SystemEvent(
+                    case=m.case,
+                    kind=EventKind.NOTE,
+                    reason=f"Possible incident raised: {len(members)} similar cases within {hours} h in "
+                    f"cluster #{pk} ({cluster.label}); threshold {conf['INCIDENT_MIN_CASES']}.",
+                    data={"insights": {"incident": pk, "references": refs}},
+                )
+            )
+        engine.send(
+            "possible_incident",
+            case=members[-1].case,
+            to_agents=_incident_recipients(m.case for m in members),
+            context={
+                "count": len(members),
+                "hours": hours,
+                "label": cluster.label,
+                "references": refs,
+                "url": url,
+            },
+            dedup_key=f"incident:{pk}",
+        )
+        alerts += 1
+    return alerts
 
 
 def _hours(n: float):
