@@ -123,13 +123,15 @@ def run() -> dict[str, Any]:
     write_mbox(mbox, 1, MAILS)
     env = {**os.environ}
     started = time.perf_counter()
-    importer = subprocess.Popen(
-        [sys.executable, "-m", "casework", "import-mbox", str(mbox), "--no-progress"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    log = Path(var_dir) / "import.log"
+    with log.open("wb") as sink:  # a file, not a pipe: a full pipe would stall the importer holding the lock
+        importer = subprocess.Popen(
+            [sys.executable, "-m", "casework", "import-mbox", str(mbox), "--no-progress"],
+            env=env, stdout=subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip
     busy = loop(None, until=lambda: importer.poll() is not None)
     import_seconds = time.perf_counter() - started
-    stderr = importer.stderr.read().decode(errors="replace") if importer.stderr else ""
+    stderr = log.read_text(errors="replace")
     side.close()
     journal.close()
     return {

@@ -287,3 +287,22 @@ def test_the_journal_lives_next_to_the_sqlite_file_or_under_var_on_postgresql(se
         assert directory == tmp_path / "outbox-handover"
     settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(tmp_path / "mine")}
     assert handover.journal_directory() == tmp_path / "mine"
+
+
+def test_a_reclaim_by_a_worker_on_another_host_sends_again_and_loses_nothing(sink, settings, tmp_path):
+    """PostgreSQL with workers on several hosts: each host has its own journal. Host A's worker handed the
+    mail over and died; host B's worker finds no line in its journal and sends again (at-least-once, same
+    Message-ID) — a journal never marks a row sent that its host did not see handed over."""
+    host_a, host_b = tmp_path / "host-a", tmp_path / "host-b"
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(host_a)}
+    row = _lost_mid_send()
+    handover.journal().record(outbox_id=row.pk, message_id="lost@casework.test", holder="a:w1", attempt=1,
+                              now=timezone.now())  # fmt: skip
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(host_b)}
+    assert outbox_drain(holder="b:w2") == {"sent": 1}
+    ((_, _, raw),) = sink.wait_for(1)
+    assert _message_id(raw) == "lost@casework.test"
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and row.reclaims == 1
+    # host B's journal now has its own hand-over; host A's line stays where it was
+    assert handover.journal().find(outbox_id=row.pk, message_id="lost@casework.test").holder == "b:w2"
