@@ -30,6 +30,12 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _handover_journal_in_tmp(settings, tmp_path):
+    """The outbox's hand-over journal (notify/handover.py) of each test in its own directory, never var/."""
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(tmp_path / "outbox-handover")}
+
+
+@pytest.fixture(autouse=True)
 def _no_triage_model(settings, tmp_path):
     """Every test starts with no learned triage model (rules alone) unless it trains one in its own dir."""
     from casework.triage import model_store

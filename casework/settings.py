@@ -321,6 +321,10 @@ CASEWORK = {
     "OUTBOX_BACKOFF_SECONDS": env_int("CASEWORK_OUTBOX_BACKOFF_SECONDS", 30, minimum=1),
     "OUTBOX_POLL_SECONDS": env_float("CASEWORK_OUTBOX_POLL_SECONDS", 1.0, minimum=0.05, maximum=60),
     "OUTBOX_LEASE_SECONDS": env_int("CASEWORK_OUTBOX_LEASE_SECONDS", 60, minimum=1),
+    # The per-host hand-over journal (notify/handover.py): empty = next to the SQLite file, or
+    # <VAR_DIR>/outbox-handover on PostgreSQL; a local directory; "off" to do without.
+    "OUTBOX_HANDOVER_DIR": env_str("CASEWORK_OUTBOX_HANDOVER_DIR", ""),
+    "OUTBOX_HANDOVER_KEEP_DAYS": env_int("CASEWORK_OUTBOX_HANDOVER_KEEP_DAYS", 7, minimum=1),
     # Worker (casework/core/scheduler.py, docs/deploy.md): the scheduler lease holder enqueues due periodic
     # jobs every TICK seconds; a job run holds a lease of JOB_LEASE_SECONDS, renewed while it runs, so a
     # killed worker's job runs again elsewhere that long after. JOB_MODULES: extra modules that register

@@ -54,3 +54,4 @@ def test_import_and_api_writes_survive_random_kills(run, template, db, smtp_sink
     assert not figures["problems"], "\n".join(figures["problems"]) + "\n" + json.dumps(figures, default=str)
     assert sum(figures["kills"].values()) >= min(3, chaos_load.round_size()["kills"]), figures
     assert figures["mails_lost"] == 0 and figures["mail_duplicates"] == 0, figures
+    assert figures["mails_delivered_twice"] == 0, figures

@@ -2,7 +2,8 @@
 
 `crash_point("after_commit", "case_open_many")` does nothing unless the environment variable
 `CASEWORK_CRASH_AT` names that point: `after_commit` (any door), `after_commit:case_open_many` (one door),
-or `smtp_mid_send`. Then the process kills itself with SIGKILL, exactly as the OOM killer or a `kill -9`
+or `smtp_mid_send` (`smtp_accepted`, `smtp_handed_over`: after the server's 250, before and after the
+hand-over journal write). Then the process kills itself with SIGKILL, exactly as the OOM killer or a `kill -9`
 during a deploy would: no `finally`, no atexit, no flushing of anything that was not already durable.
 
 `CASEWORK_CRASH_AFTER=N` lets the first N matching passes go by (kill on the N+1th), so a test can kill

@@ -10,8 +10,11 @@ an agent's request. The guarantee, per channel, is in casework/notify/README.md;
 - A worker killed mid-send stops renewing; once the lease expires, any worker reclaims the row and sends it
   again (at-least-once: a reply is never lost). The row keeps its Message-ID, fixed before the first byte
   is sent, so the receiver and our own intake can recognise a duplicate; the reclaim is logged and counted.
-- The row is marked sent in its own statement right after the server accepted the mail, so the window in
-  which a kill can cause a duplicate is that one statement, not the rest of the batch.
+- The moment the server accepted the mail, the hand-over is appended to a per-host journal (handover.py:
+  one `write()` to an append-only file, then fsync) and only then is the row marked sent in its own
+  statement. A reclaimed row whose hand-over the journal holds becomes `sent` without a second SMTP
+  conversation (logged, and written on the message). So the window in which a kill causes a duplicate
+  is the `write()` call, not the UPDATE, which on SQLite may wait for the write lock behind an import.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from casework.cases.models import EventKind
 from casework.core.crashpoints import crash_point
 from casework.core.leases import LeaseKeeper, process_holder_id
 
+from . import handover
 from .models import Channel, Outbox, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -110,12 +114,19 @@ def outbox_drain(*, limit: int = DRAIN_BATCH, holder: str | None = None) -> dict
                 if row is None:
                     continue
                 sending["pk"] = row.pk
+                # A reclaim: did the lost worker hand it over before it died?
+                if candidate["status"] == OutboxStatus.SENDING:
+                    if handed := _handed_over(row):
+                        counts[_recovered(row, handed, lost=candidate["claimed_by"])] += 1
+                        sending["pk"] = None
+                        continue
+                    _warn_resend(row, candidate["claimed_by"])
                 if row.channel == Channel.SLACK:
-                    counts[_deliver_slack(row)] += 1
+                    counts[_deliver_slack(row, holder)] += 1
                 else:
                     if connection is None:
                         connection = get_connection(fail_silently=False)
-                    counts[_deliver(row, connection)] += 1
+                    counts[_deliver(row, connection, holder)] += 1
                 sending["pk"] = None
         finally:
             sending["pk"] = None
@@ -151,17 +162,20 @@ def _claim(candidate: dict, holder: str, lease: timedelta) -> Outbox | None:
     row = Outbox.objects.get(pk=candidate["id"])
     if not row.header_message_id:
         _fix_message_id(row)
-    if reclaim:
-        logger.warning(
-            "outbox %s: reclaimed from %s after its lease expired (worker lost mid-send); sending again as "
-            "attempt %s — a possible duplicate if that worker had handed it over, with the same "
-            "Message-ID <%s> so receivers can tell",
-            row.pk,
-            candidate["claimed_by"] or "?",
-            row.attempts,
-            row.header_message_id,
-        )
     return row
+
+
+def _warn_resend(row: Outbox, lost: str) -> None:
+    logger.warning(
+        "outbox %s: reclaimed from %s after its lease expired (worker lost mid-send); the hand-over journal "
+        "has no record of it, so sending again as attempt %s — a possible duplicate if that worker had "
+        "handed it over (another host's worker, or killed before its journal write), with the same "
+        "Message-ID <%s> so receivers can tell",
+        row.pk,
+        lost or "?",
+        row.attempts,
+        row.header_message_id,
+    )
 
 
 def _fix_message_id(row: Outbox) -> None:
@@ -177,7 +191,75 @@ def _fix_message_id(row: Outbox) -> None:
     row.refresh_from_db(fields=["header_message_id", "headers"])
 
 
-def _deliver(row: Outbox, connection) -> str:
+def _handed_over(row: Outbox) -> handover.Handover | None:
+    """What this host's hand-over journal says about a reclaimed row (None: not handed over, or unknown)."""
+    journal = handover.journal()
+    if journal is None:
+        return None
+    try:
+        return journal.find(outbox_id=row.pk, message_id=row.header_message_id or "", since=row.created_at)
+    except OSError:
+        logger.exception("outbox %s: reading the hand-over journal failed; sending again", row.pk)
+        return None
+
+
+def _prepare_journal() -> None:
+    """Open today's journal file before the conversation, so the write after the 250 is only a write."""
+    journal = handover.journal()
+    if journal is not None:
+        try:
+            journal.prepare(timezone.now())
+        except OSError:
+            logger.exception("opening the hand-over journal in %s failed", journal.directory)
+
+
+def _record_handover(row: Outbox, holder: str) -> None:
+    """The server has it: say so where no database lock can make us wait, before the `sent` UPDATE."""
+    journal = handover.journal()
+    if journal is None:
+        return
+    try:
+        journal.record(
+            outbox_id=row.pk,
+            message_id=row.header_message_id or "",
+            holder=holder,
+            attempt=row.attempts,
+            now=timezone.now(),
+        )
+    except OSError:
+        # Only the protection against a duplicate after a crash is lost, never the mail or its row.
+        logger.exception("outbox %s: recording the hand-over in %s failed", row.pk, journal.directory)
+
+
+def _mark_sent(row: Outbox, *, sent_at=None) -> None:
+    Outbox.objects.filter(pk=row.pk).update(
+        status=OutboxStatus.SENT, sent_at=sent_at or timezone.now(), last_error="", lease_expires_at=None
+    )
+
+
+def _recovered(row: Outbox, handed: handover.Handover, *, lost: str) -> str:
+    """A reclaimed row the server already accepted (the worker died between the answer and its `sent`
+    UPDATE): mark it sent as of the hand-over, without a second conversation, and say why."""
+    _mark_sent(row, sent_at=handed.at)
+    channel = "Slack" if row.channel == Channel.SLACK else "the SMTP server"
+    why = (
+        f"handed over to {channel} at {handed.at.isoformat()} by {handed.holder or lost or '?'} (attempt "
+        f"{handed.attempt}), which was lost before it could mark the row sent; not sent again"
+    )
+    logger.warning("outbox %s: reclaimed, but the hand-over journal says it was %s", row.pk, why)
+    if row.message_id is not None:
+        try:
+            case_services.message_record_email(
+                message=row.message, delivery="sent", detail=f"{', '.join(row.to)}: {why}"
+            )
+        except Exception:
+            logger.exception(
+                "outbox %s: recovered, but recording it on message %s failed", row.pk, row.message_id
+            )
+    return "recovered"
+
+
+def _deliver(row: Outbox, connection, holder: str = "") -> str:
     if row.reclaims and row.attempts > settings.CASEWORK["OUTBOX_MAX_ATTEMPTS"]:
         return _failed(row, WorkerLost(f"the worker sending it was lost {row.reclaims} time(s)"))
     email = EmailMultiAlternatives(
@@ -192,6 +274,7 @@ def _deliver(row: Outbox, connection) -> str:
     if row.body_html:
         email.attach_alternative(row.body_html, "text/html")
     try:
+        _prepare_journal()
         # Opened here rather than inside send_messages, so one connection serves the whole batch.
         connection.open()
         # Connected, nothing handed over yet: a kill here must mean "not delivered, send after restart".
@@ -206,10 +289,13 @@ def _deliver(row: Outbox, connection) -> str:
         except Exception:
             logger.debug("closing a failed SMTP connection failed", exc_info=True)
         return _failed(row, exc)
-    # Accepted by the server: say so at once, in one statement (the duplicate window is this statement).
-    Outbox.objects.filter(pk=row.pk).update(
-        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error="", lease_expires_at=None
-    )
+    # Accepted by the server: say so at once, first in the journal (no lock to wait for: the duplicate
+    # window is that write), then in one statement. The crash points bracket the journal write: a kill at
+    # `smtp_accepted` is the residual window (a duplicate), at `smtp_handed_over` it is not.
+    crash_point("smtp_accepted", str(row.pk))
+    _record_handover(row, holder)
+    crash_point("smtp_handed_over", str(row.pk))
+    _mark_sent(row)
     if row.message_id is not None:
         try:
             case_services.message_record_email(message=row.message, delivery="sent", detail=", ".join(row.to))
@@ -227,9 +313,9 @@ class SlackRefused(Exception):
         self.http_status = status
 
 
-def _deliver_slack(row: Outbox) -> str:
-    """POST the row's payload to its incoming webhook. The lease and retries are the same as mail's; the
-    row is marked sent in one statement right after a 2xx, so the duplicate window is that statement."""
+def _deliver_slack(row: Outbox, holder: str = "") -> str:
+    """POST the row's payload to its incoming webhook. The lease, retries and hand-over journal are the
+    same as mail's: right after a 2xx the journal line, then the row is marked sent in one statement."""
     if row.reclaims and row.attempts > settings.CASEWORK["OUTBOX_MAX_ATTEMPTS"]:
         return _failed(row, WorkerLost(f"the worker sending it was lost {row.reclaims} time(s)"))
     body = json.dumps(row.payload or {"text": row.body_text}).encode()
@@ -243,6 +329,7 @@ def _deliver_slack(row: Outbox) -> str:
             "X-Casework-Idempotency-Key": row.dedup_key,
         },
     )
+    _prepare_journal()
     try:
         crash_point("slack_mid_send", str(row.pk))
         with urllib.request.urlopen(request, timeout=settings.CASEWORK["SLACK_TIMEOUT"]) as response:
@@ -251,9 +338,8 @@ def _deliver_slack(row: Outbox) -> str:
         return _failed(row, SlackRefused(exc.code, exc.read(300).decode("utf-8", "replace")))
     except Exception as exc:  # network errors, timeouts: transient
         return _failed(row, exc)
-    Outbox.objects.filter(pk=row.pk).update(
-        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error="", lease_expires_at=None
-    )
+    _record_handover(row, holder)
+    _mark_sent(row)
     return "sent"
 
 

@@ -2,7 +2,11 @@
 
 1. A worker is SIGKILLed in the middle of the SMTP conversation (`CASEWORK_CRASH_AT=smtp_mid_send`): after
    a restart the mail arrives, exactly once, with the Message-ID fixed before the kill.
-2. Two workers poll the same outbox while the SMTP server takes three lease lengths to accept the mail:
+2. A worker is SIGKILLed after the server's 250, once its hand-over journal line is written and before its
+   `sent` UPDATE (`smtp_handed_over`): the restarted worker reclaims the row, finds the line and marks it
+   sent without a second SMTP conversation. Killed before the journal write (`smtp_accepted`, the residual
+   window of one `write()` call) the mail is sent again, as the same Message-ID.
+3. Two workers poll the same outbox while the SMTP server takes three lease lengths to accept the mail:
    the worker sending it keeps renewing its lease, so the other never reclaims the row and the mail is
    handed over once.
 
@@ -17,6 +21,7 @@ import contextlib
 import signal
 import sqlite3
 import threading
+import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -102,6 +107,50 @@ def test_a_worker_killed_mid_send_delivers_the_mail_after_restart_exactly_once(d
     sent = _row(db)
     assert sent["attempts"] == 2 and sent["reclaims"] == 1 and sent["claimed_by"] != killed["claimed_by"]
     assert "reclaimed from" in log.read_text()
+
+
+def _killed_after_the_250(db, smtp_sink, tmp_path, point: str) -> tuple[dict, dict, str]:
+    env = _env(db, smtp_sink.port)
+    run_casework(env, "shell", "-c", ENQUEUE)
+    log = tmp_path / "worker.log"
+    doomed = start_worker({**env, "CASEWORK_CRASH_AT": point}, log)
+    try:
+        assert doomed.wait(timeout=60) == -signal.SIGKILL, log.read_text()
+    finally:
+        stop_worker(doomed)
+    assert f"crash point {point}" in log.read_text()
+    killed = _row(db)
+    assert killed["status"] == "sending" and len(smtp_sink.messages) == 1  # the server has it
+    restarted = start_worker(env, log)
+    try:
+        wait_until(lambda: _row(db)["status"] == "sent", timeout=60, what="the row to be marked sent")
+        wait_until(lambda: _row(db)["reclaims"] == 1, timeout=5, what="the reclaim")
+        time.sleep(1)  # a second copy would be sent right after the reclaim: give it time to arrive
+    finally:
+        assert stop_worker(restarted) == 0, log.read_text()
+    return killed, _row(db), log.read_text()
+
+
+def test_a_worker_killed_after_the_250_and_its_journal_line_does_not_send_again(db, smtp_sink, tmp_path):
+    killed, sent, log = _killed_after_the_250(db, smtp_sink, tmp_path, "smtp_handed_over")
+    ((_, _, raw),) = smtp_sink.messages  # once
+    assert _message_id(raw) == killed["header_message_id"]
+    assert sent["attempts"] == 2 and sent["reclaims"] == 1
+    assert "the hand-over journal says it was handed over to the SMTP server" in log
+    assert "not sent again" in log and "possible duplicate" not in log
+    journal = db.with_name(f"{db.name}-outbox-handover")
+    (day_file,) = journal.iterdir()
+    assert killed["header_message_id"] in day_file.read_text()
+
+
+def test_killed_before_the_journal_line_the_mail_is_sent_again_with_the_same_message_id(
+    db, smtp_sink, tmp_path
+):
+    """The residual window (the one write() call after the 250): documented, not closed."""
+    killed, sent, log = _killed_after_the_250(db, smtp_sink, tmp_path, "smtp_accepted")
+    smtp_sink.wait_for(2, timeout=10)
+    assert [_message_id(raw) for _, _, raw in smtp_sink.messages] == [killed["header_message_id"]] * 2
+    assert sent["reclaims"] == 1 and "possible duplicate" in log
 
 
 class _SlowServer:

@@ -16,7 +16,7 @@ from django.core import mail
 from django.utils import timezone
 
 from casework.cases.models import CaseEvent
-from casework.notify import delivery
+from casework.notify import delivery, handover
 from casework.notify.delivery import outbox_drain, outbox_has_due, outbox_poll
 from casework.notify.models import Outbox, OutboxStatus
 from casework.testing.services import free_port
@@ -167,3 +167,142 @@ def test_the_admin_lists_claims_and_reclaims(admin_client):
     _row(subject="Reclaimed once", claimed_by="w2", reclaims=1, status=OutboxStatus.SENT)
     page = admin_client.get("/admin/notify/outbox/").content.decode()
     assert "Reclaimed once" in page and "w2" in page
+
+
+# --------------------------------------------------------------------------------------------------
+# the hand-over journal (handover.py): a reclaimed row the lost worker had handed over is not sent again
+# --------------------------------------------------------------------------------------------------
+
+
+def _lost_mid_send(**fields) -> Outbox:
+    """A row whose worker w1 died while sending it: `sending`, lease run out, Message-ID fixed."""
+    past = timezone.now() - timedelta(seconds=5)
+    values = {
+        "status": OutboxStatus.SENDING,
+        "claimed_by": "w1",
+        "claimed_at": past,
+        "lease_expires_at": past,
+        "attempts": 1,
+        "header_message_id": "lost@casework.test",
+        "headers": {"Message-ID": "<lost@casework.test>"},
+    }
+    return _row(**{**values, **fields})
+
+
+def test_a_reclaimed_row_whose_hand_over_is_recorded_is_marked_sent_without_a_second_conversation(
+    sink, case, caplog
+):
+    message = case.messages.get()
+    row = _lost_mid_send(case=case, message=message)
+    handed_at = timezone.now() - timedelta(seconds=4)
+    handover.journal().record(
+        outbox_id=row.pk, message_id="lost@casework.test", holder="w1", attempt=1, now=handed_at
+    )
+    with caplog.at_level(logging.WARNING, logger="casework.notify.delivery"):
+        assert outbox_drain(holder="w2") == {"recovered": 1}
+    assert sink.messages == []  # no second SMTP conversation
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and row.sent_at == handed_at and row.lease_expires_at is None
+    assert row.reclaims == 1 and row.claimed_by == "w2"
+    assert "the hand-over journal says it was handed over to the SMTP server" in caplog.text
+    assert "by w1 (attempt 1)" in caplog.text and "possible duplicate" not in caplog.text
+    message.refresh_from_db()
+    assert message.meta["delivery"]["state"] == "sent"
+    assert "not sent again" in message.meta["delivery"]["detail"]
+    assert not outbox_has_due() and outbox_drain(holder="w3") == {}
+
+
+def test_a_line_for_another_message_id_or_no_journal_means_sending_again(sink, settings, caplog):
+    row = _lost_mid_send()
+    handover.journal().record(outbox_id=row.pk, message_id="other@casework.test", holder="w1", attempt=1,
+                              now=timezone.now())  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="casework.notify.delivery"):
+        assert outbox_drain(holder="w2") == {"sent": 1}
+    assert "has no record of it" in caplog.text and "possible duplicate" in caplog.text
+    ((_, _, raw),) = sink.wait_for(1)
+    assert _message_id(raw) == "lost@casework.test"
+
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": "off"}
+    assert handover.journal() is None
+    second = _lost_mid_send(
+        header_message_id="lost2@casework.test", headers={"Message-ID": "<lost2@casework.test>"}
+    )
+    assert outbox_drain(holder="w2") == {"sent": 1}
+    second.refresh_from_db()
+    assert second.status == OutboxStatus.SENT and len(sink.wait_for(2)) == 2
+
+
+def test_the_hand_over_is_in_the_journal_before_the_sent_update(sink, monkeypatch):
+    row = _row()
+
+    class Killed(BaseException):  # like SIGKILL between the journal write and the UPDATE
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(delivery, "_mark_sent", killed)
+    with pytest.raises(Killed):
+        outbox_drain(holder="w1")
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENDING and len(sink.wait_for(1)) == 1
+    found = handover.journal().find(outbox_id=row.pk, message_id=row.header_message_id)
+    assert found is not None and found.holder == "w1" and found.attempt == 1
+
+
+def test_a_journal_that_cannot_be_written_loses_nothing(sink, settings, tmp_path, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(blocker / "journal")}
+    row = _row()
+    with caplog.at_level(logging.ERROR, logger="casework.notify.delivery"):
+        assert outbox_drain(holder="w1") == {"sent": 1}
+    assert "hand-over journal" in caplog.text
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and len(sink.wait_for(1)) == 1
+
+
+def test_a_reclaimed_slack_post_that_was_handed_over_is_not_posted_again(settings):
+    # The endpoint refuses connections: a POST would be a retry, not a recovery.
+    row = _lost_mid_send(channel="slack", endpoint=f"http://127.0.0.1:{free_port()}/services/T/B/X",
+                         payload={"text": "hi"})  # fmt: skip
+    handover.journal().record(outbox_id=row.pk, message_id=row.header_message_id, holder="w1", attempt=1,
+                              now=timezone.now())  # fmt: skip
+    assert outbox_drain(holder="w2") == {"recovered": 1}
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and row.last_error == ""
+
+
+def test_the_journal_lives_next_to_the_sqlite_file_or_under_var_on_postgresql(settings, tmp_path):
+    from django.db import connection
+
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": ""}
+    settings.VAR_DIR = tmp_path
+    directory = handover.journal_directory()
+    if connection.vendor == "sqlite":
+        name = str(connection.settings_dict["NAME"])
+        in_memory = name == ":memory:" or "mode=memory" in name or name.startswith("file:")
+        assert directory is None if in_memory else directory.name.endswith("-outbox-handover")
+    else:
+        assert directory == tmp_path / "outbox-handover"
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(tmp_path / "mine")}
+    assert handover.journal_directory() == tmp_path / "mine"
+
+
+def test_a_reclaim_by_a_worker_on_another_host_sends_again_and_loses_nothing(sink, settings, tmp_path):
+    """PostgreSQL with workers on several hosts: each host has its own journal. Host A's worker handed the
+    mail over and died; host B's worker finds no line in its journal and sends again (at-least-once, same
+    Message-ID) — a journal never marks a row sent that its host did not see handed over."""
+    host_a, host_b = tmp_path / "host-a", tmp_path / "host-b"
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(host_a)}
+    row = _lost_mid_send()
+    handover.journal().record(outbox_id=row.pk, message_id="lost@casework.test", holder="a:w1", attempt=1,
+                              now=timezone.now())  # fmt: skip
+    settings.CASEWORK = {**settings.CASEWORK, "OUTBOX_HANDOVER_DIR": str(host_b)}
+    assert outbox_drain(holder="b:w2") == {"sent": 1}
+    ((_, _, raw),) = sink.wait_for(1)
+    assert _message_id(raw) == "lost@casework.test"
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT and row.reclaims == 1
+    # host B's journal now has its own hand-over; host A's line stays where it was
+    assert handover.journal().find(outbox_id=row.pk, message_id="lost@casework.test").holder == "b:w2"
