@@ -59,7 +59,7 @@ def team_set_lead(*, team: Team, lead: Any, actor: Any = None, reason: str = "")
     if permissions.is_user_actor(actor):
         permissions.require_role(actor, permissions.MANAGER, "choosing a team's lead")
     reason = _reason(reason)
-    team = Team.objects.select_for_update().select_related("lead").get(pk=team.pk)
+    team = Team.objects.select_for_update().get(pk=team.pk)
     profile = None
     if lead is not None:
         if not lead.is_active:
@@ -95,6 +95,7 @@ def team_set_lead(*, team: Team, lead: Any, actor: Any = None, reason: str = "")
         old = profile.role
         profile.role = Role.LEAD
         profile.save(update_fields=["role", "updated_at"])
+        lead.agent = profile  # the caller's user object (a request's) sees the new role at once
         StaffChange.objects.create(
             kind=StaffChange.Kind.ROLE_CHANGED,
             team=team,
