@@ -71,6 +71,8 @@ WEB_RULES: dict[str, Rule] = {
     "privacy:page": Rule(MANAGER),
     "privacy:hold": Rule(MANAGER, "POST", data={"reference": "", "reason": "r"}),
     "privacy:erase": Rule(MANAGER, "POST", data={"email": "nobody@example.test", "reason": "r"}),
+    "privacy:policy_new": Rule(ADMIN),
+    "privacy:policy_edit": Rule(ADMIN, args={"pk": "policy"}),
     "web:case_reply": Rule(CASE_WRITE, "POST", data={"body": "hello", "internal": "on"}),
     "web:case_transition": Rule(CASE_WRITE, "POST", data={"to": "in_progress"}),
     "web:case_reopen": Rule(CASE_WRITE, "POST"),
@@ -389,6 +391,7 @@ def _add_people_objects(objects: dict, users: dict) -> None:
     from casework.knowledge import services as knowledge
     from casework.knowledge.models import Macro, ReplyDraft
     from casework.notify.models import Notification
+    from casework.privacy.models import RetentionPolicy
     from casework.reports.models import SavedReport
     from casework.web.models import SavedView
 
@@ -412,6 +415,7 @@ def _add_people_objects(objects: dict, users: dict) -> None:
         "view_id": SavedView.objects.create(owner=ann, name="Mine", query="view=open"),
         "token_id": ApiToken.objects.get(user=ann, name="matrix"),
         "saved_report": SavedReport.objects.create(owner=users["leo"], name="Weekly", metric="volume"),
+        "policy": RetentionPolicy.objects.create(name="Matrix policy", action="keep"),
     }
     for obj in objects.values():
         case = obj["case"]
