@@ -7,6 +7,8 @@ Roles rank agent < lead < manager < admin; each includes the rights of the ones 
   to triage them). Other teams' cases are read-only, or hidden when `CASEWORK_OTHER_TEAMS=hidden`.
 - **lead**: also manages the teams they lead (`Team.lead`) or belong to: routing settings, members'
   availability, triage rules, the review queue.
+  Reads the figures (dashboard, reports, CSV, metrics API, CSAT reviews, knowledge gaps) of those teams
+  only (`report_team_ids`). Being named a team's lead raises the role to lead (`people/roles.py`).
 - **manager**: every team's cases, reports, SLA policies, organisations.
 - **admin**: configuration, users, tokens, integrations. A Django superuser is an admin.
 
