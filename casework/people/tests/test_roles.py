@@ -144,6 +144,34 @@ def test_the_admin_sets_leads_and_roles_through_the_door(client):
     assert StaffChange.objects.filter(kind="role_changed", after={"role": "manager"}, actor=ada).exists()
 
 
+def test_the_api_sets_a_lead_through_the_door(client):
+    from casework.api.models import ApiToken
+
+    team = TeamFactory(name="Alpha")
+    ann = make_agent("ann", teams=[team])
+    leo = make_agent("leo", role="lead", teams=[team])
+    team_set_lead(team=team, lead=leo, actor="test")
+    max_ = make_agent("max", role="manager")
+
+    def patch(user, body):
+        raw = ApiToken.issue(user, name="t", scopes=["read", "write", "admin"])[1]
+        return client.patch(
+            "/api/v1/teams/Alpha", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+        )
+
+    refused = patch(leo, {"lead": "ann"})  # a lead runs the team's routing, but does not appoint leads
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "role_required"
+    assert patch(max_, {"lead": "nobody"}).status_code == 404
+    done = patch(max_, {"lead": "ann", "reason": "Leo moves to L2", "assignment_mode": "manual"})
+    assert done.status_code == 200 and done.json()["lead"] == "ann"
+    team.refresh_from_db()
+    assert team.assignment_mode == "manual" and _role(ann) == "lead"
+    row = StaffChange.objects.filter(kind="lead_set").first()
+    assert row.actor == max_ and row.reason == "Leo moves to L2" and row.before == {"lead": "leo"}
+    assert patch(max_, {"assignment_mode": "skills_load"}).json()["lead"] == "ann"  # lead untouched
+    assert patch(max_, {"lead": None}).json()["lead"] is None
+
+
 def test_the_data_migration_raises_existing_team_leads():
     migration = importlib.import_module("casework.people.migrations.0008_team_leads_hold_lead_role")
     alpha, beta, gamma = TeamFactory(name="Alpha"), TeamFactory(name="Beta"), TeamFactory(name="Gamma")
