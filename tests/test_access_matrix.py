@@ -12,7 +12,8 @@ and a line for a route that no longer exists fails it too. The access levels:
     CASE_READ     any agent; another team's case is read-only (CASEWORK_OTHER_TEAMS=read) or 404 (hidden)
     CASE_WRITE    agents of the case's team (and managers/admins); another team's case is 403 (or 404 hidden)
     SELF_OR_LEAD  the agent themself, a lead of one of their teams, managers, admins (another agent → 403)
-    TEAM_LEAD     the team's lead, managers and admins
+    TEAM_LEAD     the team's lead, managers and admins (report figures: the rule's data names the target's
+                  team as "{team}", and a lead asking for another team's figures gets 403)
     LEAD / MANAGER / ADMIN   that role or above
     OWNER         a per-person object (a notification, a saved view, a token, a draft) of Rule.owner: only
                   they open it; anyone else signed in gets 404 (or 403 when their role is refused first)
@@ -70,6 +71,8 @@ WEB_RULES: dict[str, Rule] = {
     "privacy:page": Rule(MANAGER),
     "privacy:hold": Rule(MANAGER, "POST", data={"reference": "", "reason": "r"}),
     "privacy:erase": Rule(MANAGER, "POST", data={"email": "nobody@example.test", "reason": "r"}),
+    "privacy:policy_new": Rule(ADMIN),
+    "privacy:policy_edit": Rule(ADMIN, args={"pk": "policy"}),
     "web:case_reply": Rule(CASE_WRITE, "POST", data={"body": "hello", "internal": "on"}),
     "web:case_transition": Rule(CASE_WRITE, "POST", data={"to": "in_progress"}),
     "web:case_reopen": Rule(CASE_WRITE, "POST"),
@@ -125,10 +128,11 @@ WEB_RULES: dict[str, Rule] = {
     "knowledge:draft_discard": Rule(OWNER, "POST", args={"pk": "draft"}),
     "knowledge:public_article": Rule(PUBLIC, args={"slug": "public_slug"}),
     "knowledge:public_search": Rule(PUBLIC),
-    "reports:dashboard": Rule(LEAD),
-    "reports:report": Rule(LEAD),
-    "reports:cases": Rule(LEAD, data={"figure": "open"}),
-    "reports:csv": Rule(LEAD, args={"name": "volume"}),
+    # Figures: a lead reads the teams they lead; naming another team ("{team}": the target's) is a 403.
+    "reports:dashboard": Rule(TEAM_LEAD, data={"team": "{team}"}),
+    "reports:report": Rule(TEAM_LEAD, data={"metric": "volume", "team": "{team}"}),
+    "reports:cases": Rule(TEAM_LEAD, data={"figure": "open", "team": "{team}"}),
+    "reports:csv": Rule(TEAM_LEAD, args={"name": "volume"}, data={"team": "{team}"}),
     "reports:save": Rule(LEAD, "POST", data={"name": "weekly", "metric": "volume"}),
     "reports:saved": Rule(OWNER, args={"pk": "saved_report"}, owner="leo"),
     "reports:delete_saved": Rule(OWNER, "POST", args={"pk": "saved_report"}, owner="leo"),
@@ -214,10 +218,10 @@ API_RULES: dict[str, Rule] = {
     "GET /api/v1/articles/{pk}": Rule(AGENT, args={"pk": "article"}),
     "PATCH /api/v1/articles/{pk}": Rule(AGENT, body={"title": "Renamed"}, args={"pk": "article"}),
     "DELETE /api/v1/articles/{pk}": Rule(LEAD, args={"pk": "article"}),
-    "GET /api/v1/knowledge/gaps": Rule(LEAD),
+    "GET /api/v1/knowledge/gaps": Rule(TEAM_LEAD, data={"team": "{team}"}),
     "GET /api/v1/knowledge/deflection": Rule(LEAD),
     "GET /api/v1/metrics": Rule(AGENT),
-    "GET /api/v1/metrics/{name}": Rule(LEAD, args={"name": "volume"}),
+    "GET /api/v1/metrics/{name}": Rule(TEAM_LEAD, args={"name": "volume"}, data={"team": "{team}"}),
     "POST /api/v1/cases/{reference}/merge": Rule(CASE_WRITE, body={"into": "{reference}"}),
     "POST /api/v1/cases/{reference}/messages/{message_id}/split": Rule(CASE_WRITE, body={}),
     "POST /api/v1/cases/{reference}/messages/{message_id}/move": Rule(CASE_WRITE, body={"to": "{reference}"}),
@@ -387,6 +391,7 @@ def _add_people_objects(objects: dict, users: dict) -> None:
     from casework.knowledge import services as knowledge
     from casework.knowledge.models import Macro, ReplyDraft
     from casework.notify.models import Notification
+    from casework.privacy.models import RetentionPolicy
     from casework.reports.models import SavedReport
     from casework.web.models import SavedView
 
@@ -410,6 +415,7 @@ def _add_people_objects(objects: dict, users: dict) -> None:
         "view_id": SavedView.objects.create(owner=ann, name="Mine", query="view=open"),
         "token_id": ApiToken.objects.get(user=ann, name="matrix"),
         "saved_report": SavedReport.objects.create(owner=users["leo"], name="Weekly", metric="volume"),
+        "policy": RetentionPolicy.objects.create(name="Matrix policy", action="keep"),
     }
     for obj in objects.values():
         case = obj["case"]
@@ -506,8 +512,13 @@ def _web_url(name: str, pattern: URLPattern, obj: dict, rule: Rule) -> str:
     if rule.method == "GET" and rule.data:
         from urllib.parse import urlencode
 
-        url += "?" + urlencode(rule.data)
+        url += "?" + urlencode(_query(rule, obj))
     return url
+
+
+def _query(rule: Rule, obj: dict) -> dict:
+    """A GET rule's query; "{team}" stands for the target's team id."""
+    return {k: str(obj["team"].pk) if v == "{team}" else v for k, v in rule.data.items()}
 
 
 def _api_path(route: str, obj: dict, rule: Rule) -> tuple[str, str]:
@@ -575,7 +586,7 @@ def _run_api(client, world, route, rule, persona, target, token=None):
         reference = world["objects"][target]["case"].reference
         body, content_type = json.dumps(rule.body or {}).replace("{reference}", reference), "application/json"
     if method == "GET":
-        response = client.get(path, **headers)
+        response = client.get(path, _query(rule, world["objects"][target]), **headers)
     else:
         response = getattr(client, method.lower())(path, data=body, content_type=content_type, **headers)
     return classify(response.status_code, api=True), response.content.decode(errors="replace"), response

@@ -19,6 +19,7 @@ from casework.cases.models import Case, MessageKind
 from casework.cases.status import Channel, Priority, Status
 from casework.core import clock
 from casework.people.models import AgentProfile, AgentSkill, Organisation, OrganisationDomain, Skill, Team
+from casework.people.roles import team_set_lead
 from casework.people.services import customer_get_or_create
 
 DEMO_PASSWORD = "casework-demo"
@@ -280,10 +281,8 @@ def ensure_people() -> dict:
         ("Billing", "ben"),
     ):
         if teams[name].lead_id is None:
-            teams[name].lead = agents[lead]
-            teams[name].save(update_fields=["lead"])
-        # A team's lead holds the lead role: dashboard, rule editor, CSAT reviews, problems.
-        AgentProfile.objects.filter(user=teams[name].lead, role="agent").update(role="lead")
+            # The door raises the lead's role to lead (dashboard, rule editor, CSAT reviews, problems).
+            team_set_lead(team=teams[name], lead=agents[lead], actor="demo", reason="Demo data")
     orgs = []
     for name, tier, vip, domain, notes in ORGANISATIONS:
         org, _ = Organisation.objects.get_or_create(

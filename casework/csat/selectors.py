@@ -15,23 +15,27 @@ from .models import CsatReview, ReviewStatus
 
 
 def reviews_for(user) -> QuerySet[CsatReview]:
-    """The reviews `user` may see: staff see all, a team lead those of the teams they lead or addressed
-    to them, anyone else none."""
+    """The reviews `user` may see: managers and admins all, a lead those of the teams they lead
+    (`permissions.report_team_ids`) or addressed to them, anyone else none."""
     qs = CsatReview.objects.select_related(
         "answer", "case", "case__customer", "case__assignee", "case__team", "team", "lead", "closed_by"
     )
     from casework.people import permissions
 
-    if permissions.sees_all_teams(user):  # managers and admins
+    allowed = permissions.report_team_ids(user)
+    if allowed is None:  # managers and admins
         return qs
-    return qs.filter(Q(lead=user) | Q(team__lead=user))
+    if not permissions.has_role(user, permissions.LEAD):
+        return qs.none()
+    # The teams they lead (the same set as the dashboard and reports), and any addressed to them.
+    return qs.filter(Q(lead=user) | Q(team_id__in=allowed))
 
 
 def is_reviewer(user) -> bool:
     from casework.people import permissions
 
     return permissions.sees_all_teams(user) or (
-        permissions.has_role(user, permissions.LEAD) and user.led_teams.exists()
+        permissions.has_role(user, permissions.LEAD) and bool(permissions.led_team_ids(user))
     )
 
 

@@ -37,14 +37,20 @@ def _score(rank: float) -> float:
     return rank * 10 if connection.vendor == "postgresql" else rank
 
 
-def knowledge_gaps(*, days: int = 30, limit: int = 500, min_score: float | None = None) -> GapReport:
+def knowledge_gaps(
+    *,
+    days: int = 30,
+    limit: int = 500,
+    min_score: float | None = None,
+    teams: frozenset[int] | None = None,
+) -> GapReport:
+    """`teams`: only cases of these teams (a lead's, `permissions.report_team_ids`); None = every case."""
     threshold = settings.CASEWORK["GAP_MIN_SCORE"] if min_score is None else min_score
     since = timezone.now() - dt.timedelta(days=days)
-    cases = (
-        Case.objects.filter(status__in=[Status.RESOLVED, Status.CLOSED], resolved_at__gte=since)
-        .select_related("category")
-        .order_by("-resolved_at")[:limit]
-    )
+    cases = Case.objects.filter(status__in=[Status.RESOLVED, Status.CLOSED], resolved_at__gte=since)
+    if teams is not None:
+        cases = cases.filter(team_id__in=sorted(teams))
+    cases = cases.select_related("category").order_by("-resolved_at")[:limit]
     report = GapReport(since=since)
     counts: Counter[str] = Counter()
     for case in cases:

@@ -236,3 +236,39 @@ class AgentSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.skill} {self.level:g}"
+
+
+class StaffChange(models.Model):
+    """One change to who leads a team or what role an agent holds (who, when, from → to, why): the staff's
+    audit trail, as case events are a case's. Written only by `people.roles` (the door for `Team.lead`
+    and `AgentProfile.role`)."""
+
+    class Kind(models.TextChoices):
+        LEAD_SET = "lead_set", "team lead changed"
+        ROLE_CHANGED = "role_changed", "role changed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    subject_label = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["lead_set", "role_changed"]), name="staff_change_kind_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.before} → {self.after}"

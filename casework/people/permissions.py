@@ -7,6 +7,8 @@ Roles rank agent < lead < manager < admin; each includes the rights of the ones 
   to triage them). Other teams' cases are read-only, or hidden when `CASEWORK_OTHER_TEAMS=hidden`.
 - **lead**: also manages the teams they lead (`Team.lead`) or belong to: routing settings, members'
   availability, triage rules, the review queue.
+  Reads the figures (dashboard, reports, CSV, metrics API, CSAT reviews, knowledge gaps) of those teams
+  only (`report_team_ids`). Being named a team's lead raises the role to lead (`people/roles.py`).
 - **manager**: every team's cases, reports, SLA policies, organisations.
 - **admin**: configuration, users, tokens, integrations. A Django superuser is an admin.
 
@@ -80,6 +82,36 @@ def led_team_ids(user) -> frozenset[int]:
 
 def sees_all_teams(user) -> bool:
     return has_role(user, MANAGER)
+
+
+def report_team_ids(user) -> frozenset[int] | None:
+    """The teams whose figures (dashboard, reports, CSV, metrics API, CSAT reviews, knowledge gaps) the
+    user may read: None = every team (managers and admins); a lead the teams they lead
+    (`led_team_ids`); anyone else none."""
+    if sees_all_teams(user):
+        return None
+    if not has_role(user, LEAD):
+        return frozenset()
+    return led_team_ids(user)
+
+
+def require_report_team(user, team_id: int | None) -> frozenset[int] | None:
+    """The teams a report for `user` may count (`report_team_ids`), after checking that the team they
+    asked for, if any, is one of them: another team is refused (`not_your_team`, 403), never silently
+    widened or emptied."""
+    allowed = report_team_ids(user)
+    if allowed is None or team_id is None or team_id in allowed:
+        return allowed
+    from .models import Team
+
+    name = Team.objects.filter(pk=team_id).values_list("name", flat=True).first()
+    mine = sorted(Team.objects.filter(pk__in=allowed).values_list("name", flat=True))
+    raise PermissionDenied(
+        f"Team {name or team_id}'s figures are for its lead, managers and admins; "
+        + (f"you lead {', '.join(mine)}." if mine else "you lead no team."),
+        code="not_your_team",
+        details={"team": team_id, "your_teams": sorted(allowed)},
+    )
 
 
 def other_teams_visible() -> bool:

@@ -1,25 +1,11 @@
-"""Retention policies are configuration (edited here); legal holds and skeletons are records, read-only
-here: holds are set and released through the doors (API, `casework legal-hold`) so each is on the case
-timeline with who and why."""
+"""Read-only here: retention policies are changed on the privacy page (`/privacy/`, admins), which shows the
+next run's counts before saving and keeps who, when, before → after and why (`policy_changes.py`); holds
+are set and released through the doors (the page, the API, `casework legal-hold`) so each is on the case
+timeline and in the history; skeletons and the change history are records."""
 
 from django.contrib import admin
 
-from .models import CaseSkeleton, LegalHold, RetentionPolicy
-
-
-@admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "category",
-        "organisation",
-        "action",
-        "after_days",
-        "purge_attachments_after_days",
-        "active",
-    )
-    list_filter = ("action", "active")
-    autocomplete_fields = ("organisation",)
+from .models import CaseSkeleton, LegalHold, PrivacyChange, RetentionPolicy
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -31,6 +17,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(ReadOnlyAdmin):
+    list_display = (
+        "name",
+        "category",
+        "organisation",
+        "action",
+        "after_days",
+        "purge_attachments_after_days",
+        "active",
+    )
+    list_filter = ("action", "active")
+
+
+@admin.register(PrivacyChange)
+class PrivacyChangeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "label", "actor_label", "reason")
+    list_filter = ("kind",)
 
 
 @admin.register(LegalHold)

@@ -196,3 +196,67 @@ class CaseSkeleton(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} ({self.disposal})"
+
+
+class PrivacyChange(models.Model):
+    """Who changed a retention policy or a legal hold, when, from → to and why, and for a policy the dry
+    run shown before saving (what the next retention run would do under the new set of policies). Written
+    only by `policy_changes.py` and the hold doors in `services.py`; read-only everywhere else."""
+
+    class Kind(models.TextChoices):
+        POLICY_CREATED = "policy_created", "policy created"
+        POLICY_UPDATED = "policy_updated", "policy edited"
+        POLICY_ENABLED = "policy_enabled", "policy enabled"
+        POLICY_DISABLED = "policy_disabled", "policy disabled"
+        HOLD_SET = "hold_set", "legal hold set"
+        HOLD_RELEASED = "hold_released", "legal hold released"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    policy = models.ForeignKey(
+        RetentionPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
+    )
+    hold = models.ForeignKey(
+        LegalHold, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
+    )
+    label = models.CharField(max_length=200, help_text="The policy's name or what the hold is on.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    dry_run = models.JSONField(
+        null=True, blank=True, help_text="Policies: the retention run's counts under the new policies."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "policy_created",
+                        "policy_updated",
+                        "policy_enabled",
+                        "policy_disabled",
+                        "hold_set",
+                        "hold_released",
+                    ]
+                ),
+                name="privacy_change_kind_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.get_kind_display()}"
+
+    def diff(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) for what changed; a created policy lists every field it was given."""
+        before, after = self.before or {}, self.after or {}
+        return [
+            (key.replace("_", " "), before.get(key), after.get(key))
+            for key in after
+            if before.get(key) != after.get(key)
+        ]

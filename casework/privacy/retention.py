@@ -105,10 +105,12 @@ def _due(policy: RetentionPolicy, scopes: list[Scope], now: datetime) -> dict[st
     return due
 
 
-def plan(*, now: datetime | None = None) -> list[PolicyCounts]:
-    """What a run would do now, per policy (a dry run: nothing is written)."""
+def plan(*, now: datetime | None = None, policies: list[RetentionPolicy] | None = None) -> list[PolicyCounts]:
+    """What a run would do now, per policy (a dry run: nothing is written). `policies`: a set to count
+    instead of the stored active ones — the policy editor's preview of an unsaved change (inactive ones
+    are left out, as the run leaves them out)."""
     now = now or timezone.now()
-    policies = _policies()
+    policies = _policies() if policies is None else [p for p in policies if p.active]
     scopes = _scopes(policies)
     held = services.held_q()
     out = []

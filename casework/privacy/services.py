@@ -99,6 +99,14 @@ def _hold_event(case: Case, actor: Actor, *, set_: bool, reason: str, hold: Lega
     )
 
 
+def _audit_hold(hold: LegalHold, actor: Any, reason: str, *, set_: bool, label: str) -> None:
+    from .models import PrivacyChange
+    from .policy_changes import record_hold
+
+    kind = PrivacyChange.Kind.HOLD_SET if set_ else PrivacyChange.Kind.HOLD_RELEASED
+    record_hold(kind=kind, hold=hold, actor=actor, reason=reason, label=label)
+
+
 @door
 def case_set_legal_hold(*, case: Case, actor: Any, reason: str) -> LegalHold:
     _require_manager(actor, "legal holds")
@@ -112,6 +120,7 @@ def case_set_legal_hold(*, case: Case, actor: Any, reason: str) -> LegalHold:
     hold = LegalHold.objects.create(
         case=locked, reason=reason, set_by=who.user, set_by_label=who.display, created_at=clock.now()
     )
+    _audit_hold(hold, actor, reason, set_=True, label=f"case {locked.reference}")
     work.record(_hold_event(locked, who, set_=True, reason=reason, hold=hold, scope="case"))
     return hold
 
@@ -130,6 +139,7 @@ def case_release_legal_hold(*, case: Case, actor: Any, reason: str) -> LegalHold
     LegalHold.objects.filter(pk=hold.pk).update(
         released_at=clock.now(), released_by=who.user, release_reason=reason
     )
+    _audit_hold(hold, actor, reason, set_=False, label=f"case {locked.reference}")
     work.record(_hold_event(locked, who, set_=False, reason=reason, hold=hold, scope="case"))
     return hold
 
@@ -162,6 +172,7 @@ def _organisation_hold(*, organisation: Organisation, actor: Any, reason: str, s
                 released_at=clock.now(), released_by=who.user, release_reason=reason
             )
         scope = f"organisation {organisation.name}"
+        _audit_hold(hold, actor, reason, set_=set_, label=scope)
         work.record_all(
             [_hold_event(c, who, set_=set_, reason=reason, hold=hold, scope=scope) for c in locked.values()]
         )

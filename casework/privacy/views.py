@@ -5,16 +5,17 @@ Views parse and authorise; the doors in services.py decide and record."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from casework.cases.models import Case
+from casework.cases.models import Case, Category
 from casework.core.errors import ApplicationError
 from casework.people.models import Customer, Organisation
-from casework.people.permissions import MANAGER, role_required
+from casework.people.permissions import ADMIN, MANAGER, has_role, role_required
 
-from . import retention, services
-from .models import RetentionPolicy
+from . import policy_changes, retention, services
+from .models import PrivacyChange, RetentionAction, RetentionPolicy
 
 
 @role_required(MANAGER)
@@ -28,7 +29,102 @@ def page(request, erase_preview: dict | None = None):
             "holds": services.active_holds().select_related("case", "organisation"),
             "organisations": Organisation.objects.order_by("name").only("pk", "name"),
             "erase_preview": erase_preview,
+            "can_admin": has_role(request.user, ADMIN),
+            "changes": PrivacyChange.objects.select_related("actor")[:20],
         },
+    )
+
+
+# --- the policy editor (admins) -----------------------------------------------------------------------------
+
+
+@role_required(ADMIN)
+def policy_new(request: HttpRequest) -> HttpResponse:
+    return _policy_form(request, None)
+
+
+@role_required(ADMIN)
+def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_form(request, get_object_or_404(RetentionPolicy, pk=pk))
+
+
+def _policy_form(request: HttpRequest, policy: RetentionPolicy | None) -> HttpResponse:
+    """GET: the form. POST `step=preview`: validate and count what the next retention run would do under
+    the changed policies. POST `step=save` with the preview's fingerprint: save through the door. Saving
+    fields that differ from the ones previewed shows the new counts first instead."""
+    if request.method != "POST":
+        fields = policy_changes.PolicyFields.of(policy) if policy else policy_changes.PolicyFields()
+        return _render_policy(request, policy, fields)
+    fields, errors = policy_changes.parse(request.POST)
+    errors = errors or policy_changes.validate(fields, policy=policy)
+    reason = (request.POST.get("reason") or "").strip()
+    if errors:
+        return _render_policy(request, policy, fields, errors=errors, reason=reason, status=400)
+    digest = policy_changes.fingerprint(fields)
+    step = request.POST.get("step")
+    if step == "save" and request.POST.get("previewed") == digest:
+        try:
+            saved, change = policy_changes.policy_save(
+                policy=policy, fields=fields, actor=request.user, reason=reason
+            )
+        except ApplicationError as exc:
+            errors = (exc.details or {}).get("errors") or {"form": exc.message}
+            preview = policy_changes.dry_run(fields, policy=policy)
+            return _render_policy(
+                request,
+                policy,
+                fields,
+                errors=errors,
+                reason=reason,
+                preview=preview,
+                previewed=digest,
+                status=400,
+            )
+        if change is None:
+            messages.info(request, f"“{saved.name}” is unchanged.")
+        else:
+            messages.success(request, f"Policy “{saved.name}” {change.get_kind_display().split(' ', 1)[1]}.")
+        return redirect("privacy:page")
+    preview = policy_changes.dry_run(fields, policy=policy)
+    return _render_policy(
+        request, policy, fields, reason=reason, preview=preview, previewed=digest, stale=step == "save"
+    )
+
+
+def _render_policy(
+    request: HttpRequest,
+    policy: RetentionPolicy | None,
+    fields: policy_changes.PolicyFields,
+    *,
+    errors: dict | None = None,
+    reason: str = "",
+    preview: dict | None = None,
+    previewed: str = "",
+    stale: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    from django.conf import settings
+
+    return render(
+        request,
+        "privacy/policy_form.html",
+        {
+            "policy": policy,
+            "fields": fields,
+            "errors": errors or {},
+            "reason": reason,
+            "preview": preview,
+            "previewed": previewed,
+            "stale": stale,
+            "actions": RetentionAction.choices,
+            "categories": Category.objects.order_by("name").only("pk", "name"),
+            "organisations": Organisation.objects.order_by("name").only("pk", "name"),
+            "window": settings.CASEWORK["REOPEN_WINDOW_DAYS"],
+            "changes": PrivacyChange.objects.filter(policy=policy).select_related("actor")[:20]
+            if policy
+            else [],
+        },
+        status=status,
     )
 
 

@@ -260,6 +260,7 @@ def cached(base: ReportFilter, *, now: datetime | None = None) -> Dashboard:
     params = sorted(base.as_params().items())
     key = "reports:dashboard:" + repr([(k, v) for k, v in params if k not in ("start", "end")])
     key += ":" + local_today(now).isoformat() + ":" + str(report_zone())
+    key += ":teams=" + base.scope_key()
     board = cache.get(key)
     if board is None:
         board = build(base, now=now)

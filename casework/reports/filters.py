@@ -52,6 +52,10 @@ class ReportFilter:
     category: int | None = None
     channel: str | None = None
     tier: str | None = None
+    # Who is asking limits what is counted: None = every team (managers, admins, scheduled jobs for
+    # them); a lead's filter holds the teams they lead (`scoped_to`), and every figure is restricted to
+    # cases of those teams in `case_q` — the selectors, not the templates, enforce it.
+    teams: frozenset[int] | None = None
 
     @property
     def start_at(self) -> datetime:
@@ -79,6 +83,8 @@ class ReportFilter:
         q = Q(Exact(Coalesce(F(f"{p}merged_into"), Value(0)), 0))
         if self.team:
             q &= Q(**{f"{p}team_id": self.team})
+        if self.teams is not None:
+            q &= Q(**{f"{p}team_id__in": sorted(self.teams)})
         if self.agent:
             q &= Q(**{f"{p}assignee_id": self.agent})
         if self.priority:
@@ -109,6 +115,19 @@ class ReportFilter:
         parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"]
         parts += [f"{name} {getattr(self, name)}" for name in FILTER_FIELDS if getattr(self, name)]
         return ", ".join(parts)
+
+    def scope_key(self) -> str:
+        """The team scope as text, for cache keys: two people with different scopes never share one."""
+        return "all" if self.teams is None else ",".join(map(str, sorted(self.teams))) or "none"
+
+
+def scoped_to(f: ReportFilter, user: Any) -> ReportFilter:
+    """`f` limited to the teams whose figures `user` may read (`permissions.report_team_ids`); a team
+    filter naming a team they do not lead is refused (403 `not_your_team`)."""
+    from casework.people import permissions
+
+    allowed = permissions.require_report_team(user, f.team)
+    return f if allowed is None else replace(f, teams=allowed)
 
 
 def _int(params: Any, name: str) -> int | None:
@@ -144,8 +163,11 @@ def _date(params: Any, name: str) -> date | None:
         ) from None
 
 
-def parse_filter(params: Any, *, default_days: int = DEFAULT_DAYS, today: date | None = None) -> ReportFilter:
-    """A ReportFilter from a query dict; the range defaults to the last `default_days` days up to today."""
+def parse_filter(
+    params: Any, *, default_days: int = DEFAULT_DAYS, today: date | None = None, user: Any = None
+) -> ReportFilter:
+    """A ReportFilter from a query dict; the range defaults to the last `default_days` days up to today.
+    With `user`, limited to the teams whose figures they may read (`scoped_to`)."""
     today = today or local_today()
     end = _date(params, "end") or today
     start = _date(params, "start") or end - timedelta(days=default_days - 1)
@@ -153,7 +175,7 @@ def parse_filter(params: Any, *, default_days: int = DEFAULT_DAYS, today: date |
         raise ValidationFailed("The range starts after it ends", code="invalid_filter")
     if (end - start).days + 1 > MAX_DAYS:
         raise ValidationFailed(f"The range is longer than {MAX_DAYS} days", code="invalid_filter")
-    return ReportFilter(
+    f = ReportFilter(
         start=start,
         end=end,
         team=_int(params, "team"),
@@ -163,3 +185,4 @@ def parse_filter(params: Any, *, default_days: int = DEFAULT_DAYS, today: date |
         channel=_choice(params, "channel", list(Channel.values)),
         tier=_choice(params, "tier", list(OrganisationTier.values)),
     )
+    return f if user is None else scoped_to(f, user)

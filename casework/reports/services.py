@@ -1,5 +1,10 @@
-"""Scheduled report mails: the weekly volume and quality report and the daily summary, built once and
-queued for every subscriber as outbox rows in one transaction (delivered by the worker, like every mail).
+"""Scheduled report mails: the weekly volume and quality report and the daily summary, built once per
+team scope and queued for every subscriber as outbox rows in one transaction (delivered by the worker,
+like every mail).
+
+A subscriber gets the figures they may read on the dashboard: managers and admins every team, a lead the
+teams they lead (`permissions.report_team_ids`), so the job builds one mail per distinct scope; someone
+who is no longer a lead gets none.
 
 Idempotent: each mail's outbox key names the report, its period and the user, so a job that runs twice,
 or a command run by hand after the job, queues nothing new."""
@@ -43,6 +48,7 @@ class ReportMail:
     text: str
     html: str
     figures: list[Figure] = field(default_factory=list)
+    teams: frozenset[int] | None = None  # whose figures: None = every team
 
 
 def _abs(path: str) -> str:
@@ -171,18 +177,31 @@ def weekly_report(*, week_start: date | None = None, base: ReportFilter | None =
     return ReportMail(
         kind=ReportKind.WEEKLY,
         period=start.isoformat(),
-        subject=f"[casework] Weekly report {start:%d %b} – {end:%d %b %Y}",
+        subject=f"[casework] Weekly report {start:%d %b} – {end:%d %b %Y}{_scope_label(f.teams)}",
         text=text,
         html=html,
         figures=figures,
+        teams=f.teams,
     )
 
 
-def daily_summary(*, day: date | None = None, now: datetime | None = None) -> ReportMail:
-    """Yesterday's figures (or `day`'s) and the open/at-risk/breached counts at the moment it is built."""
+def _scope_label(teams: frozenset[int] | None) -> str:
+    if teams is None:
+        return ""
+    from casework.people.models import Team
+
+    names = sorted(Team.objects.filter(pk__in=teams).values_list("name", flat=True))
+    return f" · {', '.join(names)}" if names else " · no team"
+
+
+def daily_summary(
+    *, day: date | None = None, now: datetime | None = None, teams: frozenset[int] | None = None
+) -> ReportMail:
+    """Yesterday's figures (or `day`'s) and the open/at-risk/breached counts at the moment it is built,
+    for `teams` (None = every team)."""
     now = now or timezone.now()
     day = day or local_today(now) - timedelta(days=1)
-    f = ReportFilter(start=day, end=day)
+    f = ReportFilter(start=day, end=day, teams=teams)
     board = dashboard.build(f, now=now)
     live = {t.key: t for t in board.tiles}
     frt = selectors.first_response_business(f)
@@ -229,20 +248,22 @@ def daily_summary(*, day: date | None = None, now: datetime | None = None) -> Re
     return ReportMail(
         kind=ReportKind.DAILY,
         period=day.isoformat(),
-        subject=f"[casework] Daily summary {day:%a %d %b %Y}",
+        subject=f"[casework] Daily summary {day:%a %d %b %Y}{_scope_label(teams)}",
         text=render_to_string("reports/mail_report.txt", context),
         html=render_to_string("reports/mail_report.html", context),
         figures=figures,
+        teams=teams,
     )
 
 
 def report_send(*, mail: ReportMail, to: list[str] | None = None) -> int:
-    """Queue `mail` for every active subscriber of its kind (or for the given addresses), in one
-    transaction. Returns how many outbox rows were created (0 when all were queued before)."""
+    """Queue `mail` for every active subscriber of its kind whose scope is the mail's (or for the given
+    addresses), in one transaction. Returns how many outbox rows were created (0 when all were queued
+    before)."""
     if to is not None:
         recipients = [(f"addr:{address.lower()}", address) for address in to]
     else:
-        recipients = _subscribers(mail.kind)
+        recipients = _subscribers(mail.kind).get(mail.teams, [])
     created = 0
     with transaction.atomic():
         for who, address in recipients:
@@ -258,20 +279,44 @@ def report_send(*, mail: ReportMail, to: list[str] | None = None) -> int:
     return created
 
 
-def _subscribers(kind: str) -> list[tuple[str, str]]:
-    return [
-        (f"user:{user_id}", email)
-        for user_id, email in ReportSubscription.objects.filter(kind=kind, active=True, user__is_active=True)
+def _subscribers(kind: str) -> dict[frozenset[int] | None, list[tuple[str, str]]]:
+    """Active subscribers by the team scope of their figures (None = every team); subscribers below the
+    lead role (a lead lowered since they subscribed) are left out."""
+    from casework.people import permissions
+
+    scopes: dict[frozenset[int] | None, list[tuple[str, str]]] = {}
+    for sub in (
+        ReportSubscription.objects.filter(kind=kind, active=True, user__is_active=True)
         .exclude(user__email="")
-        .values_list("user_id", "user__email")
-    ]
+        .select_related("user", "user__agent")
+        .order_by("user_id")
+    ):
+        if not permissions.has_role(sub.user, permissions.LEAD):
+            continue
+        scope = permissions.report_team_ids(sub.user)
+        scopes.setdefault(scope, []).append((f"user:{sub.user_id}", sub.user.email))
+    return scopes
 
 
-def _all_queued(kind: str, period: date) -> bool:
+def _all_queued(kind: str, period: date, recipients: list[tuple[str, str]]) -> bool:
     from casework.notify.models import Outbox
 
-    keys = [f"report:{kind}:{period.isoformat()}:{who}" for who, _ in _subscribers(kind)]
+    keys = [f"report:{kind}:{period.isoformat()}:{who}" for who, _ in recipients]
     return not keys or Outbox.objects.filter(dedup_key__in=keys).count() == len(keys)
+
+
+def send_period(kind: str, period: date, *, now: datetime | None = None) -> int:
+    """Build the report of `period` once per subscribers' team scope and queue it for them."""
+    created = 0
+    for teams, recipients in _subscribers(kind).items():
+        if _all_queued(kind, period, recipients):
+            continue  # sent already: do not build it again every hour
+        if kind == ReportKind.WEEKLY:
+            mail = weekly_report(week_start=period, base=ReportFilter(start=period, end=period, teams=teams))
+        else:
+            mail = daily_summary(day=period, now=now, teams=teams)
+        created += report_send(mail=mail)
+    return created
 
 
 def due_periods(now: datetime) -> dict[str, date]:
@@ -295,12 +340,7 @@ def send_due_reports(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     sent: dict[str, int] = {}
     for kind, period in due_periods(now).items():
-        if _all_queued(kind, period):
-            continue  # nobody subscribed, or sent already: do not build it again every hour
-        mail = (
-            weekly_report(week_start=period)
-            if kind == ReportKind.WEEKLY
-            else daily_summary(day=period, now=now)
-        )
-        sent[kind] = report_send(mail=mail)
+        created = send_period(kind, period, now=now)
+        if created:
+            sent[kind] = created
     return sent

@@ -9,16 +9,22 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from casework.cases.models import Category
 from casework.cases.status import Channel, Priority
-from casework.core.errors import ApplicationError
+from casework.core.errors import ApplicationError, PermissionDenied
 from casework.people.models import OrganisationTier, Team
-from casework.people.permissions import LEAD, role_required, visible_cases
+from casework.people.permissions import LEAD, report_team_ids, role_required, visible_cases
 
 from . import charts, metrics, registry, selectors
 from . import dashboard as dashboard_mod
@@ -40,12 +46,20 @@ DRILL_TITLES = {
 }
 
 
-def _filter_choices() -> dict:
+def _filter_choices(user) -> dict:
+    """The filter menus: a lead's hold only the teams they lead and those teams' members."""
     from django.contrib.auth import get_user_model
 
+    allowed = report_team_ids(user)
+    teams = Team.objects.order_by("name")
+    agents = get_user_model().objects.filter(agent__isnull=False, is_active=True).order_by("username")
+    if allowed is not None:
+        teams = teams.filter(pk__in=allowed)
+        agents = agents.filter(agent__teams__in=allowed).distinct()
     return {
-        "teams": Team.objects.order_by("name"),
-        "agents": get_user_model().objects.filter(agent__isnull=False, is_active=True).order_by("username"),
+        "teams": teams,
+        "team_scope": "every" if allowed is None else ("mine" if allowed else "none"),
+        "agents": agents,
         "priorities": Priority.choices,
         "categories": Category.objects.filter(active=True).order_by("name"),
         "channels": Channel.choices,
@@ -54,18 +68,25 @@ def _filter_choices() -> dict:
 
 
 def _bad_filter(request: HttpRequest, exc: ApplicationError, template: str) -> HttpResponse:
+    """A filter that does not parse is a 400; a team the user may not read is a 403 saying whose it is."""
     return render(
         request,
         template,
-        {"error": exc.message, **_filter_choices(), "metrics": registry.all_metrics()},
-        status=400,
+        {"error": exc.message, **_filter_choices(request.user), "metrics": registry.all_metrics()},
+        status=403 if isinstance(exc, PermissionDenied) else 400,
     )
+
+
+def _refused(exc: ApplicationError) -> HttpResponse:
+    if isinstance(exc, PermissionDenied):
+        return HttpResponseForbidden(exc.message)
+    return HttpResponseBadRequest(exc.message)
 
 
 @role_required(LEAD)
 def dashboard(request: HttpRequest) -> HttpResponse:
     try:
-        base = parse_filter(request.GET)
+        base = parse_filter(request.GET, user=request.user)
     except ApplicationError as exc:
         return _bad_filter(request, exc, "reports/dashboard.html")
     board = dashboard_mod.cached(base)
@@ -88,7 +109,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tiles": tiles,
             "filters": base,
             "query": urlencode(attrs),
-            **_filter_choices(),
+            **_filter_choices(request.user),
         },
     )
 
@@ -99,9 +120,9 @@ def cases(request: HttpRequest) -> HttpResponse:
     if figure not in DRILL_TITLES:
         return HttpResponseBadRequest(f"Unknown figure '{figure}'. Known: {', '.join(sorted(DRILL_TITLES))}")
     try:
-        f = parse_filter(request.GET, default_days=1)
+        f = parse_filter(request.GET, default_days=1, user=request.user)
     except ApplicationError as exc:
-        return HttpResponseBadRequest(exc.message)
+        return _refused(exc)
     qs = visible_cases(selectors.cases_behind(f, figure), request.user).order_by("-created_at", "-id")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     params = request.GET.copy()
@@ -121,7 +142,7 @@ def cases(request: HttpRequest) -> HttpResponse:
 
 def _metric_and_filter(request: HttpRequest):
     metric = registry.get(request.GET.get("metric") or "volume")
-    f = parse_filter(request.GET)
+    f = parse_filter(request.GET, user=request.user)
     options = {o.name: request.GET.get(o.name, o.default) for o in metric.options}
     return metric, f, options
 
@@ -161,7 +182,7 @@ def report(request: HttpRequest) -> HttpResponse:
             "saved": saved,
             "subscribed": subscribed,
             "report_kinds": ReportKind.choices,
-            **_filter_choices(),
+            **_filter_choices(request.user),
         },
     )
 
@@ -193,7 +214,7 @@ def export_csv(request: HttpRequest, name: str) -> HttpResponse:
     try:
         metric, f, options = _metric_and_filter(request)
     except ApplicationError as exc:
-        return HttpResponseBadRequest(exc.message)
+        return _refused(exc)
     if name == "sla_breaches":
         tables = metrics.breaches_tables(f, limit=None)
     else:
@@ -222,7 +243,7 @@ def save_report(request: HttpRequest) -> HttpResponse:
     metric = request.POST.get("metric", "")
     try:
         registry.get(metric)
-        f = parse_filter(request.POST)
+        f = parse_filter(request.POST, user=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(reverse("reports:report"))

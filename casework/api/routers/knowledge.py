@@ -288,12 +288,26 @@ class GapsOut(Schema):
     examples: dict[str, list[str]]
 
 
-@router.get("/knowledge/gaps", response=GapsOut, summary="Resolved cases no article answers, by category")
-def knowledge_gaps(request, days: int = 30):
+class GapsQuery(Schema):
+    days: int = 30
+    team: int | None = Field(default=None, ge=1, le=2**63 - 1, description="One of your teams (team id)")
+
+
+@router.get(
+    "/knowledge/gaps",
+    response=GapsOut,
+    summary="Resolved cases no article answers, by category",
+    description="A lead sees the cases of the teams they lead (`team`: one of them; another team is a 403 "
+    "`not_your_team`); managers and admins every team.",
+)
+def knowledge_gaps(request, query: Query[GapsQuery]):
     require_role(request.auth, LEAD, "knowledge reports")
     from casework.knowledge.gaps import knowledge_gaps as report
+    from casework.people.permissions import require_report_team
 
-    return report(days=max(1, min(days, 365))).__dict__
+    allowed = require_report_team(request.auth, query.team)
+    teams = frozenset([query.team]) if query.team is not None else allowed
+    return report(days=max(1, min(query.days, 365)), teams=teams).__dict__
 
 
 class DeflectionOut(Schema):

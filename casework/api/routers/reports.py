@@ -70,12 +70,14 @@ def list_metrics(request):
     summary="One metric over a date range with filters",
     description="Query: start, end (local dates, default the last 30 days), team, agent (ids), priority, "
     "category (id), channel, tier (organisation tier), and the metric's options. Unknown values are a 422 "
-    "`invalid_filter`; an unknown metric a 404 `unknown_metric`.",
+    "`invalid_filter`; an unknown metric a 404 `unknown_metric`. A lead sees the teams they lead only: "
+    "another team is a 403 `not_your_team`; managers and admins see every team.",
 )
 def get_metric(request, name: str):
     require_role(request.auth, LEAD, "report figures")
     metric = registry.get(name)
-    f = parse_filter(request.GET)
+    # A lead's figures cover the teams they lead; naming another team is a 403 `not_your_team`.
+    f = parse_filter(request.GET, user=request.auth)
     options = {o.name: request.GET.get(o.name, o.default) for o in metric.options}
     tables = metric.run(f, options)
     params = f.as_params()

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from ninja import Router
 from pydantic import Field, StrictBool, model_validator
 
@@ -66,6 +67,13 @@ class AvailabilityOut(StrictIn):
 class TeamPatchIn(StrictIn):
     assignment_mode: Literal["skills_load", "round_robin", "manual"] | None = None
     cover_policy: Literal["offer", "reassign"] | None = None
+    lead: str | None = Field(
+        default=None,
+        max_length=150,
+        description="The lead's username; null removes the lead. Managers and admins only; it raises the "
+        "new lead's role to lead (never lowers one).",
+    )
+    reason: str = Field(default="", max_length=500, description="Why the lead changes (kept in the audit)")
 
 
 class TeamOut(StrictIn):
@@ -203,13 +211,21 @@ def get_team(request, name: str):
     return _team_dict(_team(name))
 
 
-@router.patch("/teams/{name}", response=TeamOut, summary="Change a team's assignment mode or cover policy")
+@router.patch(
+    "/teams/{name}", response=TeamOut, summary="Change a team's assignment mode, cover policy or lead"
+)
 def patch_team(request, name: str, payload: TeamPatchIn):
     team = _team(name)
     permissions.require_team_manager(request.auth, team)
-    routing.team_update(
-        team=team,
-        assignment_mode=payload.assignment_mode,
-        cover_policy=payload.cover_policy,
-    )
+    with transaction.atomic():
+        if "lead" in payload.model_fields_set:
+            from casework.people.roles import team_set_lead
+
+            lead = _profile(payload.lead).user if payload.lead else None
+            team_set_lead(team=team, lead=lead, actor=request.auth, reason=payload.reason)
+        routing.team_update(
+            team=team,
+            assignment_mode=payload.assignment_mode,
+            cover_policy=payload.cover_policy,
+        )
     return _team_dict(_team(name))

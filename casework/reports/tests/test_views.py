@@ -28,6 +28,10 @@ def _thursday_afternoon(settings):
 
 @pytest.fixture
 def agent_client(client, week):
+    """alice as a manager: these tests read every team's figures (a lead's are narrowed to their teams:
+    test_team_scope.py)."""
+    week.alice.agent.role = "manager"
+    week.alice.agent.save(update_fields=["role"])
     client.force_login(week.alice)
     return client
 

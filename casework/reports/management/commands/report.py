@@ -40,5 +40,10 @@ class Command(BaseCommand):
         if not options["send"]:
             self.stdout.write(mail.html if options["html"] else mail.text)
             return
-        created = services.report_send(mail=mail, to=options["to"])
+        if options["to"]:
+            created = services.report_send(mail=mail, to=options["to"])
+        else:
+            # Subscribers get their own teams' figures: one mail per scope (a lead's, every team).
+            kind = "weekly" if options["kind"] == "weekly" else "daily"
+            created = services.send_period(kind, date.fromisoformat(mail.period))
         self.stdout.write(f"{mail.subject}: {created} mail(s) queued in the outbox")
