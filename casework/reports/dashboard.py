@@ -6,6 +6,7 @@ so a room of managers reloading it costs one computation a minute. `make bench` 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -258,9 +259,10 @@ def cached(base: ReportFilter, *, now: datetime | None = None) -> Dashboard:
     if not seconds:
         return build(base, now=now)
     params = sorted(base.as_params().items())
-    key = "reports:dashboard:" + repr([(k, v) for k, v in params if k not in ("start", "end")])
-    key += ":" + local_today(now).isoformat() + ":" + str(report_zone())
-    key += ":teams=" + base.scope_key()
+    described = repr([(k, v) for k, v in params if k not in ("start", "end")])
+    described += ":" + local_today(now).isoformat() + ":" + str(report_zone()) + ":teams=" + base.scope_key()
+    # A digest keeps the key short and free of spaces, whatever the filter holds (memcached refuses both).
+    key = "reports:dashboard:" + hashlib.sha256(described.encode()).hexdigest()
     board = cache.get(key)
     if board is None:
         board = build(base, now=now)
