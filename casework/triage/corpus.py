@@ -20,6 +20,9 @@ from .examples import PRIORITIES, Example
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 TRAIN_FILE = CORPUS_DIR / "train.jsonl"
 EVAL_FILE = CORPUS_DIR / "eval.jsonl"
+# A second held-out set, written independently of both (see corpus/HOLDOUT2.md): never trained or tuned on.
+HOLDOUT2_FILE = CORPUS_DIR / "holdout2.jsonl"
+HELD_OUT_FILES = {"eval": EVAL_FILE, "holdout2": HOLDOUT2_FILE}
 
 
 class CorpusError(ValueError):

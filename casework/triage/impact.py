@@ -67,6 +67,19 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"no(?:body| one|one) (?:can|could|is able)",
         r"none of (?:us|our \w+|the \w+)",
         _NUM + r" " + _PEOPLE + r" (?:are |were |can't |cannot |have been )",
+        r"(?:half|most|a third|two thirds|three quarters|the majority) (?:of )?(?:our |the |my )?(?:\w+ )?"
+        + _PEOPLE,
+        r"\d+ (?:of|out of) (?:our |the )?(?:\d+ )?" + _PEOPLE,
+        # the same in the languages customers mix into business English (German, French, Spanish, Dutch)
+        r"niemand kann",
+        r"alle (?:unsere[n]? )?(?:kunden|mitarbeiter(?:innen)?|nutzer|benutzer|filialen)",
+        r"aucun(?:e)? \w+ ne (?:peut|peuvent)",
+        r"personne ne peut",
+        r"tous (?:nos|les) (?:clients|utilisateurs|employés|salariés|magasins)",
+        r"nadie puede",
+        r"todos (?:los|nuestros) (?:clientes|usuarios|empleados)",
+        r"niemand kan",
+        r"alle (?:klanten|gebruikers|medewerkers)",
         r"company[- ]wide",
         r"across the board",
         r"all (?:of )?(?:our )?(?:sites|stores|branches|locations|regions|accounts|customers)",
@@ -89,6 +102,16 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"salar(?:y|ies)",
         r"shopping cart",
         r"cart",
+        r"zahlung(?:en)?",
+        r"bezahlen",
+        r"bestellungen",
+        r"paiements?",
+        r"commandes",
+        r"réservations?",
+        r"pagos?",
+        r"pedidos",
+        r"betalingen",
+        r"bestellingen",
     ),
     "production": _rx(r"production", r"prod", r"live (?:site|system|environment|store|shop)", r"go[- ]live"),
     "outage": _rx(
@@ -109,6 +132,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"cannot (?:work|do (?:my|our|any) \w+|do anything|operate|process|ship|trade|sell|continue)",
         r"unable to (?:work|operate|process|ship|trade|sell|continue|do anything)",
         r"(?:completely |totally )?blocked",
+        r"(?:can(?:'|’)?t|cannot|unable to|not able to) (?:log|sign|get) ?(?:in|on|into)",
+        r"locked out",
+        r"funktionier(?:t|en) nicht",
+        r"ne (?:fonctionne|marche)(?:nt)? (?:plus|pas)",
+        r"no funciona(?:n)?",
+        r"werkt niet",
         r"blocking",
         r"blocker",
         r"no work ?around",
@@ -121,6 +150,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "money_loss": _rx(
         r"los(?:e|ing|t) (?:money|revenue|sales|orders|customers|business|bookings)",
+        r"verlieren (?:\w+ ){0,3}(?:umsatz|geld|kunden|aufträge)",
+        r"perdons? (?:\w+ ){0,3}(?:argent|clients|ventes|chiffre)",
         r"costing us",
         r"(?:revenue|sales) (?:is|are) (?:dropping|down)",
         r"per (?:hour|minute)",
@@ -129,8 +160,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"double[- ]charged",
     ),
     "data_loss": _rx(
-        r"(?:data|records|files|entries|history) (?:is |are |has |have )?(?:been )?(?:lost|gone|deleted|wiped|"  # noqa: E501
+        r"(?:data|records|files|entries|history) (?:is |are |was |were |has |have )?(?:been )?(?:lost|gone|deleted|wiped|"  # noqa: E501
         r"corrupted|missing|disappeared|vanished)",
+        r"(?:data|records|files|entries|history|orders|bookings|documents)(?: \w+){1,4} "
+        r"(?:were|was|have been|has been|got|are|is) (?:lost|deleted|wiped|erased|corrupted|gone)",
         r"lost (?:all|every|our|my)",
         r"wiped",
         r"corrupt(?:ed|ion)?",
@@ -149,6 +182,13 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"exposed",
         r"ransomware",
         r"malware",
+        r"(?:see|sees|seeing|saw|shown|showing|visible to|sent to|emailed to) (?:an)?other "
+        r"(?:customer|client|tenant|patient|family|user|member|guest|company|store|shop)(?:s|'s|s')?",
+        r"(?:the )?wrong (?:customers?|clients?|tenants?|patients?|famil(?:y|ies)|users?|members?|guests?)"
+        r"(?:'s?)? (?:data|details|records?|documents?|accounts?|portals?|files?)",
+        r"someone else's (?:data|details|records?|documents?|account|files?)",
+        r"(?:sent|went|emailed|mailed|posted|delivered) (?:out )?to the wrong "
+        r"(?:customers|clients|tenants|patients|families|users|members|guests|people|recipients)",
     ),
     "deadline": _rx(
         r"(?:by|before|until|for) (?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|"
@@ -300,6 +340,32 @@ def signals(text: str, *, customer_tier: str = "standard", vip: bool = False) ->
         found.append(Signal("key_account", "up", "VIP" if vip else "enterprise tier"))
     order = list(CRITERIA)
     return sorted(found, key=lambda s: order.index(s.name))
+
+
+# What makes a message a *possible* critical even when the model's P(critical) is low: the impact the
+# written criteria call critical (`default_rules.PRIORITY_CRITERIA`): a security or privacy incident, data
+# lost or corrupted, money being lost, an outage, or many people hit where it stops work or a money flow.
+# `classifier.Prediction.possible_critical` sends such a case to a person instead of deciding it lower.
+CRITICAL_ALONE = frozenset({"security", "data_loss", "money_loss", "outage"})
+CRITICAL_WITH_SCOPE = frozenset({"blocking", "revenue_flow", "production", "outage", "data_loss"})
+
+
+# Evidence too weak to stand alone as a critical cue: "lost our parcel" is not lost data, "offline mode" is
+# not an outage, "two records are missing" is not data loss at scale (they still count as signals for the
+# model, and as a cue beside a scope word).
+_WEAK_ALONE = re.compile(
+    r"^(?:offline|dead|lost (?:all|every|our|my)|wiped|disappeared|vanished|.* missing)$", re.IGNORECASE
+)
+
+
+def critical_cues(found: list[Signal]) -> list[Signal]:
+    """The signals that make a case a possible critical (empty: none)."""
+    names = {s.name for s in found}
+    cues = [s for s in found if s.name in CRITICAL_ALONE and not _WEAK_ALONE.match(s.evidence)]
+    if "scope_all" in names and names & CRITICAL_WITH_SCOPE:
+        cues += [s for s in found if s.name == "scope_all" or s.name in CRITICAL_WITH_SCOPE]
+    seen: set[str] = set()
+    return [s for s in cues if not (s.name in seen or seen.add(s.name))]
 
 
 def tokens(found: list[Signal]) -> str:

@@ -44,6 +44,12 @@ def label_events():
 
 def labelled_history():
     """Examples from cases a person labelled (one per case, its current category and priority)."""
+    return [example for example, _ in labelled_history_grouped()]
+
+
+def labelled_history_grouped():
+    """`labelled_history` with each case's CV group: its organisation (one customer's wording stays on one
+    side of a split), or the case itself when it has none."""
     from .examples import Example
 
     ids = label_events().values("case_id")
@@ -56,13 +62,16 @@ def labelled_history():
         .order_by("pk")
     )
     return [
-        Example(
-            subject=case.subject,
-            body=case.description or "",
-            category=case.category.slug,
-            priority=case.priority,
-            customer_tier=case.organisation.tier if case.organisation_id else "standard",
-            vip=bool(case.organisation_id and case.organisation.vip),
+        (
+            Example(
+                subject=case.subject,
+                body=case.description or "",
+                category=case.category.slug,
+                priority=case.priority,
+                customer_tier=case.organisation.tier if case.organisation_id else "standard",
+                vip=bool(case.organisation_id and case.organisation.vip),
+            ),
+            f"org:{case.organisation_id}" if case.organisation_id else f"case:{case.pk}",
         )
         for case in cases
     ]
@@ -82,23 +91,34 @@ def import_csv(path: str | Path) -> int:
 
 
 def gather(*, use_corpus: bool = True) -> tuple[list, dict[str, int]]:
+    examples, _, counts = gather_grouped(use_corpus=use_corpus)
+    return examples, counts
+
+
+def gather_grouped(*, use_corpus: bool = True) -> tuple[list, list[str], dict[str, int]]:
+    """Every labelled example, its cross-validation group and the counts by origin. Groups: the corpus's
+    `source` tag, an imported file's `source` column (else the file), a case's organisation."""
     categories = set(Category.objects.values_list("slug", flat=True))
     examples: list = []
+    groups: list[str] = []
     counts: dict[str, int] = {}
     if use_corpus and corpus.TRAIN_FILE.exists():
-        rows = [r.example for r in corpus.load_jsonl(corpus.TRAIN_FILE)]
-        rows = [e for e in rows if e.category in categories]
-        examples += rows
+        rows = [r for r in corpus.load_jsonl(corpus.TRAIN_FILE) if r.example.category in categories]
+        examples += [r.example for r in rows]
+        groups += [f"corpus:{r.source or i}" for i, r in enumerate(rows)]
         counts["corpus"] = len(rows)
-    csv_rows = []
+    n_csv = 0
     for path in sorted(imported_dir().glob("*.csv")) if imported_dir().exists() else []:
-        csv_rows += [r.example for r in corpus.load_csv(path) if r.example.category in categories]
-    examples += csv_rows
-    counts["imported_csv"] = len(csv_rows)
-    history = labelled_history()
-    examples += history
+        rows = [r for r in corpus.load_csv(path) if r.example.category in categories]
+        examples += [r.example for r in rows]
+        groups += [f"csv:{r.source}" if r.source else f"csv:{path.name}" for r in rows]
+        n_csv += len(rows)
+    counts["imported_csv"] = n_csv
+    history = labelled_history_grouped()
+    examples += [e for e, _ in history]
+    groups += [g for _, g in history]
     counts["history"] = len(history)
-    return examples, counts
+    return examples, groups, counts
 
 
 def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.info) -> dict[str, Any]:
@@ -109,13 +129,14 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
 
     last_label = label_events().aggregate(last=Max("pk"))["last"]
     t0 = time.perf_counter()
-    examples, counts = gather(use_corpus=use_corpus)
+    examples, groups, counts = gather_grouped(use_corpus=use_corpus)
     if not examples:
         raise ValueError("nothing to train on: no shipped corpus, imported CSV or labelled cases")
     params = params or classifier.Params()
-    scores = classifier.cross_validate(examples, params) if cv else None
+    scores = classifier.cross_validate(examples, params, groups=groups) if cv else None
     model = classifier.fit(examples, params)
     heldout = heldout_scores(model) if cv else None
+    holdout2 = heldout_scores(model, corpus.HOLDOUT2_FILE) if cv else None
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "examples": len(examples),
@@ -127,6 +148,7 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
         "params": params.as_dict(),
         "cv": scores,
         "heldout": heldout,
+        "holdout2": holdout2,
         "last_label_event_id": last_label,
         "seconds": round(time.perf_counter() - t0, 1),
         "sklearn": sklearn.__version__,
@@ -137,20 +159,20 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
     return {**meta, "version": name}
 
 
-def heldout_scores(model) -> dict[str, Any] | None:
-    """The shipped evaluation split (never trained on), scored as the application runs: the shipped
-    `case_opened` rules with the keyword rules giving way to the model, at the install's confidence
-    threshold. Stored beside each version so a team sees what a retrain did to it."""
+def heldout_scores(model, path: Path = corpus.EVAL_FILE) -> dict[str, Any] | None:
+    """A shipped held-out set (never trained on: `eval.jsonl`, or `holdout2.jsonl`), scored as the
+    application runs: the shipped `case_opened` rules with the keyword rules giving way to the model, at
+    the install's confidence threshold. Stored beside each version so a team sees what a retrain did to it."""
     from django.conf import settings
 
     from . import evaluation
     from .default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL
     from .engine import rules_from_dicts
 
-    if not corpus.EVAL_FILE.exists():
+    if not path.exists():
         return None
     categories = list(Category.objects.values_list("slug", flat=True))
-    messages = [m for m in corpus.load_jsonl(corpus.EVAL_FILE) if m.example.category in set(categories)]
+    messages = [m for m in corpus.load_jsonl(path) if m.example.category in set(categories)]
     if not messages:
         return None
     result = evaluation.evaluate(
@@ -161,7 +183,7 @@ def heldout_scores(model) -> dict[str, Any] | None:
         categories=categories,
         fallback=frozenset(GIVES_WAY_TO_MODEL),
     )
-    out: dict[str, Any] = {"file": corpus.EVAL_FILE.name, "n": result["n"], "threshold": result["threshold"]}
+    out: dict[str, Any] = {"file": path.name, "n": result["n"], "threshold": result["threshold"]}
     for system in ("model", "combined"):
         part = result[system]
         out[system] = {

@@ -317,10 +317,11 @@ def test_held_out_figures_are_stored_beside_a_version_trained_with_cv(labelled, 
     from casework.triage import classifier, corpus
 
     # CV itself is tested in test_learning; here only that the held-out scores reach the version's meta.
-    monkeypatch.setattr(classifier, "cross_validate", lambda examples, params: {"folds": 0})
+    monkeypatch.setattr(classifier, "cross_validate", lambda examples, params, groups=None: {"folds": 0})
     meta = training.train(use_corpus=False, cv=True)
     held = meta["heldout"]
     assert held["file"] == corpus.EVAL_FILE.name and held["n"] == len(corpus.load_jsonl(corpus.EVAL_FILE))
     assert set(held["combined"]) >= {"category", "priority", "critical_recall", "critical_safety_net"}
     stored = next(m for m in model_store.versions() if m["version"] == meta["version"])
     assert stored["heldout"]["model"]["priority"]["accuracy"] == held["model"]["priority"]["accuracy"]
+    assert meta["holdout2"]["file"] == corpus.HOLDOUT2_FILE.name

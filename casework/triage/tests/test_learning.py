@@ -117,6 +117,21 @@ def test_a_head_with_one_label_predicts_it_with_certainty() -> None:
     assert p.category.label == "billing" and p.category.confidence == 1.0
 
 
+def test_cross_validation_folds_keep_each_group_on_one_side() -> None:
+    rows = examples(TINY * 4)
+    groups = [f"team{i % 6}" for i in range(len(rows))]
+    split, how = classifier.folds_for(rows, groups, folds=3)
+    assert len(split) == 3 and how.startswith("3-fold, grouped (6 groups)")
+    for train_idx, test_idx in split:
+        assert not {groups[i] for i in train_idx} & {groups[i] for i in test_idx}
+    assert sorted(i for _, test_idx in split for i in test_idx) == list(range(len(rows)))
+    # Too few groups to hold whole groups out: a plain stratified split, and it says so.
+    _, how = classifier.folds_for(rows, ["a", "b"] * (len(rows) // 2), folds=3)
+    assert "not grouped" in how
+    result = classifier.cross_validate(rows, folds=3, groups=groups)
+    assert result["folds"] == 3 and result["split"].startswith("3-fold, grouped")
+
+
 def test_cross_validation_needs_enough_examples_and_reports_accuracy_and_calibration() -> None:
     assert classifier.cross_validate(examples()[:6])["folds"] == 0
     result = classifier.cross_validate(examples(TINY * 2), folds=2)
@@ -205,8 +220,28 @@ def test_a_fallback_rule_gives_way_to_a_confident_model_and_applies_when_it_is_u
     confident = decision.decide([POLICY], facts, prediction, threshold=0.0, fallback=frozenset({"policy"}))
     assert confident.sources["category"] == "model"
     assert confident.explanations["category"].startswith("model: authentication (")
-    unsure = decision.decide([POLICY], facts, prediction, threshold=1.01, fallback=frozenset({"policy"}))
+    unsure = decision.decide(
+        [POLICY], facts, prediction, threshold=1.01, fallback=frozenset({"policy"}), agree_top=0
+    )
     assert unsure.sources["category"] == "rule" and unsure.values["category"] == "billing"
+
+
+def test_a_fallback_rule_settles_an_unsure_field_only_when_the_model_ranks_its_value_high_enough() -> None:
+    facts = _facts("SSO", "single sign-on fails for one user")
+    cat = classifier.HeadPrediction(
+        "authentication", 0.4, [("authentication", 0.4), ("question", 0.35), ("billing", 0.25)]
+    )
+    pri = classifier.HeadPrediction("medium", 0.9, [("medium", 0.9), ("low", 0.1)])
+    p = classifier.Prediction(category=cat, priority=pri, signals=[])
+    fallback = frozenset({"policy"})
+    # billing is the model's third guess: with agree_top=2 a person decides, with 3 (or 0) the rule does.
+    top2 = decision.decide([POLICY], facts, p, threshold=0.5, fallback=fallback, agree_top=2)
+    assert top2.unsure == ["category"] and top2.guess("category") == "authentication"
+    top3 = decision.decide([POLICY], facts, p, threshold=0.5, fallback=fallback, agree_top=3)
+    assert top3.values["category"] == "billing" and top3.sources["category"] == "rule"
+    # The shipped default.
+    assert decision.FALLBACK_AGREES_WITH_TOP == 2
+    assert decision.decide([POLICY], facts, p, threshold=0.5, fallback=fallback).unsure == ["category"]
 
 
 def test_below_the_threshold_a_field_no_rule_decided_is_unsure_with_two_guesses(tiny_model) -> None:
@@ -217,13 +252,66 @@ def test_below_the_threshold_a_field_no_rule_decided_is_unsure_with_two_guesses(
     assert "model unsure" in d.explanations["category"]
 
 
-def _prediction(priority: list[tuple[str, float]], *, review_at: float = 0.1) -> classifier.Prediction:
+def _prediction(
+    priority: list[tuple[str, float]], *, review_at: float = 0.1, text: str = "", on_impact: bool = False
+) -> classifier.Prediction:
     cat = classifier.HeadPrediction("bug", 0.9, [("bug", 0.9), ("data", 0.1)])
     pri = classifier.HeadPrediction(priority[0][0], priority[0][1], priority)
     return classifier.Prediction(
-        category=cat, priority=pri, signals=[], critical_probability=dict(priority).get("critical", 0.0),
-        review_critical_at=review_at,
+        category=cat, priority=pri, signals=impact.signals(text),
+        critical_probability=dict(priority).get("critical", 0.0), review_critical_at=review_at,
+        review_on_impact=on_impact,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Everyone in the office is locked out since 9",  # everyone blocked
+        "Half of our warehouse staff can't log in to the scanners",
+        "Production is down, the line has stopped",  # production down
+        "Checkout is broken for all our customers",  # a revenue flow, for everyone
+        "We are losing sales every hour this goes on",  # money lost
+        "All customer records from last week were deleted",  # data loss
+        "We think our admin account was hacked last night",  # security breach
+        "Patients can see another patient's test results in the portal",  # privacy
+        "Yesterday's statements were emailed to the wrong customers",
+        "Alle Mitarbeiter: die Anmeldung funktioniert nicht",  # mixed-language business mail
+    ],
+)
+def test_critical_impact_wording_is_a_possible_critical_whatever_the_model_says(text) -> None:
+    assert impact.critical_cues(impact.signals(text)), text
+    p = _prediction(
+        [("medium", 0.8), ("low", 0.15), ("critical", 0.01), ("high", 0.04)], text=text, on_impact=True
+    )
+    assert p.possible_critical
+    d = decision.decide([], _facts("", text), p, threshold=0.5)
+    assert d.unsure == ["priority"]
+    assert d.explanations["priority"].startswith("possible critical: critical impact ")
+    assert "(model P(critical) 0.01), a person decides" in d.explanations["priority"]
+    assert d.top_two("priority") == [("medium", 0.8), ("critical", 0.01)]
+    # A model trained before the impact net (`review_on_impact` off) keeps the old behaviour.
+    off = _prediction([("medium", 0.8), ("low", 0.15), ("critical", 0.01), ("high", 0.04)], text=text)
+    assert not off.possible_critical
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I export our customer list?",
+        "One user can't log in, the others are fine",
+        "The checkout button colour looks off",
+        "Everyone here loves the new dashboard",
+        "It's not down, just a bit slow for me",
+        "Our data is not lost, it's only hidden by the filter",
+        "would be great to have a dark mode for all users",
+        "Two records are missing from the export",
+        "The courier lost our parcel again",
+        "Photos taken in offline mode are not attached",
+    ],
+)
+def test_ordinary_wording_is_no_critical_cue(text) -> None:
+    assert not impact.critical_cues(impact.signals(text)), [s.name for s in impact.signals(text)]
 
 
 def test_a_possible_critical_goes_to_a_person_with_the_reason_and_critical_as_a_guess() -> None:

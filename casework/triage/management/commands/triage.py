@@ -2,7 +2,7 @@
 
 casework triage train                      shipped corpus + imported CSVs + the labelled history
 casework triage train --from-csv old.csv   also learn from an inbox export (subject,body,category,priority)
-casework triage train --search            choose classifier settings by cross-validation first (slow)
+casework triage train --search            choose classifier settings by grouped cross-validation first (slow)
 casework triage evaluate FILE.jsonl        rules alone / model alone / combined on a labelled file
 casework triage status                     the model in use and its CV scores
 """
@@ -48,18 +48,19 @@ class Command(BaseCommand):
             self.stdout.write(f"imported {n} labelled messages from {options['csv']}")
         params = None
         if options["search"]:
-            examples, _ = training.gather(use_corpus=not options["no_corpus"])
-            params, _ = classifier.select_params(examples, log=self.stdout.write)
+            examples, groups, _ = training.gather_grouped(use_corpus=not options["no_corpus"])
+            params, _ = classifier.select_params(examples, groups=groups, log=self.stdout.write)
             self.stdout.write(f"chosen by cross-validation: {params.as_dict()}")
         meta = training.train(
             use_corpus=not options["no_corpus"], params=params, cv=not options["no_cv"], log=self.stdout.write
         )
-        held = meta.get("heldout")
-        if held:
+        for held in (meta.get("heldout"), meta.get("holdout2")):
+            if not held:
+                continue
             for system in ("model", "combined"):
                 part, crit = held[system], held[system]["critical_recall"]
                 self.stdout.write(
-                    f"held-out split ({held['n']} messages, never trained on), {system}: category "
+                    f"held-out {held['file']} ({held['n']} messages, never trained on), {system}: category "
                     f"{part['category']['accuracy']:.1%}, priority {part['priority']['accuracy']:.1%}, "
                     f"critical recall {crit['found']}/{crit['of']}"
                 )
@@ -100,7 +101,10 @@ class Command(BaseCommand):
         self.stdout.write(f"in use: {name} ({model_store.model_dir()})")
         self.stdout.write(
             json.dumps(
-                {k: meta.get(k) for k in ("trained_at", "examples", "sources", "params", "cv", "heldout")},
+                {
+                    k: meta.get(k)
+                    for k in ("trained_at", "examples", "sources", "params", "cv", "heldout", "holdout2")
+                },
                 indent=2,
             )
         )
