@@ -1,6 +1,5 @@
 """Benchmark: every dashboard tile, the dashboard's trend charts and the weekly report on a database of N
-synthetic cases (two years of history from casework/testing/bench_data.py; the general generator of
-issue 20 is `casework bench-data`).
+synthetic cases (two years of history from `casework bench-data`, casework/testing/benchdata.py).
 
 Each figure is timed cold (the dashboard cache is off) `SAMPLES` times; the JSON holds the best and the
 median in seconds. Target: each < 2 s.
@@ -8,8 +7,9 @@ median in seconds. Target: each < 2 s.
     make bench                                          # N = 20,000 on a fresh SQLite file (fits the
                                                         # harness's 300 s per micro-benchmark)
     .venv/bin/python bench/bench_reports.py --n 100000  # a bigger fresh SQLite file
-    .venv/bin/python bench/bench_reports.py --database-url postgres://… --n 100000   # an EMPTY PostgreSQL db
+    .venv/bin/python bench/bench_reports.py --database-url postgres://… --n 100000   # adds to that db
     .venv/bin/python bench/bench_reports.py --var-dir DIR   # reuse a database filled before (no --n)
+    .venv/bin/python bench/bench_reports.py --var-dir DIR --database-url postgres://…  # e.g. bench_scale's
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def measure() -> dict:
         "samples": SAMPLES,
         "load_before": os.getloadavg(),
         "figures": {name: _time(fn) for name, fn in figures.items()},
+        "cpu_s": round(time.process_time(), 2),  # this process (client side) over all figures
         "load_after": os.getloadavg(),
     }
     result["over_2s"] = [name for name, t in result["figures"].items() if t["best_s"] >= 2.0]
@@ -110,9 +111,9 @@ def run(
     _setup(directory, database_url)
     generated = None
     if fill:
-        from casework.testing.bench_data import generate
+        from casework.testing.benchdata import generate
 
-        generated = generate(n)
+        generated = generate(n).as_dict()
     result = measure()
     result["generated"] = generated
     if own:
@@ -128,15 +129,16 @@ def main() -> None:
         "--n", type=int, default=None, help="cases to generate (default: none with --var-dir)"
     )
     parser.add_argument("--var-dir", help="use (and keep) this CASEWORK_VAR_DIR")
-    parser.add_argument("--database-url", help="an empty PostgreSQL database to fill")
+    parser.add_argument("--database-url", help="a PostgreSQL database (filled with --n)")
+    parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     fill = args.n is not None or not args.var_dir
-    print(
-        json.dumps(
-            run(args.n or DEFAULT_N, var_dir=args.var_dir, database_url=args.database_url, fill=fill),
-            indent=1,
-        )
+    text = json.dumps(
+        run(args.n or DEFAULT_N, var_dir=args.var_dir, database_url=args.database_url, fill=fill), indent=1
     )
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
