@@ -131,10 +131,20 @@ def _events(batch: Batch) -> None:
                     None,
                 )
             )
+            reason = "Customer replied"
             plan.append(
-                (c.id, "status_changed", None, "customer", js("resolved"), js("in_progress"), "Customer replied",
-                 back, None)
-            )  # fmt: skip
+                (
+                    c.id,
+                    "status_changed",
+                    None,
+                    "customer",
+                    js("resolved"),
+                    js("in_progress"),
+                    reason,
+                    back,
+                    None,
+                )
+            )
         if c.resolved_at:
             plan.append(
                 (
