@@ -45,7 +45,7 @@ from casework.core import scheduler
 # generated history leaves (breaches to record, alerts to send), the second what a tick costs at rest.
 # Slow-by-nature daily jobs last, so a timeout still leaves the others' figures; each line is printed
 # as soon as it is known.
-LAST = ("triage-retrain", "retention-policies", "insights-cluster")
+LAST = ("doctor", "triage-retrain", "retention-policies", "insights-cluster")
 jobs = sorted(scheduler.jobs(), key=lambda j: (j.name in LAST, j.name))
 for job in jobs:
     for run in ("first", "again"):
@@ -208,7 +208,7 @@ def measure(args: argparse.Namespace, install: bench_api.Install, token: str, n:
     return out
 
 
-def jobs(install: bench_api.Install, timeout: float = 1800) -> dict:
+def jobs(install: bench_api.Install, timeout: float = 900) -> dict:
     """Every periodic job, twice, in one process: {job: {first: …, again: …}} (seconds, CPU seconds)."""
     import subprocess
 
