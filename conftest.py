@@ -36,6 +36,12 @@ def _handover_journal_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _live_queue_counts(settings):
+    """Tests see every write in the sidebar counters at once (no sharing window; one test turns it on)."""
+    settings.CASEWORK = {**settings.CASEWORK, "QUEUE_COUNTS_SECONDS": 0}
+
+
+@pytest.fixture(autouse=True)
 def _no_triage_model(settings, tmp_path):
     """Every test starts with no learned triage model (rules alone) unless it trains one in its own dir."""
     from casework.triage import model_store

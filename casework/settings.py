@@ -339,6 +339,9 @@ CASEWORK = {
     # Reports (casework/reports/README.md): the dashboard is cached this long (0 = compute every time);
     # the daily summary goes out after DAILY_HOUR local time (CASEWORK_TIME_ZONE), the weekly report on
     # WEEKLY_WEEKDAY (0 = Monday) after that hour, each once per day/week to the subscribed users.
+    # The queue sidebar's desk-wide counters are shared this long per visibility scope (0 = count on
+    # every render; casework/cases/selectors.py queue_counts). The agent's own counters are always live.
+    "QUEUE_COUNTS_SECONDS": env_int("CASEWORK_QUEUE_COUNTS_SECONDS", 10, minimum=0, maximum=600),
     "REPORTS_CACHE_SECONDS": env_int("CASEWORK_REPORTS_CACHE_SECONDS", 60, minimum=0, maximum=3600),
     "REPORTS_DAILY_HOUR": env_int("CASEWORK_REPORTS_DAILY_HOUR", 7, minimum=0, maximum=23),
     "REPORTS_WEEKLY_WEEKDAY": env_int("CASEWORK_REPORTS_WEEKLY_WEEKDAY", 0, minimum=0, maximum=6),

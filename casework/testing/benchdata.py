@@ -175,8 +175,9 @@ def _format_default(f: models.Field, value: Any, fmt: Fmt) -> Any:
 # the data set
 # --------------------------------------------------------------------------------------------------
 
-DAYS = 730
+DAYS = 730  # the default span of the history (`--days`)
 OPEN_DAYS = 21  # cases younger than this may still be open
+REOPEN_SHARE = 0.06  # resolved cases that were reopened once before their last resolution
 SUBJECTS = [
     "Cannot log in to the portal",
     "Invoice charged twice",
@@ -250,6 +251,7 @@ class GeneratedCase:
     closed_at: datetime | None
     last_customer_message_at: datetime | None = None
     last_agent_message_at: datetime | None = None
+    reopen_count: int = 0
 
 
 @dataclass
@@ -263,6 +265,7 @@ class World:
     categories: dict[str, int]
     policy: tuple[int, str, int] | None  # id, name, calendar id
     customer_tier: dict[int, str]
+    days: int = DAYS
 
 
 @dataclass
@@ -310,7 +313,9 @@ def _category(subject: str, categories: dict[str, int]) -> int | None:
     return categories.get("other")
 
 
-def build_world(n_cases: int, rng: random.Random, fmt: Fmt, now: datetime) -> tuple[World, dict]:
+def build_world(
+    n_cases: int, rng: random.Random, fmt: Fmt, now: datetime, days: int = DAYS
+) -> tuple[World, dict]:
     """Organisations, domains, customers, teams, agents (ORM for the few, bulk for the many)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
@@ -319,7 +324,7 @@ def build_world(n_cases: int, rng: random.Random, fmt: Fmt, now: datetime) -> tu
     from casework.people.models import AgentProfile, Customer, Organisation, OrganisationDomain, Team
 
     counts: dict[str, int] = {}
-    started = now - timedelta(days=DAYS)
+    started = now - timedelta(days=days)
     teams = {}
     for tier, name in ((1, "L1 Support"), (2, "L2 Support"), (3, "L3 Engineering")):
         teams[tier] = Team.objects.get_or_create(name=name, defaults={"tier_level": tier})[0].pk
@@ -443,18 +448,19 @@ def build_world(n_cases: int, rng: random.Random, fmt: Fmt, now: datetime) -> tu
         categories=dict(Category.objects.values_list("slug", "pk")),
         policy=policy,
         customer_tier={pk: tier for pk, tier, _ in org_rows},
+        days=days,
     )
     return world, counts
 
 
-def _case_times(n: int, rng: random.Random, now: datetime) -> list[datetime]:
-    """n creation times over the last DAYS days, volume growing linearly (3× from start to end)."""
+def _case_times(n: int, rng: random.Random, now: datetime, days: int = DAYS) -> list[datetime]:
+    """n creation times over the last `days` days, volume growing linearly (3× from start to end)."""
     times = []
     for _ in range(n):
         # Inverse CDF of a density rising linearly from 1 to 3 over [0, 1].
         u = rng.random()
         x = (-1 + (1 + 8 * u) ** 0.5) / 2
-        times.append(now - timedelta(days=DAYS) + timedelta(seconds=x * DAYS * 86400))
+        times.append(now - timedelta(days=days) + timedelta(seconds=x * days * 86400))
     times.sort()
     return times
 
@@ -479,6 +485,7 @@ def _make_case(
         resolved_at = min(now, at + resolution_target * rng.uniform(0.1, 1.4))
         if status == "closed":
             closed_at = min(now, resolved_at + timedelta(days=rng.uniform(0.5, 7)))
+    reopen_count = int(resolved_at is not None and rng.random() < REOPEN_SHARE)
     assignee = None
     if status not in ("new",) and rng.random() < 0.95:
         assignee = rng.choice(world.agents_by_tier[tier] or world.agents_by_tier[1])
@@ -500,6 +507,7 @@ def _make_case(
         first_response_at=first_response_at,
         resolved_at=resolved_at,
         closed_at=closed_at,
+        reopen_count=reopen_count,
     )
 
 
@@ -508,7 +516,7 @@ CASE_COLUMNS = [
     "organisation_id", "channel", "category_id", "priority", "status", "tier", "team_id", "assignee_id",
     "sentiment", "frustrated",
     "created_at", "updated_at", "first_response_at", "resolved_at", "closed_at",
-    "last_customer_message_at", "last_agent_message_at",
+    "last_customer_message_at", "last_agent_message_at", "reopen_count",
 ]  # fmt: skip
 
 
@@ -527,6 +535,7 @@ def _write_cases(batch: Batch, prefix: str) -> None:
                 c.priority, c.status, c.tier, c.team_id, c.assignee_id, sentiment, fmt.b(sentiment < -0.6),
                 fmt.dt(c.created_at), fmt.dt(updated), fmt.dt(c.first_response_at), fmt.dt(c.resolved_at),
                 fmt.dt(c.closed_at), fmt.dt(c.last_customer_message_at), fmt.dt(c.last_agent_message_at),
+                c.reopen_count,
             )
         )  # fmt: skip
     batch.write(Case, rows, CASE_COLUMNS)
@@ -544,6 +553,7 @@ class Result:
     rows: dict[str, int]
     people: dict[str, int]
     vendor: str
+    phases: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -553,6 +563,7 @@ class Result:
             "rows": self.rows,
             "people": self.people,
             "database": self.vendor,
+            "phases": self.phases,
         }
 
 
@@ -567,63 +578,205 @@ def _reset_sequences(models_: list[type[models.Model]]) -> None:
             cursor.execute(sql)
 
 
+def _bulk_models() -> list[type[models.Model]]:
+    """The tables the built-in generators fill (the ones whose secondary indexes a big load rebuilds)."""
+    from casework.cases.models import Case, CaseEvent, Message
+    from casework.routing.models import TierHistory
+    from casework.sla.models import Breach, CaseClock, ClockLedgerEntry
+
+    return [Case, Message, CaseEvent, CaseClock, ClockLedgerEntry, Breach, TierHistory]
+
+
+# Below this many new cases (or when the tables already hold more than the load adds) the indexes stay:
+# rebuilding them costs in proportion to the whole table, maintaining them only to the rows added.
+REBUILD_INDEXES_FROM = 50_000
+
+
 def generate(
-    n_cases: int, *, seed: int = 20, batch_size: int = 5000, progress: Callable[[int], None] | None = None
+    n_cases: int,
+    *,
+    seed: int = 20,
+    batch_size: int = 5000,
+    days: int = DAYS,
+    rebuild_indexes: bool | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Result:
-    """Add `n_cases` generated cases (with everything that hangs off them) to the configured database."""
+    """Add `n_cases` generated cases (with everything that hangs off them) to the configured database.
+
+    `rebuild_indexes` (default: when adding at least REBUILD_INDEXES_FROM cases and at least as many as
+    there are) drops the non-unique secondary indexes of the bulk tables for the load and builds them
+    again at the end, in one sorted pass each; unique indexes and keys stay, so a generator bug still
+    fails. If the process is killed in between, the database is left without those indexes: it is
+    generated data for measuring, and the next run of the generator puts them back (see `_indexes_saved`).
+    """
     from django.conf import settings
 
     from casework.cases.models import Case
     from casework.core.models import Counter
 
+    if days < 1:
+        raise ValueError("days must be at least 1")
     rng = random.Random(seed)
     fmt = Fmt(connection.vendor)
     now = datetime.now(UTC)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     plugins = generators()
+    bulk = _bulk_models()
+    _restore_saved_indexes()
+    if rebuild_indexes is None:
+        rebuild_indexes = n_cases >= REBUILD_INDEXES_FROM and n_cases >= Case.objects.count()
+    timings: dict[str, float] = {}
     fast = _fast_load_begin()
+    dropped: list[tuple[str, str]] = []
     try:
-        world, people = build_world(n_cases, rng, fmt, now)
+        world, people = build_world(n_cases, rng, fmt, now, days)
         prefix = settings.CASEWORK["REFERENCE_PREFIX"]
-        times = _case_times(n_cases, rng, now)
+        times = _case_times(n_cases, rng, now, days)
+        if rebuild_indexes:
+            dropped = _drop_indexes(bulk)
+        no_fk_triggers = _fk_triggers_off()
         writers: dict[tuple, RowWriter] = {}
         next_ids: dict[type, int] = {}
         totals: dict[str, int] = {}
-        first_number = None
-        for start in range(0, n_cases, batch_size):
-            chunk = times[start : start + batch_size]
-            with transaction.atomic():
-                numbers = Counter.next_values("case", len(chunk))
-                first_number = first_number or numbers.start
-                batch = Batch(rng, fmt, world, now, [], writers, next_ids)
-                case_ids = batch.ids(Case, len(chunk))
-                batch.cases = [
-                    _make_case(rng, world, now, number, pk, at)
-                    for number, pk, at in zip(numbers, case_ids, chunk, strict=True)
-                ]
-                # The cases go in after the generators that fill in their fields (the messages: the
-                # last message times); foreign keys are checked at commit on both databases.
-                written = False
-                for plugin in plugins:
-                    if not written and plugin.order > CASES_ORDER:
+        load_started = time.perf_counter()
+        try:
+            for start in range(0, n_cases, batch_size):
+                chunk = times[start : start + batch_size]
+                with transaction.atomic():
+                    numbers = Counter.next_values("case", len(chunk))
+                    batch = Batch(rng, fmt, world, now, [], writers, next_ids)
+                    case_ids = batch.ids(Case, len(chunk))
+                    batch.cases = [
+                        _make_case(rng, world, now, number, pk, at)
+                        for number, pk, at in zip(numbers, case_ids, chunk, strict=True)
+                    ]
+                    # The cases go in after the generators that fill in their fields (the messages: the
+                    # last message times); foreign keys are checked at commit on both databases.
+                    written = False
+                    for plugin in plugins:
+                        if not written and plugin.order > CASES_ORDER:
+                            _write_cases(batch, prefix)
+                            written = True
+                        plugin.func(batch)
+                    if not written:
                         _write_cases(batch, prefix)
-                        written = True
-                    plugin.func(batch)
-                if not written:
-                    _write_cases(batch, prefix)
-            for label, count in batch.rows.items():
-                totals[label] = totals.get(label, 0) + count
-            if progress:
-                progress(len(chunk))
-        from casework.cases.models import CaseEvent, Message
-        from casework.routing.models import TierHistory
-        from casework.sla.models import Breach, CaseClock, ClockLedgerEntry
-
-        _reset_sequences([Case, Message, CaseEvent, CaseClock, ClockLedgerEntry, Breach, TierHistory])
+                for label, count in batch.rows.items():
+                    totals[label] = totals.get(label, 0) + count
+                if progress:
+                    progress(len(chunk))
+        finally:
+            if no_fk_triggers:
+                _fk_triggers_on()
+        timings["rows_s"] = round(time.perf_counter() - load_started, 1)
+        _reset_sequences(bulk)
     finally:
+        if dropped:
+            t0 = time.perf_counter()
+            _create_indexes(dropped)
+            timings["index_rebuild_s"] = round(time.perf_counter() - t0, 1)
         _fast_load_end(fast)
+    t0 = time.perf_counter()
     _analyze()
-    return Result(n_cases, time.perf_counter() - started, totals, people, connection.vendor)
+    timings["analyze_s"] = round(time.perf_counter() - t0, 1)
+    timings["indexes_rebuilt"] = len(dropped)
+    timings["fk_checks_skipped"] = bool(no_fk_triggers)
+    # This process's CPU time: on a shared machine, what the load itself cost (the database server's
+    # work on PostgreSQL is not in it).
+    timings["generator_cpu_s"] = round(time.process_time() - cpu_started, 1)
+    result = Result(n_cases, time.perf_counter() - started, totals, people, connection.vendor)
+    result.phases = timings
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# load tricks, each measured (docs/scaling.md): secondary indexes rebuilt, PostgreSQL FK triggers off
+# --------------------------------------------------------------------------------------------------
+
+_SAVED_TABLE = "casework_benchdata_indexes"
+
+
+def _drop_indexes(bulk: list[type[models.Model]]) -> list[tuple[str, str]]:
+    """Drop the non-unique secondary indexes of the bulk tables; their definitions are kept in a small
+    table first, so a run killed halfway gets them back from the next run (`_restore_saved_indexes`)."""
+    tables = [m._meta.db_table for m in bulk]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+                "WHERE t.relname = ANY(%s) AND NOT i.indisunique AND NOT i.indisprimary "
+                "AND t.relnamespace = to_regnamespace(current_schema())::oid ORDER BY 1",
+                [tables],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(tables))
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                f"AND tbl_name IN ({marks}) AND sql NOT LIKE 'CREATE UNIQUE%%' ORDER BY 1",
+                tables,
+            )
+        found = [(name, sql) for name, sql in cursor.fetchall()]
+        if not found:
+            return []
+        quote = connection.ops.quote_name
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {_SAVED_TABLE} (name varchar(200) PRIMARY KEY, sql text)")
+        cursor.executemany(f"INSERT INTO {_SAVED_TABLE} (name, sql) VALUES (%s, %s)", found)
+        for name, _ in found:
+            cursor.execute(f"DROP INDEX {quote(name)}")
+    return found
+
+
+def _create_indexes(dropped: list[tuple[str, str]]) -> None:
+    with connection.cursor() as cursor:
+        for name, sql in dropped:
+            cursor.execute(sql)
+            cursor.execute(f"DELETE FROM {_SAVED_TABLE} WHERE name = %s", [name])
+        cursor.execute(f"DROP TABLE {_SAVED_TABLE}")
+
+
+def _restore_saved_indexes() -> None:
+    """Indexes a killed run dropped (their definitions wait in the saved table): build them again."""
+    tables = connection.introspection.table_names()
+    if _SAVED_TABLE not in tables:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name, sql FROM {_SAVED_TABLE}")
+        saved = cursor.fetchall()
+    _create_indexes(saved)
+
+
+def _fk_triggers_off() -> bool:
+    """Foreign-key checks off for the load: the generator writes keys it made itself.
+
+    PostgreSQL checks every foreign key of every copied row at commit (one trigger call per row and
+    key); as a superuser the load skips them (`session_replication_role = replica`: no FK or user
+    triggers, and the bulk tables have no others); anyone else keeps the checks. SQLite
+    (`PRAGMA foreign_keys = OFF`, outside any transaction) would otherwise look for the children of
+    every case it inserts after its messages (deferred checks), which without the child's index on
+    case_id is a scan of the child table per case."""
+    if connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA foreign_keys = OFF")
+            return True
+        if connection.vendor != "postgresql":
+            return False
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        row = cursor.fetchone()
+        if not row or not row[0]:
+            return False
+        cursor.execute("SET session_replication_role = replica")
+    return True
+
+
+def _fk_triggers_on() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA foreign_keys = ON")
+        else:
+            cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def _fast_load_begin() -> dict:

@@ -25,6 +25,10 @@ def _messages(batch: Batch) -> None:
                 follow = c.first_response_at + timedelta(hours=rng.uniform(0.5, 30))
                 if follow < batch.now:
                     plan.append((c, "customer", follow, "Any news on this? " + rng.choice(WORDS)))
+                    # Half the follow-ups get a second public reply (first-contact resolution < 100 %).
+                    again = follow + timedelta(minutes=rng.uniform(10, 240))
+                    if rng.random() < 0.5 and again < (c.resolved_at or batch.now):
+                        plan.append((c, "reply", again, "Here is an update: " + rng.choice(WORDS)))
             if rng.random() < 0.25:
                 plan.append((c, "note", c.first_response_at + timedelta(minutes=5), "Checked the logs."))
     ids = batch.ids(Message, len(plan))
@@ -107,6 +111,37 @@ def _events(batch: Batch) -> None:
                     js("in_progress"),
                     "",
                     c.first_response_at,
+                    None,
+                )
+            )
+        if c.resolved_at and c.reopen_count:
+            # Resolved once half-way, reopened by the customer a third of the way after, resolved again.
+            first_done = c.created_at + (c.resolved_at - c.created_at) / 2
+            back = first_done + (c.resolved_at - first_done) / 3
+            plan.append(
+                (
+                    c.id,
+                    "status_changed",
+                    c.assignee_id,
+                    "",
+                    js("in_progress"),
+                    js("resolved"),
+                    "",
+                    first_done,
+                    None,
+                )
+            )
+            reason = "Customer replied"
+            plan.append(
+                (
+                    c.id,
+                    "status_changed",
+                    None,
+                    "customer",
+                    js("resolved"),
+                    js("in_progress"),
+                    reason,
+                    back,
                     None,
                 )
             )
@@ -249,6 +284,14 @@ def _sla(batch: Batch) -> None:
          "due_at", "at_risk_at", "at_risk_notified", "breached_at", "stopped_at", "updated_at"],
     )  # fmt: skip
     batch.write(ClockLedgerEntry, ledger, ["clock_id", "kind", "at", "due_after", "consumed", "reason"])
+    batch.write(
+        ClockLedgerEntry,
+        [
+            (b[0], "breached", b[8], b[7], b[6], "Target ran out", "sla")
+            for b in breaches  # clock, …, target, due_at, breached_at: the ledger line of each breach
+        ],
+        ["clock_id", "kind", "at", "due_before", "consumed", "reason", "actor_label"],
+    )
     batch.write(
         Breach,
         breaches,

@@ -321,3 +321,21 @@ def test_a_nul_character_anywhere_in_a_json_body_is_a_clear_422(api):
         answer = api.post("/api/v1/rules", body)
         assert answer.status_code == 422, answer.content
         assert answer.json()["error"]["code"] == "nul_character"
+
+
+def test_detail_runs_a_constant_number_of_queries(api, customer, django_assert_max_num_queries, bob):
+    """Issue 20: GET /api/v1/cases/{ref} costs the same whatever the number of cases and messages."""
+    from casework.cases import services
+
+    case = open_case(subject="The one we read", customer=customer, tags=["a"])
+    url = f"/api/v1/cases/{case.reference}"
+    api.get(url)  # the rate-limit windows exist from here on
+    with django_assert_max_num_queries(12) as small:
+        assert api.get(url).status_code == 200
+    for i in range(30):
+        other = open_case(subject=f"more {i}", customer=customer, tags=["c"])
+        services.case_assign(case=other, assignee=bob, actor=bob)
+    for i in range(10):
+        services.case_add_message(case=case, kind="reply", body=f"Reply {i}", actor=bob)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert api.get(url).status_code == 200

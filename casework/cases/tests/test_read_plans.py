@@ -133,7 +133,7 @@ def test_open_flag_follows_status_whatever_writes_it(some_cases):
 def test_queue_counts_count_by_index_with_a_fixed_number_of_queries(
     some_cases, alice, django_assert_num_queries
 ):
-    with django_assert_num_queries(4):  # cases, at risk, breached, my tasks
+    with django_assert_num_queries(5):  # cases, at risk, breached, the agent's own, my tasks
         selectors.queue_counts(alice)
     counts, plans = plans_of(selectors.queue_counts, alice)
     assert counts["open"] == 5 and counts["mine"] == 1 and counts["critical"] == 1
@@ -150,8 +150,31 @@ def test_queue_counts_count_by_index_with_a_fixed_number_of_queries(
 def test_queue_counts_query_count_does_not_grow_with_cases(customer, alice, django_assert_num_queries):
     for i in range(3):
         open_case(subject=f"More {i}", customer=CustomerFactory())
-    with django_assert_num_queries(4):  # cases, at risk, breached, my tasks
+    with django_assert_num_queries(5):  # cases, at risk, breached, the agent's own, my tasks
         selectors.queue_counts(alice)
+
+
+def test_desk_wide_counters_are_shared_for_a_window_and_own_counters_stay_live(
+    some_cases, alice, settings, django_assert_num_queries
+):
+    """Every queue render of every agent asked the same desk-wide question (a pass over every open
+    case: ~30k index entries at a million cases); within CASEWORK_QUEUE_COUNTS_SECONDS it is answered
+    once per visibility scope. The agent's own counters are index ranges and never wait."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CASEWORK = {**settings.CASEWORK, "QUEUE_COUNTS_SECONDS": 30}
+    first = selectors.queue_counts(alice)
+    Case.objects.filter(pk=some_cases[3].pk).update(assignee=alice)
+    with django_assert_num_queries(2):  # the agent's own counters and tasks only
+        second = selectors.queue_counts(alice)
+    assert second["open"] == first["open"] and second["unassigned"] == first["unassigned"]
+    assert second["mine"] == first["mine"] + 1  # live
+    _, plans = plans_of(selectors.queue_counts, alice)
+    for plan in plans:
+        assert not plan.problems(), plan.text
+    cache.clear()
+    assert selectors.queue_counts(alice)["unassigned"] == first["unassigned"] - 1
 
 
 def test_sla_counters_and_views_agree(some_cases, alice):

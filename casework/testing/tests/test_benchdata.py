@@ -94,3 +94,35 @@ def test_generated_escalations_look_like_the_doors_and_their_case_pages_render(c
     client.force_login(make_agent("mona", role="manager"))
     for event in escalated[:5]:
         assert client.get(f"/cases/{event.case.reference}/").status_code == 200
+
+
+def _index_names(tables: list[str]) -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            marks = ", ".join(["%s"] * len(tables))
+            cursor.execute(
+                f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({marks})", tables
+            )
+        else:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = ANY(%s)", [tables])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_indexes_dropped_for_a_load_come_back_even_after_a_killed_run():
+    """A big load drops the bulk tables' non-unique indexes and rebuilds them; a run killed in between
+    leaves their definitions in a table, and the next run builds them again before anything else."""
+    bulk = benchdata._bulk_models()
+    tables = [m._meta.db_table for m in bulk]
+    before = _index_names(tables)
+    dropped = benchdata._drop_indexes(bulk)
+    assert {"event_case_created", "case_queue_counts"} <= {name for name, _ in dropped}
+    assert "event_case_created" not in _index_names(tables)
+    assert "tierhist_one_open_per_case" in _index_names(tables)  # unique ones stay
+    # … the process dies here; the next run restores them first.
+    benchdata._restore_saved_indexes()
+    assert _index_names(tables) == before
+    from django.db import connection
+
+    assert benchdata._SAVED_TABLE not in connection.introspection.table_names()

@@ -520,3 +520,24 @@ def test_saved_views_personal_and_shared_with_counts(agent_client, alice, bob, c
     assert bobs.post(reverse("web:saved_view_delete", args=[low.pk])).status_code == 404
     agent_client.post(reverse("web:saved_view_delete", args=[low.pk]))
     assert not SavedView.objects.filter(pk=low.pk).exists()
+
+
+def test_case_page_runs_constant_queries(agent_client, customer, alice, django_assert_max_num_queries):
+    """Issue 20: the case page's query count depends neither on how many cases there are nor on how
+    long this case's history is (no query per message, event or other case)."""
+    case = open_case(subject="The one we open", customer=customer)
+    services.case_assign(case=case, assignee=alice, actor=alice)
+    url = reverse("web:case", args=[case.reference])
+    agent_client.get(url)  # first-render caches (config, permissions) out of the way
+    with django_assert_max_num_queries(60) as small:
+        assert agent_client.get(url).status_code == 200
+    for i in range(30):
+        other = open_case(subject=f"other {i}", customer=customer, tags=["x"])
+        services.case_assign(case=other, assignee=alice, actor=alice)
+    for i in range(10):
+        services.case_add_message(case=case, kind="reply", body=f"Reply {i}", actor=alice)
+        services.case_add_message(case=case, kind="note", body=f"Note {i} for @alice", actor=alice)
+        services.case_add_message(case=case, kind="customer", body=f"Customer {i}", customer=customer)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        html = agent_client.get(url).content.decode()
+    assert "Reply 9" in html and "Note 9" in html
