@@ -72,6 +72,16 @@ def test_counter_store_counts_and_refuses_past_the_limit():
     assert usage.limited and 0 < usage.retry_after <= 3600
 
 
+def test_counter_store_counts_an_attempt_with_one_statement(django_assert_num_queries):
+    # django-ratelimit sends add() then incr(); the add is the counting upsert and the incr reuses it.
+    for expected in (1, 2, 3):
+        with django_assert_num_queries(1):
+            usage = ratelimit.hit("one", "k", "10/m")
+        assert (usage.count, usage.limited) == (expected, False)
+    # Reading without counting still works (increment=False: add of 0, then a read).
+    assert ratelimit.hit("one", "k", "10/m", increment=False).count == 3
+
+
 def test_counter_store_restarts_an_expired_window(time_machine):
     time_machine.move_to("2026-12-03 10:00:00+00:00", tick=False)
     assert ratelimit.hit("w", "k", "1/m").limited is False

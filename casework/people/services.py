@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
+from casework.core import config
 from casework.core.errors import Conflict, ValidationFailed
 from casework.core.text import email_domain, normalise_whitespace
 
@@ -39,11 +41,20 @@ def organisation_for_email(address: str) -> Organisation | None:
 
 
 def _organisations_by_domain(addresses: Iterable[str]) -> dict[str, Organisation]:
+    """The organisations these addresses' domains belong to. Domains and organisations are configuration
+    (triggers move the configuration version when either changes: migration 0007): read once per
+    version, not on every new customer. Each caller gets its own copy of an organisation, so a write
+    never shares an instance with another."""
     domains = {d for d in map(email_domain, addresses) if d}
     if not domains:
         return {}
-    # `domain` is unique: no ordering needed (building the ORDER BY cost more than the lookup).
-    rows = OrganisationDomain.objects.select_related("organisation").filter(domain__in=domains).order_by()
+    known = config.cached("organisation-domains", _load_organisation_domains)
+    return {domain: copy.copy(known[domain]) for domain in domains if domain in known}
+
+
+def _load_organisation_domains() -> dict[str, Organisation]:
+    # `domain` is unique: no ordering needed.
+    rows = OrganisationDomain.objects.select_related("organisation").order_by()
     return {row.domain: row.organisation for row in rows}
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from casework.cases import services as case_services
@@ -59,6 +59,31 @@ def _key(name: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+# The User and AgentProfile fields `_Pool.user` builds an assignee from (the order of gather_candidates'
+# rows); the User's others stay deferred.
+_USER_EXTRA = ("user__email", "user__is_staff", "user__is_superuser")
+_USER_FIELDS = [
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "date_joined",
+    "is_active",
+    "email",
+    "is_staff",
+    "is_superuser",
+]
+_PROFILE_FIELDS = [
+    "id",
+    "user_id",
+    "tier_level",
+    "max_open_cases",
+    "availability",
+    "away_until",
+    "last_assigned_at",
+]
+
+
 def case_needs(case: Case, tag_names: list[str] | None = None) -> scoring.CaseNeeds:
     """What the case asks of its owner: skills from category, tags and product; VIP/enterprise; tier."""
     wanted: dict[str, float] = {}
@@ -92,12 +117,14 @@ def gather_candidates(
     now: datetime | None = None,
     lock: bool = False,
     users: dict[int, int] | None = None,
+    people: dict[int, Any] | None = None,
 ) -> list[scoring.Candidate]:
     """Every member of the team (or the given profiles) as a scoring Candidate, in two queries whatever
     the team size: profiles+users and open-case load (one GROUP BY); skills and out-of-office ranges are
     configuration, cached per version. With `lock`, the profiles are locked first (in id order), so the
     load read after it is the truth until this transaction ends. `users`, if given, is filled with
-    profile id → user id.
+    profile id → user id; `people` with profile id → the row the agent's User is built from when a
+    case is given to them (`_Pool.user`), so an assignment reads nobody again.
 
     Plain value rows, not model instances: building 200 AgentProfile+User objects cost more than the
     queries themselves (bench/bench_assign.py)."""
@@ -124,6 +151,7 @@ def gather_candidates(
             "user__last_name",
             "user__username",
             "user__date_joined",
+            *_USER_EXTRA,
         )
     )
     if not profiles:
@@ -156,10 +184,16 @@ def gather_candidates(
         last_name,
         username,
         joined,
+        *extra,
     ) in profiles:
         by_priority = counts.get(user_id, {})
         if users is not None:
             users[pk] = user_id
+        if people is not None:
+            people[pk] = (
+                (user_id, username, first, last_name, joined, is_active, *extra),
+                (pk, user_id, tier, capacity, avail, away_until, last),
+            )
         reason = _reason(is_active, avail, away_until, absences.get(pk), now)
         name = f"{first} {last_name}".strip() or username
         candidates.append(
@@ -283,8 +317,9 @@ class _Pool:
         self, now: datetime, *, team: Team | None = None, profile_ids: list[int] | None = None
     ) -> None:
         self.user_of: dict[int, int] = {}
+        self.rows: dict[int, Any] = {}
         self.baseline = gather_candidates(
-            team=team, profile_ids=profile_ids, now=now, lock=True, users=self.user_of
+            team=team, profile_ids=profile_ids, now=now, lock=True, users=self.user_of, people=self.rows
         )
         self.users: dict[int, Any] = {}
 
@@ -306,12 +341,24 @@ class _Pool:
         return result
 
     def user(self, candidate_id: int) -> Any:
+        """The agent's User, with its profile cached on it (case_assign checks `user.agent`), built from
+        the row the pool read under the profiles' locks: no query. Fields that row leaves out (the
+        password hash, last login) are deferred, loaded if something reads them."""
         if candidate_id not in self.users:
-            # With the profile joined, `user.agent` is cached: case_assign's agent check costs nothing.
-            self.users[candidate_id] = (
-                get_user_model().objects.select_related("agent").get(agent__pk=candidate_id)
-            )
+            user_values, profile_values = self.rows[candidate_id]
+            user = _partial(get_user_model(), dict(zip(_USER_FIELDS, user_values, strict=True)))
+            profile = _partial(AgentProfile, dict(zip(_PROFILE_FIELDS, profile_values, strict=True)))
+            AgentProfile.user.field.set_cached_value(profile, user)
+            AgentProfile.user.field.remote_field.set_cached_value(user, profile)
+            self.users[candidate_id] = user
         return self.users[candidate_id]
+
+
+def _partial(model: type, values: dict[str, Any]) -> Any:
+    """An instance as the database has it, with only these fields loaded (the others deferred, as
+    `.only()` makes them): `from_db` wants the values in the model's field order."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
 def _pool(work: Work, now: datetime, *, team: Team | None = None, profile_id: int | None = None) -> _Pool:

@@ -58,9 +58,11 @@ def build_document(parts: DocumentParts) -> Document:
     people = " ".join(p for p in (parts.customer_name, email, email_words, parts.organisation) if p)
     body_parts: list[str] = []
     size = 0
-    for text in (parts.description, *parts.messages):
-        if not text or (text is not parts.description and text == parts.description):
-            continue  # the opening message usually repeats the description
+    for position, text in enumerate((parts.description, *parts.messages)):
+        # The opening message usually repeats the description (and, built from the write's own
+        # message, may be the very same string object: compare by position, not identity).
+        if not text or (position > 0 and text == parts.description):
+            continue
         text = text[:MESSAGE_CHARS]
         if size + len(text) > BODY_CHARS:
             text = text[: max(0, BODY_CHARS - size)]

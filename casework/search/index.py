@@ -61,26 +61,47 @@ def reindex_flushed(work, events: list[CaseEvent]) -> None:
     if others:
         cases += list(Case.objects.select_related("customer", "organisation").filter(pk__in=others))
     work.load_tags(pks)  # none read when triage already read them for this write
-    reindex(cases=cases, tags=work.tags)
+    reindex(cases=cases, tags=work.tags, bodies=_bodies_in_memory(work, pks))
 
 
-def reindex(*, cases: Iterable[Case], tags: dict | None = None) -> int:
+def _bodies_in_memory(work, pks: list[int]) -> dict[int, list[str]]:
+    """The message texts of cases this write opened, from the write's own messages: every message of
+    such a case was inserted by this write (and noted in it), unless one was moved or merged in, which
+    an event of this write says. Those cases, and cases opened earlier, are read (one query)."""
+    moved = {
+        event.case_id
+        for event in work.events
+        if event.kind in (EventKind.MERGED, EventKind.MERGED_INTO)
+        or (event.kind == EventKind.NOTE and any(key in (event.data or {}) for key in _MOVE_KEYS))
+    }
+    fresh = {pk for pk in pks if pk in work.opened and pk not in moved}
+    bodies: dict[int, list[tuple]] = {pk: [] for pk in fresh}
+    for message in work.messages.values():
+        if message.case_id in bodies and message.kind != MessageKind.SYSTEM:
+            bodies[message.case_id].append((message.created_at, message.pk, message.body))
+    return {pk: [body for *_, body in sorted(rows)] for pk, rows in bodies.items()}
+
+
+def reindex(*, cases: Iterable[Case], tags: dict | None = None, bodies: dict | None = None) -> int:
     """Rewrite the documents of these cases (upsert, one statement) from the given instances, their
-    messages (one query) and their tags (`tags[pk]` when the caller holds them current, else read)."""
+    messages (`bodies[pk]`, the texts in order, when the caller holds them all; else one query) and
+    their tags (`tags[pk]` when the caller holds them current, else read)."""
     cases = list(cases)
     if not cases:
         return 0
     tags = tags or {}
     pks = [case.pk for case in cases]
-    bodies: dict[int, list[str]] = defaultdict(list)
-    rows = (
-        Message.objects.filter(case_id__in=pks)
-        .exclude(kind=MessageKind.SYSTEM)
-        .order_by("case_id", "created_at", "id")
-        .values_list("case_id", "body")
-    )
-    for case_id, body in rows:
-        bodies[case_id].append(body)
+    bodies = defaultdict(list, bodies or {})
+    unread = [pk for pk in pks if pk not in bodies]
+    if unread:
+        rows = (
+            Message.objects.filter(case_id__in=unread)
+            .exclude(kind=MessageKind.SYSTEM)
+            .order_by("case_id", "created_at", "id")
+            .values_list("case_id", "body")
+        )
+        for case_id, body in rows:
+            bodies[case_id].append(body)
     missing = [pk for pk in pks if pk not in tags]
     tag_names: dict[int, list[str]] = defaultdict(list)
     if missing:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from casework.cases import selectors, services
 from casework.cases.models import Case
@@ -33,6 +34,25 @@ def test_a_new_case_is_indexed_by_its_own_write(case):
     assert found("northwind") == [case.reference]
     assert found("nora@northwind.test") == [case.reference]
     assert found("zebra") == []
+
+
+def test_new_cases_are_indexed_from_the_write_itself_as_a_rebuild_would_index_them(alice):
+    customer = CustomerFactory()
+    openings = [
+        services.Opening(subject=f"Batch {n}", description=f"Body of case {n}", customer=customer)
+        for n in range(3)
+    ] + [services.Opening(subject="No text", description="", customer=customer)]
+    with CaptureQueriesContext(connection) as seen:
+        opened = services.case_open_many(openings)
+    # The write holds every message of the cases it opened: it does not read them back for the index.
+    assert not [q for q in seen.captured_queries if '"cases_message"."body" FROM' in q["sql"]]
+    cases = [case for case, _ in opened]
+    in_write = {d.case_id: (d.people, d.tags, d.body) for d in CaseDocument.objects.filter(case__in=cases)}
+    index.reindex(
+        cases=Case.objects.select_related("customer", "organisation").filter(pk__in=[c.pk for c in cases])
+    )
+    rebuilt = {d.case_id: (d.people, d.tags, d.body) for d in CaseDocument.objects.filter(case__in=cases)}
+    assert in_write == rebuilt and "Body of case 2" in rebuilt[cases[2].pk][2]
 
 
 @pytest.mark.parametrize(
