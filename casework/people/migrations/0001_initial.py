@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,126 +15,271 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Skill',
+            name="Skill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.CharField(blank=True, max_length=300)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.CharField(blank=True, max_length=300)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AgentProfile',
+            name="AgentProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tier_level', models.PositiveSmallIntegerField(default=1)),
-                ('max_open_cases', models.PositiveIntegerField(default=20)),
-                ('availability', models.CharField(choices=[('active', 'Active'), ('away', 'Away'), ('out_of_office', 'Out of office')], default='active', max_length=20)),
-                ('away_until', models.DateTimeField(blank=True, null=True)),
-                ('last_assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('cover', models.ForeignKey(blank=True, help_text="Who takes this agent's cases while they are out of office.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='covering_for', to='people.agentprofile')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='agent', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("tier_level", models.PositiveSmallIntegerField(default=1)),
+                ("max_open_cases", models.PositiveIntegerField(default=20)),
+                (
+                    "availability",
+                    models.CharField(
+                        choices=[("active", "Active"), ("away", "Away"), ("out_of_office", "Out of office")],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("away_until", models.DateTimeField(blank=True, null=True)),
+                ("last_assigned_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cover",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Who takes this agent's cases while they are out of office.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="covering_for",
+                        to="people.agentprofile",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agent",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user__username'],
+                "ordering": ["user__username"],
             },
         ),
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('tier', models.CharField(choices=[('standard', 'Standard'), ('business', 'Business'), ('enterprise', 'Enterprise')], default='standard', max_length=20)),
-                ('vip', models.BooleanField(default=False, verbose_name='VIP')),
-                ('notes', models.TextField(blank=True)),
-                ('external_id', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='CRM id')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("standard", "Standard"),
+                            ("business", "Business"),
+                            ("enterprise", "Enterprise"),
+                        ],
+                        default="standard",
+                        max_length=20,
+                    ),
+                ),
+                ("vip", models.BooleanField(default=False, verbose_name="VIP")),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "external_id",
+                    models.CharField(blank=True, db_index=True, max_length=100, verbose_name="CRM id"),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('tier__in', ['standard', 'business', 'enterprise'])), name='organisation_tier_valid')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("tier__in", ["standard", "business", "enterprise"])),
+                        name="organisation_tier_valid",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OrganisationDomain',
+            name="OrganisationDomain",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(max_length=253, unique=True)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='people.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("domain", models.CharField(max_length=253, unique=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="domains",
+                        to="people.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['domain'],
+                "ordering": ["domain"],
             },
         ),
         migrations.CreateModel(
-            name='AgentSkill',
+            name="AgentSkill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.FloatField(default=1.0, help_text='0.1 (basic) to 1.0 (expert).')),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='people.agentprofile')),
-                ('skill', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='people.skill')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("level", models.FloatField(default=1.0, help_text="0.1 (basic) to 1.0 (expert).")),
+                (
+                    "agent",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="people.agentprofile"),
+                ),
+                ("skill", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="people.skill")),
             ],
         ),
         migrations.AddField(
-            model_name='agentprofile',
-            name='skills',
-            field=models.ManyToManyField(blank=True, related_name='agents', through='people.AgentSkill', to='people.skill'),
+            model_name="agentprofile",
+            name="skills",
+            field=models.ManyToManyField(
+                blank=True, related_name="agents", through="people.AgentSkill", to="people.skill"
+            ),
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('tier_level', models.PositiveSmallIntegerField(blank=True, help_text='1, 2 or 3 for the L1/L2/L3 support tiers; empty for other teams.', null=True)),
-                ('email', models.EmailField(blank=True, help_text='Where team alerts go when no lead is set.', max_length=254)),
-                ('assignment_mode', models.CharField(choices=[('skills_load', 'Skills and workload'), ('round_robin', 'Round robin'), ('manual', 'Manual')], default='skills_load', max_length=20)),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='led_teams', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                (
+                    "tier_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="1, 2 or 3 for the L1/L2/L3 support tiers; empty for other teams.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(
+                        blank=True, help_text="Where team alerts go when no lead is set.", max_length=254
+                    ),
+                ),
+                (
+                    "assignment_mode",
+                    models.CharField(
+                        choices=[
+                            ("skills_load", "Skills and workload"),
+                            ("round_robin", "Round robin"),
+                            ("manual", "Manual"),
+                        ],
+                        default="skills_load",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="led_teams",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tier_level', 'name'],
+                "ordering": ["tier_level", "name"],
             },
         ),
         migrations.AddField(
-            model_name='agentprofile',
-            name='teams',
-            field=models.ManyToManyField(blank=True, related_name='agents', to='people.team'),
+            model_name="agentprofile",
+            name="teams",
+            field=models.ManyToManyField(blank=True, related_name="agents", to="people.team"),
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('email', models.EmailField(max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=50)),
-                ('external_id', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='CRM id')),
-                ('notes', models.TextField(blank=True)),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to='people.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("email", models.EmailField(max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=50)),
+                (
+                    "external_id",
+                    models.CharField(blank=True, db_index=True, max_length=100, verbose_name="CRM id"),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customers",
+                        to="people.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'email'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='customer_email_unique_ci')],
+                "ordering": ["name", "email"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("email"), name="customer_email_unique_ci"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='agentskill',
-            constraint=models.UniqueConstraint(fields=('agent', 'skill'), name='agent_skill_unique'),
+            model_name="agentskill",
+            constraint=models.UniqueConstraint(fields=("agent", "skill"), name="agent_skill_unique"),
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.CheckConstraint(condition=models.Q(('tier_level__isnull', True), ('tier_level__in', [1, 2, 3]), _connector='OR'), name='team_tier_level_valid'),
+            model_name="team",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("tier_level__isnull", True), ("tier_level__in", [1, 2, 3]), _connector="OR"
+                ),
+                name="team_tier_level_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('tier_level__in', [1, 2, 3])), name='agent_tier_level_valid'),
+            model_name="agentprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("tier_level__in", [1, 2, 3])), name="agent_tier_level_valid"
+            ),
         ),
     ]

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0001_initial'),
+        ("people", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='team',
-            name='cover_policy',
-            field=models.CharField(choices=[('offer', 'Offer cases to the cover agent (note on each case)'), ('reassign', 'Reassign cases to the cover agent')], default='offer', max_length=20),
+            model_name="team",
+            name="cover_policy",
+            field=models.CharField(
+                choices=[
+                    ("offer", "Offer cases to the cover agent (note on each case)"),
+                    ("reassign", "Reassign cases to the cover agent"),
+                ],
+                default="offer",
+                max_length=20,
+            ),
         ),
     ]

@@ -14,21 +14,32 @@ def existing_rights(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0002_team_cover_policy'),
+        ("people", "0002_team_cover_policy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agentprofile',
-            name='role',
-            field=models.CharField(choices=[('agent', 'Agent'), ('lead', 'Team lead'), ('manager', 'Manager'), ('admin', 'Admin')], default='agent', max_length=10),
+            model_name="agentprofile",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("agent", "Agent"),
+                    ("lead", "Team lead"),
+                    ("manager", "Manager"),
+                    ("admin", "Admin"),
+                ],
+                default="agent",
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['agent', 'lead', 'manager', 'admin'])), name='agent_role_valid'),
+            model_name="agentprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["agent", "lead", "manager", "admin"])),
+                name="agent_role_valid",
+            ),
         ),
         migrations.RunPython(existing_rights, migrations.RunPython.noop),
     ]

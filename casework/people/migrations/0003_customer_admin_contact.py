@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0002_team_cover_policy'),
+        ("people", "0002_team_cover_policy"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='is_admin_contact',
-            field=models.BooleanField(default=False, help_text='Sees every case of their organisation in the customer portal.', verbose_name='admin contact'),
+            model_name="customer",
+            name="is_admin_contact",
+            field=models.BooleanField(
+                default=False,
+                help_text="Sees every case of their organisation in the customer portal.",
+                verbose_name="admin contact",
+            ),
         ),
     ]

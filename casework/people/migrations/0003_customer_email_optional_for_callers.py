@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0002_team_cover_policy'),
+        ("people", "0002_team_cover_policy"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='customer',
-            name='email',
+            model_name="customer",
+            name="email",
             field=models.EmailField(blank=True, max_length=254, null=True),
         ),
     ]

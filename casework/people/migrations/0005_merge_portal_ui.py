@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0003_customer_admin_contact'),
-        ('people', '0004_customer_changes'),
+        ("people", "0003_customer_admin_contact"),
+        ("people", "0004_customer_changes"),
     ]
 
-    operations = [
-    ]
+    operations = []

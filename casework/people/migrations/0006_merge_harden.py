@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0003_agent_role'),
-        ('people', '0005_merge_portal_ui'),
+        ("people", "0003_agent_role"),
+        ("people", "0005_merge_portal_ui"),
     ]
 
-    operations = [
-    ]
+    operations = []
