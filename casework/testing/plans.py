@@ -8,9 +8,9 @@ into a scan fails CI instead of a benchmark weeks later. Timings never go in tes
   COVERING INDEX x` reads index `x` in full), a sort as `USE TEMP B-TREE FOR ORDER BY`, a per-row
   subquery as `CORRELATED`.
 * PostgreSQL: `EXPLAIN` with sequential scans and explicit sorts priced out (`enable_seqscan`,
-  `enable_sort` off), because on a test database of a few rows the planner rightly prefers scanning;
-  what is left is whether an index *can* serve the query: `Seq Scan` or `Sort` still in the plan means
-  none can.
+  `enable_sort`, `enable_incremental_sort` off), because on a test database of a few rows the planner
+  rightly prefers scanning; what is left is whether an index *can* serve the query: `Seq Scan` or `Sort`
+  still in the plan means none can. Tests ANALYZE the rows they made, so no planner tie decides.
 """
 
 from __future__ import annotations
@@ -73,12 +73,14 @@ def _explain(sql: str, params: Iterable) -> Plan:
         else:
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("SET LOCAL enable_incremental_sort = off")
             try:
                 cursor.execute(f"EXPLAIN {sql}", params)
                 lines = [row[0] for row in cursor.fetchall()]
             finally:
                 cursor.execute("SET LOCAL enable_seqscan = on")
                 cursor.execute("SET LOCAL enable_sort = on")
+                cursor.execute("SET LOCAL enable_incremental_sort = on")
     return Plan(sql=sql, lines=lines, vendor=connection.vendor)
 
 
