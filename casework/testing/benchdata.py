@@ -38,6 +38,8 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
+from casework.testing import benchdata_load as load
+
 # --------------------------------------------------------------------------------------------------
 # plugins
 # --------------------------------------------------------------------------------------------------
@@ -623,19 +625,19 @@ def generate(
     cpu_started = time.process_time()
     plugins = generators()
     bulk = _bulk_models()
-    _restore_saved_indexes()
+    load.restore_saved_indexes()
     if rebuild_indexes is None:
         rebuild_indexes = n_cases >= REBUILD_INDEXES_FROM and n_cases >= Case.objects.count()
     timings: dict[str, float] = {}
-    fast = _fast_load_begin()
+    fast = load.fast_load_begin()
     dropped: list[tuple[str, str]] = []
     try:
         world, people = build_world(n_cases, rng, fmt, now, days)
         prefix = settings.CASEWORK["REFERENCE_PREFIX"]
         times = _case_times(n_cases, rng, now, days)
         if rebuild_indexes:
-            dropped = _drop_indexes(bulk)
-        no_fk_triggers = _fk_triggers_off()
+            dropped = load.drop_indexes(bulk)
+        no_fk_triggers = load.fk_triggers_off()
         writers: dict[tuple, RowWriter] = {}
         next_ids: dict[type, int] = {}
         totals: dict[str, int] = {}
@@ -667,17 +669,17 @@ def generate(
                     progress(len(chunk))
         finally:
             if no_fk_triggers:
-                _fk_triggers_on()
+                load.fk_triggers_on()
         timings["rows_s"] = round(time.perf_counter() - load_started, 1)
         _reset_sequences(bulk)
     finally:
         if dropped:
             t0 = time.perf_counter()
-            _create_indexes(dropped)
+            load.create_indexes(dropped)
             timings["index_rebuild_s"] = round(time.perf_counter() - t0, 1)
-        _fast_load_end(fast)
+        load.fast_load_end(fast)
     t0 = time.perf_counter()
-    _analyze()
+    load.analyze()
     timings["analyze_s"] = round(time.perf_counter() - t0, 1)
     timings["indexes_rebuilt"] = len(dropped)
     timings["fk_checks_skipped"] = bool(no_fk_triggers)
@@ -687,119 +689,3 @@ def generate(
     result = Result(n_cases, time.perf_counter() - started, totals, people, connection.vendor)
     result.phases = timings
     return result
-
-
-# --------------------------------------------------------------------------------------------------
-# load tricks, each measured (docs/scaling.md): secondary indexes rebuilt, PostgreSQL FK triggers off
-# --------------------------------------------------------------------------------------------------
-
-_SAVED_TABLE = "casework_benchdata_indexes"
-
-
-def _drop_indexes(bulk: list[type[models.Model]]) -> list[tuple[str, str]]:
-    """Drop the non-unique secondary indexes of the bulk tables; their definitions are kept in a small
-    table first, so a run killed halfway gets them back from the next run (`_restore_saved_indexes`)."""
-    tables = [m._meta.db_table for m in bulk]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
-                "WHERE t.relname = ANY(%s) AND NOT i.indisunique AND NOT i.indisprimary "
-                "AND t.relnamespace = to_regnamespace(current_schema())::oid ORDER BY 1",
-                [tables],
-            )
-        else:
-            marks = ", ".join(["%s"] * len(tables))
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                f"AND tbl_name IN ({marks}) AND sql NOT LIKE 'CREATE UNIQUE%%' ORDER BY 1",
-                tables,
-            )
-        found = [(name, sql) for name, sql in cursor.fetchall()]
-        if not found:
-            return []
-        quote = connection.ops.quote_name
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {_SAVED_TABLE} (name varchar(200) PRIMARY KEY, sql text)")
-        cursor.executemany(f"INSERT INTO {_SAVED_TABLE} (name, sql) VALUES (%s, %s)", found)
-        for name, _ in found:
-            cursor.execute(f"DROP INDEX {quote(name)}")
-    return found
-
-
-def _create_indexes(dropped: list[tuple[str, str]]) -> None:
-    with connection.cursor() as cursor:
-        for name, sql in dropped:
-            cursor.execute(sql)
-            cursor.execute(f"DELETE FROM {_SAVED_TABLE} WHERE name = %s", [name])
-        cursor.execute(f"DROP TABLE {_SAVED_TABLE}")
-
-
-def _restore_saved_indexes() -> None:
-    """Indexes a killed run dropped (their definitions wait in the saved table): build them again."""
-    tables = connection.introspection.table_names()
-    if _SAVED_TABLE not in tables:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, sql FROM {_SAVED_TABLE}")
-        saved = cursor.fetchall()
-    _create_indexes(saved)
-
-
-def _fk_triggers_off() -> bool:
-    """Foreign-key checks off for the load: the generator writes keys it made itself.
-
-    PostgreSQL checks every foreign key of every copied row at commit (one trigger call per row and
-    key); as a superuser the load skips them (`session_replication_role = replica`: no FK or user
-    triggers, and the bulk tables have no others); anyone else keeps the checks. SQLite
-    (`PRAGMA foreign_keys = OFF`, outside any transaction) would otherwise look for the children of
-    every case it inserts after its messages (deferred checks), which without the child's index on
-    case_id is a scan of the child table per case."""
-    if connection.in_atomic_block:
-        return False
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA foreign_keys = OFF")
-            return True
-        if connection.vendor != "postgresql":
-            return False
-        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        row = cursor.fetchone()
-        if not row or not row[0]:
-            return False
-        cursor.execute("SET session_replication_role = replica")
-    return True
-
-
-def _fk_triggers_on() -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA foreign_keys = ON")
-        else:
-            cursor.execute("SET session_replication_role = DEFAULT")
-
-
-def _fast_load_begin() -> dict:
-    """SQLite: no fsync per batch during the load (the file is synced at the end); the WAL stays."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous")
-        before = cursor.fetchone()[0]
-        cursor.execute("PRAGMA synchronous = OFF")
-        cursor.execute("PRAGMA cache_size = -262144")  # 256 MB page cache for the index builds
-    return {"synchronous": before}
-
-
-def _fast_load_end(state: dict) -> None:
-    if connection.vendor != "sqlite" or not state:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"PRAGMA synchronous = {int(state['synchronous'])}")
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def _analyze() -> None:
-    """Fresh planner statistics: both databases choose indexes by them once they exist."""
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")

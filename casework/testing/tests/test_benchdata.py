@@ -13,7 +13,7 @@ from casework.cases import selectors
 from casework.cases.models import Case, CaseEvent, Message
 from casework.routing.models import TierHistory
 from casework.sla.models import CaseClock
-from casework.testing import benchdata
+from casework.testing import benchdata, benchdata_load
 
 pytestmark = pytest.mark.django_db
 
@@ -116,13 +116,13 @@ def test_indexes_dropped_for_a_load_come_back_even_after_a_killed_run():
     bulk = benchdata._bulk_models()
     tables = [m._meta.db_table for m in bulk]
     before = _index_names(tables)
-    dropped = benchdata._drop_indexes(bulk)
+    dropped = benchdata_load.drop_indexes(bulk)
     assert {"event_case_created", "case_queue_counts"} <= {name for name, _ in dropped}
     assert "event_case_created" not in _index_names(tables)
     assert "tierhist_one_open_per_case" in _index_names(tables)  # unique ones stay
     # … the process dies here; the next run restores them first.
-    benchdata._restore_saved_indexes()
+    benchdata_load.restore_saved_indexes()
     assert _index_names(tables) == before
     from django.db import connection
 
-    assert benchdata._SAVED_TABLE not in connection.introspection.table_names()
+    assert benchdata_load.SAVED_TABLE not in connection.introspection.table_names()
