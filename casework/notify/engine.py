@@ -62,6 +62,7 @@ from django.conf import settings
 from casework.cases.models import Case, EventKind, Message
 from casework.cases.services.unit_of_work import Work, current
 from casework.core import clock
+from casework.core import config as config_cache
 from casework.intake.identity import message_id_domain, signing_key, support_address
 from casework.intake.services import may_acknowledge
 from casework.intake.signing import make_message_id, make_reply_token
@@ -447,12 +448,13 @@ class _Run:
         return (self._customer_pref(customer).language or "").lower() if customer.pk else ""
 
     def _agent_pref(self, user) -> AgentPreference:
-        cache = self.state.setdefault("agent_prefs", {})
-        if user.pk not in cache:
-            cache[user.pk] = AgentPreference.objects.filter(user_id=user.pk).first() or AgentPreference(
-                user_id=user.pk
-            )
-        return cache[user.pk]
+        """The agent's preferences (defaults when they never saved any). All agents' rows are one cached
+        read per configuration version (the table is watched: an agent's edit, or the digest stamping
+        `last_digest_at`, is seen by the next write), so a write that alerts agents reads none."""
+        saved = config_cache.cached(
+            "notify-agent-preferences", lambda: {p.user_id: p for p in AgentPreference.objects.all()}
+        )
+        return saved.get(user.pk) or AgentPreference(user_id=user.pk)
 
     # --- rendering -------------------------------------------------------------------------------
 
