@@ -73,19 +73,27 @@ def assign(
     return out
 
 
-def _shortlists(batch: Batch, new: list[int], window: float) -> dict[int, np.ndarray]:
+def _shortlists(batch: Batch, new: list[int], window: float, chunk: int = 256) -> dict[int, np.ndarray]:
     """For each new row, the `SHORTLIST` rows before it within the window that its short vector is most
     like (score > 0). Depends on the texts and times only, not on who joins which cluster, so the exact
-    scores of every shortlist can be computed at once."""
-    first = new[0]
-    short_scores = (batch.short[first:] @ batch.short.T).toarray()
+    scores of every shortlist can be computed at once. The new rows go `chunk` at a time, each chunk
+    multiplied only with the rows that can be in its members' windows: a catch-up batch spans days, and
+    a product with the whole batch spent most of its work on pairs too far apart in time (100,000
+    cases: 24 s of the job's 77 s CPU before)."""
+    times = np.asarray(batch.times, dtype=np.float64)
     out: dict[int, np.ndarray] = {}
-    for i in new:
-        row = short_scores[i - first, :i]
-        row[batch.times[:i] < batch.times[i] - window] = -1.0
-        m = min(SHORTLIST, i)
-        top = np.argpartition(-row, m - 1)[:m] if i > m else np.arange(i)
-        out[i] = top[row[top] > 0]
+    for lo in range(0, len(new), chunk):
+        rows = np.asarray(new[lo : lo + chunk])
+        cand = np.flatnonzero(times[: rows.max()] >= times[rows].min() - window)
+        if not len(cand):
+            out.update((int(i), cand) for i in rows)
+            continue
+        scores = (batch.short[rows] @ batch.short[cand].T).toarray()
+        for k, i in enumerate(rows):
+            row = np.where((cand < i) & (times[cand] >= times[i] - window), scores[k], -1.0)
+            m = min(SHORTLIST, len(cand))
+            top = np.argpartition(-row, m - 1)[:m] if len(cand) > m else np.arange(len(cand))
+            out[int(i)] = cand[top[row[top] > 0]]
     return out
 
 
