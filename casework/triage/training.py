@@ -34,6 +34,9 @@ from . import corpus, model_store
 
 logger = logging.getLogger(__name__)
 
+# Below this many examples the out-of-fold log-loss is too noisy to choose a temperature: keep the default.
+REFIT_TEMPERATURE_FROM = 200
+
 LABEL_KINDS = (EventKind.CATEGORY_CHANGED, EventKind.PRIORITY_CHANGED)
 
 
@@ -136,7 +139,7 @@ def train(*, use_corpus: bool = True, params=None, cv: bool = True, log=logger.i
     params = params or classifier.Params()
     scores = classifier.cross_validate(examples, params, groups=groups) if cv else None
     fitted = ((scores or {}).get("category") or {}).get("fitted_temperature")
-    if fitted:
+    if fitted and len(examples) >= REFIT_TEMPERATURE_FROM:
         # The category head's confidence is recalibrated on this history's own out-of-fold predictions.
         params = dataclasses.replace(params, category_temperature=fitted)
     model = classifier.fit(examples, params)

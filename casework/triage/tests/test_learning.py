@@ -169,7 +169,8 @@ def test_category_temperature_sharpens_without_changing_the_ranking() -> None:
         assert [label for label, _ in a.ranked] == [label for label, _ in b.ranked]
         assert sum(p for _, p in b.ranked) == pytest.approx(1.0)
         expected = np.array([p for _, p in a.ranked]) ** 2
-        assert b.confidence == pytest.approx(expected[0] / expected.sum())
+        # Two fits of the same data (LinearSVC's solver shuffles): equal to a few decimals.
+        assert b.confidence == pytest.approx(expected[0] / expected.sum(), abs=1e-3)
 
 
 def test_fit_temperature_picks_the_lowest_log_loss() -> None:
