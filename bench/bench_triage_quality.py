@@ -2,9 +2,10 @@
 
 1. Train on ``casework/triage/corpus/train.jsonl`` with the shipped settings (`classifier.Params()`, chosen
    by cross-validation on that file only) and record its 5-fold CV scores.
-2. Evaluate on both held-out sets, never trained on: ``corpus/eval.jsonl`` (written independently of the
-   training corpus; read for error analysis in the third pass, see `corpus/README.md`) and
-   ``corpus/holdout2.jsonl`` (written later by another hand, never read for anything but its scores):
+2. Evaluate on the three held-out sets, never trained on: ``corpus/eval.jsonl`` (written independently of
+   the training corpus; read for error analysis in the third pass, see `corpus/README.md`),
+   ``corpus/holdout2.jsonl`` (written later by another hand, never read for anything but its scores) and
+   ``corpus/holdout3.jsonl`` (written before the fourth round's changes, scored before and after them):
    rules alone, model alone, and rules + model as the application runs them (shipped rules, the shipped
    keyword rules giving way to a confident model, confidence threshold 0.5) — accuracy, confusion matrices,
    critical recall and where the critical messages went, calibration, angry recall and calm messages

@@ -92,6 +92,10 @@ COMBINATIONS = {
     "keyword rule settles it if among the model's top 2": {"agree_top": 2},
     "keyword rule settles it if the model's top guess": {"agree_top": 1},
     "top 2, without the impact safety net": {"agree_top": 2, "on_impact": False},
+    # The "needs human triage" confidence (CASEWORK_TRIAGE_CONFIDENCE) once the category head is recalibrated.
+    "top 2, confidence 0.4": {"agree_top": 2, "threshold": 0.4},
+    "top 2, confidence 0.6": {"agree_top": 2, "threshold": 0.6},
+    "top 2, confidence 0.7": {"agree_top": 2, "threshold": 0.7},
 }
 
 

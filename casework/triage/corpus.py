@@ -22,7 +22,9 @@ TRAIN_FILE = CORPUS_DIR / "train.jsonl"
 EVAL_FILE = CORPUS_DIR / "eval.jsonl"
 # A second held-out set, written independently of both (see corpus/HOLDOUT2.md): never trained or tuned on.
 HOLDOUT2_FILE = CORPUS_DIR / "holdout2.jsonl"
-HELD_OUT_FILES = {"eval": EVAL_FILE, "holdout2": HOLDOUT2_FILE}
+# A third one (corpus/HOLDOUT3.md), written before the fourth round of changes: the "before" and "after" set.
+HOLDOUT3_FILE = CORPUS_DIR / "holdout3.jsonl"
+HELD_OUT_FILES = {"eval": EVAL_FILE, "holdout2": HOLDOUT2_FILE, "holdout3": HOLDOUT3_FILE}
 
 
 class CorpusError(ValueError):

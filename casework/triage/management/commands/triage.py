@@ -54,7 +54,7 @@ class Command(BaseCommand):
         meta = training.train(
             use_corpus=not options["no_corpus"], params=params, cv=not options["no_cv"], log=self.stdout.write
         )
-        for held in (meta.get("heldout"), meta.get("holdout2")):
+        for held in (meta.get("heldout"), meta.get("holdout2"), meta.get("holdout3")):
             if not held:
                 continue
             for system in ("model", "combined"):
@@ -103,7 +103,16 @@ class Command(BaseCommand):
             json.dumps(
                 {
                     k: meta.get(k)
-                    for k in ("trained_at", "examples", "sources", "params", "cv", "heldout", "holdout2")
+                    for k in (
+                        "trained_at",
+                        "examples",
+                        "sources",
+                        "params",
+                        "cv",
+                        "heldout",
+                        "holdout2",
+                        "holdout3",
+                    )
                 },
                 indent=2,
             )
