@@ -314,6 +314,12 @@ class RepeatContact(models.Model):
     def __str__(self) -> str:
         return f"case {self.case_id} repeats {self.previous_id} ({self.similarity:.2f})"
 
+    @property
+    def gap_text(self) -> str:
+        from .findings_services import ago
+
+        return ago(self.gap_seconds)
+
 
 class ResolutionOutlier(models.Model):
     """A case resolved slower than the p90 of its priority over the trailing window (wall time from
@@ -334,6 +340,15 @@ class ResolutionOutlier(models.Model):
 
     def __str__(self) -> str:
         return f"case {self.case_id}: {self.seconds:.0f}s > p90 {self.p90_seconds:.0f}s"
+
+    def why(self) -> str:
+        from casework.reports.format import duration
+
+        return (
+            f"Resolved in {duration(self.seconds)}: above the p90 of {duration(self.p90_seconds)} for "
+            f"{self.priority} cases (median {duration(self.median_seconds)}, {self.sample} resolved in "
+            f"the last {self.window_days} days)."
+        )
 
 
 class GapState(models.TextChoices):
