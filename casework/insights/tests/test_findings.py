@@ -152,7 +152,7 @@ def test_a_case_above_the_p90_of_its_priority_is_listed_with_the_numbers(alice):
     for n in range(10):
         _resolved(base + timedelta(hours=n), 1, actor=alice)
     slow = _resolved(base, 30, actor=alice)
-    for n in range(3):  # too few high cases for a p90: none of them is listed
+    for _ in range(3):  # too few high cases for a p90: none of them is listed
         _resolved(base, 50, priority="high", actor=alice)
     found = findings.resolution_outliers()
     assert [r["case_id"] for r in found["rows"]] == [slow.pk]
@@ -210,7 +210,7 @@ def test_a_flat_escalation_series_raises_nothing(billing, teams, alice):
     assert [f for f in spikes.detect(today) if f[0] == "escalation"] == []
 
 
-# --- knowledge gaps ------------------------------------------------------------------------------------------
+# --- knowledge gaps -------------------------------------------------------------------------------
 
 
 def _category_cases(slug, name, texts):
@@ -262,7 +262,7 @@ def test_a_dismissed_gap_is_remembered(lead):
     assert KnowledgeGap.objects.get().state == GapState.DISMISSED
 
 
-# --- the page and the API --------------------------------------------------------------------------------------
+# --- the page and the API --------------------------------------------------------------------------
 
 
 def test_the_findings_page_and_api(client, api, lead, alice, customer, django_assert_max_num_queries):
