@@ -8,8 +8,9 @@ each case, so a catch-up run over months of cases groups each with its own recen
 running every few minutes would have.
 
 Cost: one sparse product of the batch's short vectors with the batch and its window (`Batch.short`),
-then per new case a numpy mask over that row, the exact score of its `SHORTLIST` best (full vectors,
-`vectors.row_dots`) and the subject ratio of those few (rapidfuzz). Measured in `bench/bench_insights.py`.
+then per new case a numpy mask over that row for its `SHORTLIST` best; the exact scores of all those
+pairs (full vectors) in a few element-wise sparse products; and the subject ratio of those few
+(rapidfuzz). Measured in `bench/bench_insights.py`.
 """
 
 from __future__ import annotations
@@ -52,27 +53,16 @@ def assign(
     new = [i for i in range(n) if batch.clusters[i] is None]
     if not new:
         return []
-    first = new[0]
-    short_scores = (batch.short[first:] @ batch.short.T).toarray() if first < n else np.zeros((0, n))
+    shortlists = _shortlists(batch, new, window)
+    text = _pair_dots(batch.full, shortlists)
     cluster_of = list(batch.clusters)
     out: list[Assignment] = []
     for i in new:
-        row = short_scores[i - first, :i].copy()
-        row[batch.times[:i] < batch.times[i] - window] = -1.0
         best_j, best_score = None, -1.0
-        if i:
-            m = min(SHORTLIST, i)
-            top = np.argpartition(-row, m - 1)[:m] if i > m else np.arange(i)
-            top = top[row[top] > 0]
-            if len(top):
-                text = _pair_dots(batch.full, i, top)
-                for t, j in enumerate(top):
-                    score = (
-                        text[t]
-                        + weights[2] * fuzz.token_set_ratio(batch.subjects[i], batch.subjects[j]) / 100
-                    )
-                    if score > best_score:
-                        best_j, best_score = int(j), float(score)
+        for j, dot in zip(shortlists[i], text[i], strict=True):
+            score = dot + weights[2] * fuzz.token_set_ratio(batch.subjects[i], batch.subjects[j]) / 100
+            if score > best_score:
+                best_j, best_score = int(j), float(score)
         if best_j is not None and best_score >= threshold:
             cluster_of[i] = cluster_of[best_j]
             shared = quick_shared(batch.texts[i], batch.texts[best_j], snapshot)
@@ -83,21 +73,45 @@ def assign(
     return out
 
 
-def _pair_dots(full, i: int, rows: np.ndarray) -> np.ndarray:
-    """Dot products of row `i` of a CSR matrix with its `rows`, on the raw arrays (slicing a scipy
-    matrix per case cost more than the arithmetic; measured on 100,000 cases)."""
-    lo, hi = full.indptr[i], full.indptr[i + 1]
-    qi, qv = full.indices[lo:hi], full.data[lo:hi]
-    out = np.zeros(len(rows))
-    if not len(qi):
-        return out
-    for n, j in enumerate(rows):
-        a, b = full.indptr[j], full.indptr[j + 1]
-        idx = full.indices[a:b]
-        pos = np.searchsorted(qi, idx)
-        pos[pos == len(qi)] = 0
-        hit = qi[pos] == idx
-        out[n] = float(np.dot(full.data[a:b][hit], qv[pos[hit]]))
+def _shortlists(batch: Batch, new: list[int], window: float) -> dict[int, np.ndarray]:
+    """For each new row, the `SHORTLIST` rows before it within the window that its short vector is most
+    like (score > 0). Depends on the texts and times only, not on who joins which cluster, so the exact
+    scores of every shortlist can be computed at once."""
+    first = new[0]
+    short_scores = (batch.short[first:] @ batch.short.T).toarray()
+    out: dict[int, np.ndarray] = {}
+    for i in new:
+        row = short_scores[i - first, :i]
+        row[batch.times[:i] < batch.times[i] - window] = -1.0
+        m = min(SHORTLIST, i)
+        top = np.argpartition(-row, m - 1)[:m] if i > m else np.arange(i)
+        out[i] = top[row[top] > 0]
+    return out
+
+
+def _pair_dots(full, shortlists: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """The exact text score (dot product of full vectors) of every row with each row of its shortlist.
+    Row i is scattered into a dense scratch vector once; its candidates' columns are gathered with one
+    index array and summed per candidate with `add.reduceat` — a handful of numpy calls per case (a
+    loop per candidate, or scipy row slicing, cost more than the arithmetic; measured on 100,000 cases)."""
+    indptr, indices, data = full.indptr, full.indices, full.data
+    scratch = np.zeros(full.shape[1], dtype=np.float64)
+    out: dict[int, np.ndarray] = {}
+    for i, top in shortlists.items():
+        dots = np.zeros(len(top))
+        lo, hi = indptr[i], indptr[i + 1]
+        if len(top) and hi > lo:
+            starts, lengths = indptr[top], indptr[top + 1] - indptr[top]
+            total = int(lengths.sum())
+            if total:
+                offsets = np.cumsum(lengths) - lengths
+                take = np.repeat(starts - offsets, lengths) + np.arange(total)
+                scratch[indices[lo:hi]] = data[lo:hi]
+                products = scratch[indices[take]] * data[take]
+                scratch[indices[lo:hi]] = 0.0
+                nonempty = lengths > 0
+                dots[nonempty] = np.add.reduceat(products, offsets[nonempty])
+        out[i] = dots
     return out
 
 
@@ -114,10 +128,16 @@ def _stop_words() -> frozenset[str]:
 
 
 def _idf(term: str, snapshot) -> float:
-    from sklearn.utils import murmurhash3_32  # loaded once by the first call; a dict lookup after
+    """The snapshot's IDF of a word's column, remembered per snapshot (a catch-up asks for the same
+    words hundreds of thousands of times)."""
+    cache = snapshot.__dict__.setdefault("_word_idf", {})
+    value = cache.get(term)
+    if value is None:
+        from sklearn.utils import murmurhash3_32
 
-    h = murmurhash3_32(term, seed=0)
-    return snapshot.idf_of(abs(h) % vectors.HALF if h != -(2**31) else 0)
+        h = murmurhash3_32(term, seed=0)
+        value = cache[term] = snapshot.idf_of(abs(h) % vectors.HALF if h != -(2**31) else 0)
+    return value
 
 
 def quick_shared(a: str, b: str, snapshot, limit: int = 6) -> tuple[str, ...]:

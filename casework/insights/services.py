@@ -255,7 +255,7 @@ def clusters_apply(
     )
     proposed = _propose_to_problems(touched, joined, stamp, notes)
     alerts = _raise_incidents(touched, now, url, notes)
-    case_record_system_events(events=notes, actor="insights")
+    case_record_system_events(events=notes, actor="insights", related=False)
     return {"assigned": len(assignments), "clusters": len(fresh), "proposed": proposed, "alerts": alerts}
 
 

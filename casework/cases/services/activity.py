@@ -196,17 +196,21 @@ class SystemEvent:
 
 
 @door
-def case_record_system_events(*, events: list[SystemEvent], actor: Any = None) -> list[CaseEvent]:
+def case_record_system_events(
+    *, events: list[SystemEvent], actor: Any = None, related: bool = True
+) -> list[CaseEvent]:
     """Bulk form of `case_record_system_event` for engines that explain many cases at once (the SLA
     sweep): the cases are locked in id order with one query and the events join the write like any
-    other (the pipeline reacts to them, the flush saves them with one INSERT)."""
+    other (the pipeline reacts to them, the flush saves them with one INSERT). `related=False` locks the
+    case rows without their relations (`Work.lock_many`): for notes no stage reads them for (the
+    clustering job's batches of 2,000 notes spent a quarter of their time building those objects)."""
     if not events:
         return []
     for entry in events:
         _check_choice(entry.kind, EventKind, field="kind")
     actor = Actor.of(actor)
     ids = sorted({entry.case.pk for entry in events})
-    locked = active().lock_many(ids)
+    locked = active().lock_many(ids, related=related)
     missing = [pk for pk in ids if pk not in locked]
     if missing:
         raise NotFound("Case does not exist", code="case_not_found", details={"ids": missing})

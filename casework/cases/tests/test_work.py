@@ -136,3 +136,18 @@ def test_the_version_is_read_once_per_write(case, alice, django_assert_num_queri
             config.version()
             config.version()
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_bulk_notes_lock_the_case_rows_without_their_relations(case, django_assert_num_queries):
+    """`related=False` (the clustering job's 2,000-note batches): one locking read of the case rows, no
+    joined organisation/customer objects built; the notes are written like any other event."""
+    with unit_of_work("notes"):
+        with django_assert_num_queries(1):
+            services.case_record_system_events(
+                events=[services.SystemEvent(case=case, kind=EventKind.NOTE, reason="grouped")],
+                actor="insights",
+                related=False,
+            )
+        held = active().cases[case.pk]
+        assert "customer" not in held._state.fields_cache
+    assert case.events.filter(kind=EventKind.NOTE, reason="grouped").exists()
