@@ -271,6 +271,24 @@ CASEWORK = {
     "SPIKE_MIN_Z": env_float("CASEWORK_SPIKE_MIN_Z", 3.5, minimum=0.5),
     "SPIKE_MIN_COUNT": env_int("CASEWORK_SPIKE_MIN_COUNT", 5, minimum=1),
     "SPIKE_JOB_SECONDS": env_int("CASEWORK_SPIKE_JOB_SECONDS", 3600, minimum=60),
+    # Findings (insights/findings.py, the daily insights-findings job). Repeat contact: a case whose customer
+    # opened another case on the same topic (stored-vector score ≥ REPEAT_CONTACT_THRESHOLD, measured in
+    # insights/README.md, or an explicit follow-up) in the REPEAT_CONTACT_DAYS before it.
+    "REPEAT_CONTACT_DAYS": env_int("CASEWORK_REPEAT_CONTACT_DAYS", 7, minimum=1),
+    "REPEAT_CONTACT_THRESHOLD": env_float(
+        "CASEWORK_REPEAT_CONTACT_THRESHOLD", 0.30, minimum=0.0, maximum=1.0
+    ),
+    # Resolution-time outliers: above the p90 of their priority over the OUTLIER_WINDOW_DAYS before, when
+    # that priority has at least OUTLIER_MIN_SAMPLE resolved cases there.
+    "OUTLIER_WINDOW_DAYS": env_int("CASEWORK_OUTLIER_WINDOW_DAYS", 90, minimum=7),
+    "OUTLIER_MIN_SAMPLE": env_int("CASEWORK_OUTLIER_MIN_SAMPLE", 10, minimum=2),
+    # Escalation spikes per category: SPIKE_BASELINE_DAYS and SPIKE_MIN_Z as for volume, this many at least.
+    "ESCALATION_SPIKE_MIN_COUNT": env_int("CASEWORK_ESCALATION_SPIKE_MIN_COUNT", 3, minimum=1),
+    # Knowledge gaps: a cluster or category with ≥ GAP_MIN_CASES cases in GAP_WINDOW_DAYS and no
+    # published article scoring ≥ GAP_MIN_SCORE (CASEWORK_KB_GAP_MIN_SCORE) for its top terms.
+    "GAP_MIN_CASES": env_int("CASEWORK_GAP_MIN_CASES", 5, minimum=2),
+    "GAP_WINDOW_DAYS": env_int("CASEWORK_GAP_WINDOW_DAYS", 30, minimum=1),
+    "FINDINGS_JOB_SECONDS": env_int("CASEWORK_FINDINGS_JOB_SECONDS", 86400, minimum=60),
     # Engineering links: issues created through the insights outbox (POST to JIRA_URL / GITHUB_URL), status
     # from signed webhooks (HMAC-SHA256 with the *_WEBHOOK_SECRET; unsigned or forged → 403).
     "JIRA_URL": env_str("CASEWORK_JIRA_URL", ""),

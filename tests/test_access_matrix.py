@@ -172,6 +172,9 @@ WEB_RULES: dict[str, Rule] = {
         data={"case": "{reference}", "system": "github", "url": "https://github.com/o/r/issues/1"},
     ),
     "insights:link_resolve": Rule(AGENT, "POST", args={"pk": "link"}),  # each case's door checks its team
+    "insights:findings": Rule(LEAD),
+    "insights:gap_dismiss": Rule(LEAD, "POST", args={"pk": "gap"}),
+    "insights:gap_draft": Rule(LEAD, "POST", args={"pk": "gap"}),
     "insights:github_webhook": Rule(WEBHOOK, "POST"),
     "insights:jira_webhook": Rule(WEBHOOK, "POST"),
 }
@@ -247,6 +250,9 @@ API_RULES: dict[str, Rule] = {
     "PATCH /api/v1/problems/{pk}": Rule(LEAD, body={"title": "Exports still fail"}, args={"pk": "problem"}),
     "POST /api/v1/problems/{pk}/resolve": Rule(LEAD, body={"note": "Fixed in 2.3"}, args={"pk": "problem"}),
     "POST /api/v1/problems/{pk}/cases": Rule(LEAD, body={"cases": []}, args={"pk": "problem"}),
+    "GET /api/v1/insights/findings": Rule(LEAD),
+    "POST /api/v1/insights/gaps/{pk}/dismiss": Rule(LEAD, body={}, args={"pk": "gap"}),
+    "POST /api/v1/insights/gaps/{pk}/draft": Rule(LEAD, body={}, args={"pk": "gap"}),
     "POST /api/v1/inbound/email": Rule(SECRET, body=b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"),
 }
 
@@ -387,7 +393,7 @@ def _add_people_objects(objects: dict, users: dict) -> None:
     from django.utils import timezone
 
     from casework.csat.models import CsatAnswer, CsatReview
-    from casework.insights.models import DuplicateSuggestion, EngineeringLink, Problem
+    from casework.insights.models import DuplicateSuggestion, EngineeringLink, KnowledgeGap, Problem
     from casework.knowledge import services as knowledge
     from casework.knowledge.models import Macro, ReplyDraft
     from casework.notify.models import Notification
@@ -416,6 +422,16 @@ def _add_people_objects(objects: dict, users: dict) -> None:
         "token_id": ApiToken.objects.get(user=ann, name="matrix"),
         "saved_report": SavedReport.objects.create(owner=users["leo"], name="Weekly", metric="volume"),
         "policy": RetentionPolicy.objects.create(name="Matrix policy", action="keep"),
+        "gap": KnowledgeGap.objects.create(
+            source="category",
+            key="authentication",
+            label="Authentication",
+            case_count=5,
+            window_days=30,
+            min_score=2.0,
+            created_at=now,
+            updated_at=now,
+        ),
     }
     for obj in objects.values():
         case = obj["case"]

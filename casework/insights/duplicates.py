@@ -122,6 +122,10 @@ def suggest_for(case_id: int) -> int:
 
 @task()
 def find_duplicates(case_ids: list[int]) -> str:
-    """The durable half of duplicate detection: a task row written in the opening write, run by a worker."""
+    """The durable half of duplicate detection: a task row written in the opening write, run by a worker.
+    It also checks each case for a repeat contact (`repeats.py`): the same stored vectors, the same run."""
+    from . import repeats
+
     made = sum(suggest_for(pk) for pk in case_ids)
-    return f"{made} suggestion(s) for {len(case_ids)} case(s)"
+    flagged = sum(repeats.flag(pk) for pk in case_ids)
+    return f"{made} suggestion(s), {flagged} repeat contact(s) for {len(case_ids)} case(s)"

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from casework.core import scheduler
 
-from . import clustering, issues, spikes, vectorising
+from . import clustering, findings, issues, spikes, vectorising
 
 conf = settings.CASEWORK
 scheduler.register(
@@ -19,3 +19,4 @@ scheduler.register("insights-spikes", timedelta(seconds=conf["SPIKE_JOB_SECONDS"
 scheduler.register(
     "insights-issue-outbox", timedelta(seconds=conf["ISSUE_OUTBOX_SECONDS"]), issues.deliver_due
 )
+scheduler.register("insights-findings", timedelta(seconds=conf["FINDINGS_JOB_SECONDS"]), findings.run_daily)

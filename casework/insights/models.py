@@ -291,3 +291,109 @@ class CaseVector(models.Model):
 
     def __str__(self) -> str:
         return f"vector of case {self.case_id} (v{self.space_id})"
+
+
+# --- findings of the daily job (findings.py) ------------------------------------------------------------
+
+
+class RepeatContact(models.Model):
+    """ "The same customer wrote about the same topic in `previous` shortly before": the one definition of a
+    repeat contact (reports' `repeat_contact` metric counts these rows). Written by the duplicate task
+    through `findings_services.repeat_contact_record`, with a note on the case's timeline."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="repeat_contact")
+    previous = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    similarity = models.FloatField()  # the stored-vector score (as for duplicates), 0..1
+    # "similarity" (score ≥ REPEAT_CONTACT_THRESHOLD) or "follow_up" (the case continues `previous`).
+    via = models.CharField(max_length=20, default="similarity")
+    threshold = models.FloatField()  # the threshold in force when it was flagged
+    gap_seconds = models.FloatField()  # from the previous contact to this case's opening
+    shared = models.JSONField(default=list, blank=True)  # the weightiest words both share
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} repeats {self.previous_id} ({self.similarity:.2f})"
+
+    @property
+    def gap_text(self) -> str:
+        from .findings_services import ago
+
+        return ago(self.gap_seconds)
+
+
+class ResolutionOutlier(models.Model):
+    """A case resolved slower than the p90 of its priority over the trailing window (wall time from
+    opening to the latest resolution, as in reports' `resolution` metric). One row per case."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="resolution_outlier")
+    priority = models.CharField(max_length=10)
+    seconds = models.FloatField()
+    p90_seconds = models.FloatField()
+    median_seconds = models.FloatField()
+    sample = models.PositiveIntegerField()  # resolved cases of that priority in the window
+    window_days = models.PositiveIntegerField()
+    resolved_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-resolved_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id}: {self.seconds:.0f}s > p90 {self.p90_seconds:.0f}s"
+
+    def why(self) -> str:
+        from casework.reports.format import duration
+
+        return (
+            f"Resolved in {duration(self.seconds)}: above the p90 of {duration(self.p90_seconds)} for "
+            f"{self.priority} cases (median {duration(self.median_seconds)}, {self.sample} resolved in "
+            f"the last {self.window_days} days)."
+        )
+
+
+class GapState(models.TextChoices):
+    OPEN = "open", "Open"
+    DISMISSED = "dismissed", "Dismissed"
+    DRAFTED = "drafted", "Draft started"
+
+
+class KnowledgeGap(models.Model):
+    """ "Write an article about X": a cluster or category with many recent cases and no published article
+    that matches its top terms (knowledge's own suggestion search and threshold). Dismissed or drafted
+    gaps are remembered: the job never raises the same source again."""
+
+    source = models.CharField(max_length=10)  # "cluster" | "category"
+    key = models.CharField(max_length=100)  # cluster id / category slug
+    label = models.CharField(max_length=200)
+    terms = models.JSONField(default=list)
+    cases = models.JSONField(default=list)  # references, newest first (at most 50)
+    case_count = models.PositiveIntegerField()
+    window_days = models.PositiveIntegerField()
+    # The best published article for the terms and its score (None: no article matched at all).
+    best_article = models.ForeignKey(
+        "knowledge.Article", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    best_score = models.FloatField(null=True, blank=True)
+    min_score = models.FloatField()
+    state = models.CharField(max_length=10, choices=GapState.choices, default=GapState.OPEN)
+    article = models.ForeignKey(
+        "knowledge.Article", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-case_count", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "key"], name="insights_gap_source_unique"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=GapState.values), name="insights_gap_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gap {self.source} {self.label} ({self.case_count}, {self.state})"

@@ -95,3 +95,51 @@ def suggestions_for(case) -> list[DuplicateSuggestion]:
             "candidate"
         )
     )
+
+
+# --- findings (findings.py, repeats.py, spikes.py) -------------------------------------------------------
+
+
+def recent_repeats(*, days: int = 7, limit: int = 50) -> list:
+    from .models import RepeatContact
+
+    since = clock.now() - timedelta(days=days)
+    return list(
+        RepeatContact.objects.filter(case__created_at__gte=since)
+        .select_related("case__customer", "previous")
+        .order_by("-case__created_at", "-id")[:limit]
+    )
+
+
+def recent_outliers(*, limit: int = 50) -> list:
+    """Outliers resolved within the outlier window, slowest against its p90 first."""
+    from django.db.models import F
+
+    from .models import ResolutionOutlier
+
+    since = clock.now() - timedelta(days=settings.CASEWORK["OUTLIER_WINDOW_DAYS"])
+    return list(
+        ResolutionOutlier.objects.filter(resolved_at__gte=since)
+        .select_related("case")
+        .annotate(ratio=F("seconds") / F("p90_seconds"))
+        .order_by("-ratio", "-id")[:limit]
+    )
+
+
+def open_gaps(*, limit: int = 50) -> list:
+    from .models import GapState, KnowledgeGap
+
+    return list(KnowledgeGap.objects.filter(state=GapState.OPEN).select_related("best_article")[:limit])
+
+
+def findings(*, days: int = 7) -> dict:
+    """Everything the findings page and `GET /insights/findings` show (a fixed number of queries)."""
+    spikes = recent_spikes(days=days)
+    return {
+        "repeats": recent_repeats(days=days),
+        "outliers": recent_outliers(),
+        "escalation_spikes": [s for s in spikes if s.dimension == "escalation"],
+        "volume_spikes": [s for s in spikes if s.dimension != "escalation"],
+        "gaps": open_gaps(),
+        "days": days,
+    }

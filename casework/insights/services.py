@@ -578,6 +578,15 @@ def spikes_record(*, day, findings) -> list:
             if dimension == "category":
                 label = Category.objects.filter(pk=key).values_list("name", flat=True).first() or key
                 refs = Case.objects.filter(category_id=key, created_at__gte=lo, created_at__lt=hi)
+            elif dimension == "escalation":
+                # The cases escalated that day (tier history), in the category.
+                label = Category.objects.filter(pk=key).values_list("name", flat=True).first() or key
+                refs = Case.objects.filter(
+                    category_id=key,
+                    tier_history__entered_by=EventKind.ESCALATED,
+                    tier_history__entered_at__gte=lo,
+                    tier_history__entered_at__lt=hi,
+                ).distinct()
             else:
                 label = Organisation.objects.filter(pk=key).values_list("name", flat=True).first() or key
                 refs = Case.objects.filter(organisation_id=key, created_at__gte=lo, created_at__lt=hi)

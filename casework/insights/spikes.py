@@ -27,7 +27,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from casework.cases.models import Case
+from casework.cases.models import Case, EventKind
+from casework.routing.models import TierHistory
 
 SCALE_FLOOR = 1.0
 MAD_TO_SD = 1.4826
@@ -57,8 +58,7 @@ def is_spike(finding: Finding, *, min_z: float, min_count: int) -> bool:
 
 def _daily_counts(field: str, start: date, end: date) -> dict[str, dict[date, int]]:
     tz = timezone.get_current_timezone()
-    lo = timezone.make_aware(datetime.combine(start, time.min), tz)
-    hi = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
+    lo, hi = _bounds(start, end)
     rows = (
         Case.objects.filter(created_at__gte=lo, created_at__lt=hi, **{f"{field}__isnull": False})
         .annotate(day=TruncDate("created_at", tzinfo=tz))
@@ -71,17 +71,50 @@ def _daily_counts(field: str, start: date, end: date) -> dict[str, dict[date, in
     return out
 
 
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    lo = timezone.make_aware(datetime.combine(start, time.min), tz)
+    return lo, timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
+
+
+def _daily_escalations(start: date, end: date) -> dict[str, dict[date, int]]:
+    """Escalations per category and local day: tier-history rows a case entered by being escalated
+    (`routing.TierHistory`, entered_by "escalated"), by the category the case has now."""
+    lo, hi = _bounds(start, end)
+    rows = (
+        TierHistory.objects.filter(
+            entered_by=EventKind.ESCALATED,
+            entered_at__gte=lo,
+            entered_at__lt=hi,
+            case__category_id__isnull=False,
+        )
+        .annotate(day=TruncDate("entered_at", tzinfo=timezone.get_current_timezone()))
+        .values("case__category_id", "day")
+        .annotate(n=Count("id"))
+    )
+    out: dict[str, dict[date, int]] = defaultdict(dict)
+    for r in rows:
+        out[str(r["case__category_id"])][r["day"]] = r["n"]
+    return out
+
+
 def detect(day: date) -> list[tuple[str, str, Finding]]:
-    """(dimension, key, finding) for every category/organisation whose count on `day` is a spike."""
+    """(dimension, key, finding) for every category/organisation whose case count on `day` is a spike,
+    and every category whose escalation count is ("escalation", at least ESCALATION_SPIKE_MIN_COUNT)."""
     conf = settings.CASEWORK
     days = conf["SPIKE_BASELINE_DAYS"]
     start = day - timedelta(days=days)
+    series_of = [
+        ("category", _daily_counts("category_id", start, day), conf["SPIKE_MIN_COUNT"]),
+        ("organisation", _daily_counts("organisation_id", start, day), conf["SPIKE_MIN_COUNT"]),
+        ("escalation", _daily_escalations(start, day), conf["ESCALATION_SPIKE_MIN_COUNT"]),
+    ]
     found = []
-    for dimension, field in (("category", "category_id"), ("organisation", "organisation_id")):
-        for key, series in _daily_counts(field, start, day).items():
+    for dimension, counts, min_count in series_of:
+        for key, series in counts.items():
             history = [series.get(start + timedelta(days=i), 0) for i in range(days)]
             finding = robust_z(series.get(day, 0), history)
-            if is_spike(finding, min_z=conf["SPIKE_MIN_Z"], min_count=conf["SPIKE_MIN_COUNT"]):
+            if is_spike(finding, min_z=conf["SPIKE_MIN_Z"], min_count=min_count):
                 found.append((dimension, key, finding))
     return found
 

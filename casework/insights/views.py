@@ -18,8 +18,16 @@ from casework.cases.models import Case
 from casework.core.errors import ApplicationError
 from casework.people.permissions import LEAD, agent_required, case_for_request, has_role, lead_required
 
-from . import issues, selectors, services
-from .models import Cluster, DuplicateSuggestion, EngineeringLink, LinkSystem, Problem, ProblemState
+from . import findings_services, issues, selectors, services
+from .models import (
+    Cluster,
+    DuplicateSuggestion,
+    EngineeringLink,
+    KnowledgeGap,
+    LinkSystem,
+    Problem,
+    ProblemState,
+)
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponse:
@@ -152,6 +160,43 @@ def problem_reject(request: HttpRequest, pk: int, reference: str) -> HttpRespons
     except ApplicationError as exc:
         _fail(request, exc)
     return redirect("insights:problem", pk=pk)
+
+
+# --- findings: repeat contacts, outliers, escalation spikes, knowledge gaps ------------------------------
+
+
+@lead_required
+def findings(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "insights/findings.html",
+        {**selectors.findings(), "conf": settings.CASEWORK},
+    )
+
+
+@require_POST
+@lead_required
+def gap_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    gap = get_object_or_404(KnowledgeGap, pk=pk)
+    try:
+        findings_services.gap_dismiss(gap=gap, actor=request.user)
+        messages.success(request, f"Dismissed: “{gap.label}” will not be suggested again.")
+    except ApplicationError as exc:
+        _fail(request, exc)
+    return redirect("insights:findings")
+
+
+@require_POST
+@lead_required
+def gap_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    gap = get_object_or_404(KnowledgeGap, pk=pk)
+    try:
+        article = findings_services.gap_start_draft(gap=gap, actor=request.user)
+    except ApplicationError as exc:
+        _fail(request, exc)
+        return redirect("insights:findings")
+    messages.success(request, "Draft article started from the suggestion: edit and publish it.")
+    return redirect("knowledge:edit", pk=article.pk)
 
 
 # --- duplicates (from the case page) ------------------------------------------------------------------

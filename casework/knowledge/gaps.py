@@ -37,6 +37,21 @@ def _score(rank: float) -> float:
     return rank * 10 if connection.vendor == "postgresql" else rank
 
 
+def best_match(text: str) -> tuple[object | None, float | None]:
+    """The best published article (internal ones too) for `text` and its score on the one scale of
+    `GAP_MIN_SCORE`; (None, None) when no article matches at all. The one test of "an article answers
+    this", shared by the gap report below and insights' "write an article about X" suggestions."""
+    best = suggest_articles(text, public_only=False, limit=1)
+    if not best:
+        return None, None
+    return best[0], round(_score(float(best[0].search_rank)), 3)
+
+
+def answered(score: float | None, min_score: float | None = None) -> bool:
+    threshold = settings.CASEWORK["GAP_MIN_SCORE"] if min_score is None else min_score
+    return score is not None and score >= threshold
+
+
 def knowledge_gaps(
     *,
     days: int = 30,
@@ -55,8 +70,7 @@ def knowledge_gaps(
     counts: Counter[str] = Counter()
     for case in cases:
         report.cases += 1
-        best = suggest_articles(suggest.case_text(case), public_only=False, limit=1)
-        if best and _score(float(best[0].search_rank)) >= threshold:
+        if answered(best_match(suggest.case_text(case))[1], threshold):
             continue
         report.gaps += 1
         key = case.category.slug if case.category_id else "uncategorised"

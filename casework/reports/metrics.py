@@ -333,8 +333,10 @@ FCR = (
 )
 REOPEN = "Of the cases resolved in the range (latest resolution): the share reopened at least once."
 REPEAT = (
-    "Of the cases opened in the range: the share whose customer had opened another case in the 7 days "
-    "before with the same subject (ignoring case) or the same category, or that follow up a closed case."
+    "Of the cases opened in the range: the share flagged as a repeat contact — the customer had written "
+    "about the same topic in the 7 days before (another case of theirs opened or written on then, whose "
+    "text is similar enough by the insights similarity score, or that this case follows up). The flag and "
+    "its reason are on the case's timeline."
 )
 
 

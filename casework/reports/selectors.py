@@ -14,7 +14,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     Exists,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -24,18 +23,18 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower, TruncDate, TruncWeek
+from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from django.utils import timezone
 
 from casework.cases.models import Case, CaseEvent, EventKind, MessageKind
 from casework.cases.status import OPEN_STATUSES, Status
+from casework.insights.models import RepeatContact
 from casework.routing.models import TierHistory
 from casework.sla.models import Breach, CaseClock, ClockLedgerEntry, ClockState, LedgerKind, Metric
 
 from .filters import ReportFilter, report_zone
 from .sql import DurationSeconds, SecondsBetween, Summary, rate, summarise, summarise_rows
 
-REPEAT_WINDOW = timedelta(days=7)
 OUTLIERS = 10
 DONE = [Status.RESOLVED, Status.CLOSED]
 
@@ -315,28 +314,15 @@ def resolution_quality(f: ReportFilter) -> dict[str, Any]:
 
 
 def repeat_contacts(f: ReportFilter) -> dict[str, Any]:
-    """Of the cases opened in the range, those whose customer had opened another case within the 7 days
-    before with the same subject (case-insensitive) or the same category, or that follow up a closed
-    case."""
-    earlier = Case.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        merged_into__isnull=True,
-        created_at__lt=OuterRef("created_at"),
-        created_at__gte=ExpressionWrapper(
-            OuterRef("created_at") - REPEAT_WINDOW, output_field=DateTimeField()
-        ),
-    ).exclude(pk=OuterRef("pk"))
-    similar = earlier.annotate(lsubject=Lower("subject")).filter(
-        Q(lsubject=OuterRef("lsubject")) | Q(category_id__isnull=False, category_id=OuterRef("category_id"))
-    )
-    qs = (
+    """Of the cases opened in the range, those flagged as repeat contacts: the one definition is insights'
+    (`casework/insights/repeats.py`: the customer wrote about the same topic — stored-vector similarity
+    or an explicit follow-up — in the 7 days before), recorded as a `RepeatContact` row per case."""
+    flagged = Exists(RepeatContact.objects.filter(case_id=OuterRef("pk")))
+    # The Exists goes straight into the FILTER clause: an annotation there breaks on PostgreSQL.
+    agg = (
         f.cases()
         .filter(f.in_range("created_at"))
-        .annotate(lsubject=Lower("subject"))
-        .annotate(repeat=Exists(similar))
-    )
-    agg = qs.aggregate(
-        opened=Count("id"), repeats=Count("id", filter=Q(repeat=True) | Q(follow_up_of__isnull=False))
+        .aggregate(opened=Count("id"), repeats=Count("id", filter=Q(flagged)))
     )
     agg["rate"] = rate(agg["repeats"], agg["opened"])
     return agg

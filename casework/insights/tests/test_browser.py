@@ -3,6 +3,7 @@ the problems page with `p`, turns a cluster into a problem and resolves it. Scre
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,60 @@ def test_lead_merges_a_duplicate_and_makes_a_problem_of_a_cluster(page, live_ser
     expect(page.get_by_test_id("problem-state")).to_have_text("Resolved")
     expect(page.get_by_test_id("loop")).to_contain_text("No new matching case since the fix")
     shot(page, "problem-resolved")
+
+
+def test_lead_reads_the_findings_and_starts_an_article_from_a_gap(page, live_server, teams, bob, customer):
+    from datetime import timedelta
+
+    import time_machine
+
+    from casework.cases.models import Category
+    from casework.core import clock
+    from casework.insights import findings, repeats
+
+    bob.agent.role = "lead"
+    bob.agent.save(update_fields=["role"])
+    with time_machine.travel(clock.now() - timedelta(days=3), tick=False):
+        first = open_case(
+            subject="CSV export fails with error 500",
+            description="Exporting the monthly report to CSV gives an error 500.",
+            customer=customer,
+        )
+    again = open_case(
+        subject="Export still broken",
+        description="The CSV export of the monthly report still fails with error 500.",
+        customer=customer,
+    )
+    repeats.flag(again.pk)
+    auth = Category.objects.get_or_create(slug="authentication", defaults={"name": "Authentication"})[0]
+    for n in range(5):
+        open_case(
+            subject=f"Password reset email missing {n}",
+            description="The password reset email never arrives.",
+            customer=CustomerFactory(),
+            category=auth,
+        )
+    findings.run_daily()
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.keyboard.press("f")
+    expect(page).to_have_url(f"{live_server.url}/insights/findings/")
+    repeat_row = page.get_by_test_id("repeats").locator("tbody tr").first
+    expect(repeat_row).to_contain_text(again.reference)
+    expect(repeat_row).to_contain_text(first.reference)
+    expect(repeat_row).to_contain_text("3 days ago")
+    expect(page.get_by_test_id("gap").first).to_contain_text("Write an article about Authentication")
+    shot(page, "findings")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{live_server.url}/cases/{again.reference}/")
+    expect(page.locator("body")).to_contain_text("Repeat contact: same customer wrote about")
+    shot(page, "case-repeat-contact")
+    page.go_back()
+    page.get_by_test_id("gap-draft").first.click()
+    expect(page).to_have_url(re.compile(r"/kb/\d+/edit/$"))
+    expect(page.locator("body")).to_contain_text("Draft article started")
+    shot(page, "gap-draft")

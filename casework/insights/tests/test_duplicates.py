@@ -48,7 +48,9 @@ def test_the_task_suggests_the_likely_original_and_explains_it(original, repeat)
     assert suggestion.candidate == original
     assert suggestion.score >= 0.35
     assert "export" in suggestion.signals["shared"]
-    note = CaseEvent.objects.filter(case=repeat, kind=EventKind.NOTE, data__has_key="insights").get()
+    note = CaseEvent.objects.filter(
+        case=repeat, kind=EventKind.NOTE, data__insights__has_key="duplicates"
+    ).get()
     assert f"Possible duplicate of {original.reference}" in note.reason
     # running again proposes nothing new
     assert duplicates.suggest_for(repeat.pk) == 0

@@ -1,0 +1,150 @@
+"""The daily findings: resolution-time outliers and knowledge gaps (the `insights-findings` job). Volume and
+escalation spikes are `spikes.py` (the hourly `insights-spikes` job); repeat contacts are `repeats.py`
+(after each opening, in the duplicate task).
+
+Resolution-time outliers — cases resolved within the last `OUTLIER_WINDOW_DAYS` (90) whose resolution
+time (wall time, opening → latest resolution, as reports' `resolution` metric) is above the p90 of their
+priority over those same days. The p90 is the nearest-rank percentile that reports compute
+(`reports.sql.summarise`: window functions, one query for every priority, identical on SQLite and
+PostgreSQL); the outliers are one more query (a filter per priority). A priority with fewer than
+`OUTLIER_MIN_SAMPLE` resolved cases in the window has no meaningful p90 and lists none. "Above" means by
+more than a second: with a flat distribution (every case the same time) nothing is above its p90.
+
+Knowledge gaps — a recent cluster (`Cluster.size`, last case within `GAP_WINDOW_DAYS`) or a category
+with at least `GAP_MIN_CASES` cases opened in the last `GAP_WINDOW_DAYS`, whose top terms (the words most
+of its subjects share, rarer first: `grouping.label`) no published article answers: knowledge's own
+suggestion search and threshold (`knowledge.gaps.best_match` / `answered`, `CASEWORK_KB_GAP_MIN_SCORE`)
+— the same test as knowledge's gap report. Each becomes "Write an article about X" with its cases.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, Q
+
+from casework.cases.models import Case, Category
+from casework.cases.status import Status
+from casework.core import clock
+from casework.reports.sql import SecondsBetween, summarise
+
+from .models import Cluster, ClusterMember, GapState, KnowledgeGap
+
+# A case above the p90 by less than this is a rounding artefact, not an outlier (SQLite's julianday()
+# arithmetic is precise to ~10 µs, the summary is rounded to milliseconds).
+MARGIN_SECONDS = 1.0
+
+
+def resolution_outliers(*, now: Any = None) -> dict[str, Any]:
+    """{"p90": {priority: Summary}, "rows": [...]} for the trailing window (two queries)."""
+    conf = settings.CASEWORK
+    now = now or clock.now()
+    days = conf["OUTLIER_WINDOW_DAYS"]
+    cases = Case.objects.filter(
+        resolved_at__gte=now - timedelta(days=days),
+        resolved_at__lte=now,
+        status__in=[Status.RESOLVED, Status.CLOSED],
+        merged_into__isnull=True,
+    )
+    seconds = SecondsBetween(F("resolved_at"), F("created_at"))
+    summaries = summarise(cases, seconds, group=F("priority"))
+    usable = {
+        p: s for p, s in summaries.items() if s.p90 is not None and s.count >= conf["OUTLIER_MIN_SAMPLE"]
+    }
+    if not usable:
+        return {"p90": summaries, "rows": [], "window_days": days}
+    above = Q()
+    for priority, s in usable.items():
+        above |= Q(priority=priority, seconds__gt=s.p90 + MARGIN_SECONDS)
+    rows = [
+        {
+            "case_id": r["id"],
+            "priority": r["priority"],
+            "seconds": r["seconds"],
+            "resolved_at": r["resolved_at"],
+            "p90": usable[r["priority"]].p90,
+            "median": usable[r["priority"]].median,
+            "sample": usable[r["priority"]].count,
+        }
+        for r in cases.annotate(seconds=seconds)
+        .filter(above)
+        .order_by("-seconds")
+        .values("id", "priority", "seconds", "resolved_at")
+    ]
+    return {"p90": summaries, "rows": rows, "window_days": days}
+
+
+def _terms(subjects: list[str], snapshot) -> list[str]:
+    from . import grouping
+
+    return [t.strip() for t in grouping.label(subjects, snapshot, limit=6).split(",") if t.strip()]
+
+
+def knowledge_gaps(*, now: Any = None) -> list[dict[str, Any]]:
+    """Clusters and categories with many recent cases and no article answering their top terms. Reads:
+    one aggregate for the categories, one for the clusters, the subjects of each candidate (≤ 50), and one
+    article search per candidate; sources dismissed or drafted before are not looked at again."""
+    from casework.knowledge.gaps import answered, best_match
+
+    from . import vectorising
+
+    conf = settings.CASEWORK
+    now = now or clock.now()
+    days, minimum = conf["GAP_WINDOW_DAYS"], conf["GAP_MIN_CASES"]
+    since = now - timedelta(days=days)
+    decided = set(KnowledgeGap.objects.exclude(state=GapState.OPEN).values_list("source", "key"))
+    recent = Case.objects.filter(created_at__gte=since, merged_into__isnull=True)
+    counts = dict(
+        recent.filter(category__isnull=False)
+        .values("category_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=minimum)
+        .values_list("category_id", "n")
+    )
+    candidates: list[tuple[str, str, str, Any]] = [
+        ("category", c.slug, c.name, recent.filter(category_id=c.pk))
+        for c in Category.objects.filter(pk__in=list(counts))
+    ]
+    for cluster in Cluster.objects.filter(last_case_at__gte=since, size__gte=minimum).order_by("-size")[:50]:
+        ids = ClusterMember.objects.filter(cluster=cluster).values("case_id")
+        candidates.append(("cluster", str(cluster.pk), cluster.label, recent.filter(pk__in=ids)))
+    snapshot = vectorising.ensure_space().snapshot if candidates else None
+    out = []
+    for source, key, label, qs in candidates:
+        if (source, key) in decided:
+            continue
+        cases = list(qs.order_by("-created_at").values_list("reference", "subject")[:50])
+        count = qs.count() if len(cases) == 50 else len(cases)
+        if count < minimum:
+            continue
+        terms = _terms([s or "" for _, s in cases], snapshot)
+        article, score = best_match(" ".join([label, label, *terms]))
+        if answered(score):
+            continue
+        out.append(
+            {
+                "source": source,
+                "key": key,
+                "label": label or ", ".join(terms[:4]),
+                "terms": terms,
+                "cases": [r for r, _ in cases],
+                "case_count": count,
+                "window_days": days,
+                "best_article_id": article.pk if article is not None else None,
+                "best_score": score,
+                "min_score": conf["GAP_MIN_SCORE"],
+            }
+        )
+    return out
+
+
+def run_daily() -> dict[str, int]:
+    """The `insights-findings` job: record new outliers and knowledge gaps (idempotent)."""
+    from .findings_services import gaps_record, outliers_record
+
+    found = resolution_outliers()
+    outliers = outliers_record(rows=found["rows"], window_days=found["window_days"])
+    gaps = gaps_record(gaps=knowledge_gaps())
+    return {"outliers": len(outliers), "gaps": len(gaps)}
