@@ -112,6 +112,10 @@ def test_lead_reads_the_findings_and_starts_an_article_from_a_gap(page, live_ser
     page.fill("input[name=username]", "bob")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    # The shortcut listens once the landing page's scripts ran: under load, a key pressed while the
+    # login POST was still answering went to the old page.
+    page.wait_for_url(lambda url: "/login/" not in url)
+    page.wait_for_load_state("load")
     page.keyboard.press("f")
     expect(page).to_have_url(f"{live_server.url}/insights/findings/")
     repeat_row = page.get_by_test_id("repeats").locator("tbody tr").first
