@@ -290,6 +290,9 @@ CASEWORK = {
     # 0 ranks every match.
     "SEARCH_RANK_LIMIT": env_int("CASEWORK_SEARCH_RANK_LIMIT", 2000, minimum=0, maximum=10_000_000),
     "API_MAX_LIMIT": env_int("CASEWORK_API_MAX_LIMIT", 200, minimum=10, maximum=1000),
+    # GET /api/v1/cases counts exactly up to this many matches; above it `count` is the database's
+    # estimate and `count_exact` is false (an exact COUNT of a million rows costs ~0.5 s). 0: always exact.
+    "API_EXACT_COUNT_LIMIT": env_int("CASEWORK_API_EXACT_COUNT_LIMIT", 10_000, minimum=0, maximum=10**9),
     "SENTIMENT_FRUSTRATED_BELOW": env_float("CASEWORK_SENTIMENT_FRUSTRATED_BELOW", -0.5),
     # SLA engine (casework/sla/README.md): how often the sweep fires at-risk alerts and breaches, which
     # open statuses pause the clocks (waiting on the customer), and the zone/holidays given to the seeded

@@ -13,6 +13,7 @@ from casework.cases.services.unit_of_work import unit_of_work
 from casework.core.errors import NotFound, ValidationFailed
 from casework.people.models import Team
 
+from ..counts import list_count
 from ..filters import CaseFilterQuery, case_filter
 from ..schemas import (
     CaseCreateIn,
@@ -77,12 +78,13 @@ def list_cases(request, filters: Query[CaseListQuery]):
         filters=case_filter(filters, q=filters.q, ordering=filters.ordering), user=request.auth
     )
     qs = qs.select_related("customer__organisation", "merged_into", "follow_up_of")
-    count = qs.count()
+    count, exact = list_count(qs)
     page = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))[
         filters.offset : filters.offset + filters.limit
     ]
     return {
         "count": count,
+        "count_exact": exact,
         "limit": filters.limit,
         "offset": filters.offset,
         "items": [case_dict(c) for c in page],
