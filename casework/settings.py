@@ -346,6 +346,8 @@ CASEWORK = {
     # every render; casework/cases/selectors.py queue_counts). The agent's own counters are always live.
     "QUEUE_COUNTS_SECONDS": env_int("CASEWORK_QUEUE_COUNTS_SECONDS", 10, minimum=0, maximum=600),
     "REPORTS_CACHE_SECONDS": env_int("CASEWORK_REPORTS_CACHE_SECONDS", 60, minimum=0, maximum=3600),
+    # The dashboard's weekly charts keep the rows of weeks that have ended this long (0: never).
+    "REPORTS_PAST_WEEKS_SECONDS": env_int("CASEWORK_REPORTS_PAST_WEEKS_SECONDS", 86400, minimum=0),
     "REPORTS_DAILY_HOUR": env_int("CASEWORK_REPORTS_DAILY_HOUR", 7, minimum=0, maximum=23),
     "REPORTS_WEEKLY_WEEKDAY": env_int("CASEWORK_REPORTS_WEEKLY_WEEKDAY", 0, minimum=0, maximum=6),
     # Notifications (casework/notify/README.md). Rate limits for non-essential kinds: at most PER_CASE

@@ -62,3 +62,21 @@ def test_live_counts_read_the_open_cases_only(week):
     for plan in plans:
         # The breached-and-still-counting index holds exactly the clocks being counted.
         assert not plan.problems(allow_full_index={"sla_clock_breached_counting"}), plan.text
+
+
+def test_weekly_series_reads_only_the_weeks_it_has_not_kept(week, settings):
+    """Weeks that ended are kept (CASEWORK_REPORTS_PAST_WEEKS_SECONDS): a second dashboard reads the
+    current week only, with the same figures."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CASEWORK = {**settings.CASEWORK, "REPORTS_PAST_WEEKS_SECONDS": 3600}
+    f = ReportFilter(start=date(2026, 11, 23), end=date(2026, 12, 7))  # last week … this Monday
+    first, plans = plans_of(selectors.weekly_series, f)
+    again, plans_again = plans_of(selectors.weekly_series, f)
+    assert again == first and first[1]["met"] == 10 and first[1]["breached"] == 3
+    assert [row["week"] for row in first] == [date(2026, 11, 23), date(2026, 11, 30), date(2026, 12, 7)]
+    # Every query of the second call reads from this Monday on, none from the weeks kept.
+    assert plans_again and all("2026-11-30" not in p.sql and "2026-11-23" not in p.sql for p in plans_again)
+    assert len(plans_again) <= len(plans)
+    cache.clear()
