@@ -38,7 +38,7 @@ import bench_api  # noqa: E402  (bench/ on sys.path; imports the peer harness fo
 peer = bench_api.peer
 log = bench_api.log
 
-JOBS_SOURCE = """
+JOBS_SOURCE = r"""
 import json, re, time
 DRAIN_MAX, DRAIN_SECONDS = 100, 300
 # Batch jobs whose second run still has a backlog: run until a run does nothing, then time a run at rest.
