@@ -239,8 +239,8 @@ def _sla_decided(f: ReportFilter, now: datetime, group: list[str], **annotations
     OR over three columns that no index serves (a scan of every clock: ~1 s at a million cases):
     met clocks by `sla_clock_met_stopped` (stopped_at, state = met), recorded breaches by
     `sla_clock_breached_at`, and running clocks past due the sweep has not reached by the sweep's
-    `sla_clock_due_running`. The three sets cannot share a row but a met clock that was also swept
-    (none should be), which counts on both sides as before."""
+    `sla_clock_due_running`. Swept and pending never share a clock (breached_at set or not); a met
+    clock with a breach time in the range (none should have one) counts on both sides, as before."""
     swept = Q(breached_at__isnull=False) & f.in_range("breached_at")
     pending = Q(state=ClockState.RUNNING, breached_at__isnull=True, due_at__lt=now) & f.in_range("due_at")
     parts = (
