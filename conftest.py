@@ -42,6 +42,12 @@ def _live_queue_counts(settings):
 
 
 @pytest.fixture(autouse=True)
+def _live_weekly_report_rows(settings):
+    """Tests see every write in the weekly charts (no cached past weeks; one test turns it on)."""
+    settings.CASEWORK = {**settings.CASEWORK, "REPORTS_PAST_WEEKS_SECONDS": 0}
+
+
+@pytest.fixture(autouse=True)
 def _no_triage_model(settings, tmp_path):
     """Every test starts with no learned triage model (rules alone) unless it trains one in its own dir."""
     from casework.triage import model_store

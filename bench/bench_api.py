@@ -363,7 +363,7 @@ def api_create(
 
 def ceiling(base: str, threads: int, requests_n: int, server: Server) -> dict:
     """The harness ceiling: the same client (threads × keep-alive `requests` sessions) against the same
-    gunicorn on `GET /healthz` (one `SELECT 1`, so a request still opens its SQLite connection). No
+    gunicorn on `GET /healthz` (one `SELECT 1` on the worker's kept connection). No
     endpoint can go faster than this in this harness on this machine."""
     import requests
 

@@ -15,8 +15,9 @@ DB-API connection directly):
 
 Reported per item: statements (median/p95/max, transaction control excluded), transactions (outermost
 BEGIN … COMMIT plus any write run outside one), savepoints, statements by kind and the 10 commonest
-statement shapes (literals folded). The test client keeps one connection open; under gunicorn each
-request also opens a SQLite connection and runs the PRAGMAs of ``connection_setup_statements``.
+statement shapes (literals folded). The test client keeps one connection open, and so does each gunicorn
+worker (``CASEWORK_DB_CONN_MAX_AGE``, 60 s by default): the PRAGMAs of ``connection_setup_statements`` run
+only when a worker opens a new SQLite connection.
 
 Run: ``.venv/bin/python bench/bench_statements.py`` (JSON on stdout) or ``bench/run.py --only micro
 --micro statements``.
@@ -99,8 +100,8 @@ def _api_create(peer, token: str, log: benchlib.StatementLog) -> tuple[dict, lis
             "p95": round(benchlib.pct(wall_ms, 95), 2),
         },
         connection_setup_statements=1 + sum(1 for c in connection.init_commands if c.strip()),
-        connection_setup_note="not in the counts: the test client keeps one connection; gunicorn opens "
-        "one per request (CONN_MAX_AGE=0 on SQLite) and runs these PRAGMAs on it",
+        connection_setup_note="not in the counts: the test client keeps one connection, and so does each "
+        "gunicorn worker (CASEWORK_DB_CONN_MAX_AGE, 60 s by default): these PRAGMAs run when it opens one",
     )
     return figures, refs
 

@@ -308,6 +308,9 @@ CASEWORK = {
     # 0 ranks every match.
     "SEARCH_RANK_LIMIT": env_int("CASEWORK_SEARCH_RANK_LIMIT", 2000, minimum=0, maximum=10_000_000),
     "API_MAX_LIMIT": env_int("CASEWORK_API_MAX_LIMIT", 200, minimum=10, maximum=1000),
+    # GET /api/v1/cases counts exactly up to this many matches; above it `count` is the database's
+    # estimate and `count_exact` is false (an exact COUNT of a million rows costs ~0.5 s). 0: always exact.
+    "API_EXACT_COUNT_LIMIT": env_int("CASEWORK_API_EXACT_COUNT_LIMIT", 10_000, minimum=0, maximum=10**9),
     "SENTIMENT_FRUSTRATED_BELOW": env_float("CASEWORK_SENTIMENT_FRUSTRATED_BELOW", -0.5),
     # SLA engine (casework/sla/README.md): how often the sweep fires at-risk alerts and breaches, which
     # open statuses pause the clocks (waiting on the customer), and the zone/holidays given to the seeded
@@ -361,6 +364,8 @@ CASEWORK = {
     # every render; casework/cases/selectors.py queue_counts). The agent's own counters are always live.
     "QUEUE_COUNTS_SECONDS": env_int("CASEWORK_QUEUE_COUNTS_SECONDS", 10, minimum=0, maximum=600),
     "REPORTS_CACHE_SECONDS": env_int("CASEWORK_REPORTS_CACHE_SECONDS", 60, minimum=0, maximum=3600),
+    # The dashboard's weekly charts keep the rows of weeks that have ended this long (0: never).
+    "REPORTS_PAST_WEEKS_SECONDS": env_int("CASEWORK_REPORTS_PAST_WEEKS_SECONDS", 86400, minimum=0),
     "REPORTS_DAILY_HOUR": env_int("CASEWORK_REPORTS_DAILY_HOUR", 7, minimum=0, maximum=23),
     "REPORTS_WEEKLY_WEEKDAY": env_int("CASEWORK_REPORTS_WEEKLY_WEEKDAY", 0, minimum=0, maximum=6),
     # Notifications (casework/notify/README.md). Rate limits for non-essential kinds: at most PER_CASE

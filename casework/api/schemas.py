@@ -76,7 +76,16 @@ class CaseDetailOut(CaseOut):
 
 
 class CaseListOut(Schema):
-    count: int
+    count: int = Field(
+        description="Matches in all: exact when count_exact is true; above CASEWORK_API_EXACT_COUNT_LIMIT "
+        "the database's estimate (PostgreSQL's planner; on SQLite the table's analysed row count for an "
+        "unfiltered list, else the lower bound limit + 1)"
+    )
+    count_exact: bool = Field(
+        default=True,
+        description="false when more cases matched than CASEWORK_API_EXACT_COUNT_LIMIT and count is an "
+        "estimate; pages (offset, limit) stay exact, an empty page is the end",
+    )
     limit: int
     offset: int
     items: list[CaseOut]

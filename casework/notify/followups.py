@@ -20,7 +20,8 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from casework.cases import services as case_services
@@ -164,13 +165,25 @@ def critical_update_due(case_created: datetime, last_agent: datetime | None, las
 def critical_updates(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, int]:
     now = now or timezone.now()
     lead = timedelta(minutes=settings.CASEWORK["CRITICAL_OWNER_LEAD_MINUTES"])
+    every_delta = timedelta(hours=settings.CASEWORK["CRITICAL_UPDATE_HOURS"])
+    # Set-based: the database computes each open critical case's last word to the customer (opening,
+    # last agent reply, last update: `critical_update_due` without the interval) and returns only the
+    # due ones, soonest first — one query over the open critical cases (`case_priority_status`), never
+    # a Python pass over them, and never a cut that could leave some cases unseen.
+    last_word = Greatest(
+        F("created_at"),
+        Coalesce(F("last_agent_message_at"), F("created_at")),
+        Coalesce(F("last_update"), F("created_at")),
+    )
     rows = (
         Case.objects.filter(priority="critical", status__in=[Status.NEW, Status.TRIAGED, Status.IN_PROGRESS])
         .annotate(last_update=_latest_event(kind=EventKind.NOTE, data__notification__kind="critical_update"))
-        .values_list("pk", "created_at", "last_agent_message_at", "last_update")[: batch * 5]
+        .annotate(last_word=last_word)
+        .filter(last_word__lte=now + lead - every_delta)
+        .order_by("last_word", "pk")
+        .values_list("pk", "created_at", "last_agent_message_at", "last_update")[:batch]
     )
     due = {pk: critical_update_due(created, agent, update) for pk, created, agent, update in rows}
-    due = dict(sorted(((pk, at) for pk, at in due.items() if at - lead <= now), key=lambda x: x[1])[:batch])
     counts = {"owner_reminders": 0, "customer_updates": 0}
     if not due:
         return counts

@@ -246,6 +246,12 @@ class CaseClock(models.Model):
                 name="sla_clock_breached_counting",
                 condition=Q(state="breached", stopped_at__isnull=True),
             ),
+            # The reports' SLA compliance (reports/selectors.py `_sla_decided`): clocks met in a date
+            # range, and breaches recorded in one — each a range of its own index, not a scan.
+            models.Index(fields=["stopped_at"], name="sla_clock_met_stopped", condition=Q(state="met")),
+            models.Index(
+                fields=["breached_at"], name="sla_clock_breached_at", condition=Q(breached_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

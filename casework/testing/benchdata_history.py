@@ -66,12 +66,20 @@ def _events(batch: Batch) -> None:
     js = fmt.js
     messages = batch.scratch.get("messages", {})
     plan = []
+    # What the reactions write in the same transaction as the opening: a case left in New has triage's
+    # "no rule matched" note, a triaged case nobody took has routing's "left in the queue" note. Without
+    # them the doctor would take a million-case history for cases the reactions never saw.
+    notes = []
     for c in batch.cases:
         plan.append((c.id, "opened", None, "customer", None, None, "", c.created_at, None))
         for pk, kind, at in messages.get(c.id, []):
             plan.append((c.id, "message_added", None, "", None, js(kind), "", at, pk))
         if c.status == "new":
+            notes.append((c.id, "triage", NO_RULE, js({"triage": "no_rule_matched"}), c.created_at))
             continue
+        if not c.assignee_id:
+            data = {"routing": "no_candidate", "explanation": LEFT_IN_QUEUE}
+            notes.append((c.id, "routing", LEFT_IN_QUEUE, js(data), c.created_at + timedelta(seconds=1)))
         triaged = c.created_at + timedelta(seconds=1)
         plan.append(
             (
@@ -200,6 +208,15 @@ def _events(batch: Batch) -> None:
         rows,
         ["case_id", "kind", "actor_id", "actor_label", "old", "new", "reason", "created_at", "message_id"],
     )
+    batch.write(
+        CaseEvent,
+        [(case_id, "note", label, reason, data, fmt.dt(at)) for case_id, label, reason, data, at in notes],
+        ["case_id", "kind", "actor_label", "reason", "data", "created_at"],
+    )
+
+
+NO_RULE = "No triage rule matched; the case waits in New for the triager on shift"
+LEFT_IN_QUEUE = "Left in the team queue: every agent with the skill is at capacity"
 
 
 @register("sla", order=30)

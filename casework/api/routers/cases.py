@@ -13,6 +13,7 @@ from casework.cases.services.unit_of_work import unit_of_work
 from casework.core.errors import NotFound, ValidationFailed
 from casework.people.models import Team
 
+from ..counts import list_count
 from ..filters import CaseFilterQuery, case_filter
 from ..schemas import (
     CaseCreateIn,
@@ -76,13 +77,20 @@ def list_cases(request, filters: Query[CaseListQuery]):
     qs, cut = selectors.case_list_window(
         filters=case_filter(filters, q=filters.q, ordering=filters.ordering), user=request.auth
     )
-    qs = qs.select_related("customer__organisation", "merged_into", "follow_up_of")
-    count = qs.count()
+    # The merged-into and follow-up cases (their references) by a prefetch, not two more joins of the
+    # case table: those self-joins cost PostgreSQL ~40 ms of planning per request (10 relations; 0.1 ms
+    # to run), and on a page with no merged or follow-up case the prefetch runs no query at all.
+    refs = Case.objects.only("id", "reference")
+    qs = qs.select_related("customer__organisation").prefetch_related(
+        Prefetch("merged_into", queryset=refs), Prefetch("follow_up_of", queryset=refs)
+    )
+    count, exact = list_count(qs)
     page = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))[
         filters.offset : filters.offset + filters.limit
     ]
     return {
         "count": count,
+        "count_exact": exact,
         "limit": filters.limit,
         "offset": filters.offset,
         "items": [case_dict(c) for c in page],

@@ -126,3 +126,17 @@ def test_indexes_dropped_for_a_load_come_back_even_after_a_killed_run():
     from django.db import connection
 
     assert benchdata_load.SAVED_TABLE not in connection.introspection.table_names()
+
+
+def test_the_doctor_finds_nothing_the_reactions_would_have_written():
+    """Generated cases carry what triage and routing write with an opening (a "no rule matched" note on
+    a case left in New, a "left in the queue" note on a triaged case nobody took): the daily doctor at a
+    million generated cases measures its checks, not a repair of the generator's gaps."""
+    from django.utils import timezone
+
+    from casework.core import doctor
+
+    _generate(300, batch=120)
+    assert Case.objects.filter(status="new").exists()
+    found = {o.check: o.found for o in doctor.examine(repair=False, now=timezone.now())}
+    assert found["untriaged"] == 0 and found["unrouted"] == 0, found
