@@ -97,9 +97,11 @@ def cases_bulk_update(
 
 @door
 def cases_bulk_merge(*, cases: Sequence[Case], target: Case, actor: Any, reason: str = "") -> BulkResult:
-    """Merge many duplicates into `target` in one write: each through `case_merge` (its events on the
-    duplicate and on the target), a duplicate the door refuses skipped with the reason."""
-    from .ownership import case_merge
+    """Merge many duplicates into `target` in one write. Each duplicate gets exactly the events
+    `case_merge` writes (closed, merged into; the target a "merged" line per duplicate); a duplicate it
+    would refuse is skipped with the reason. Every check runs on the locked rows before anything moves,
+    so the moves are one statement per table for the whole batch, not per duplicate."""
+    from .ownership import merge_move, merge_record, merge_refusal
 
     actor = Actor.of(actor)
     sources = [case for case in cases if case.pk != target.pk]
@@ -113,13 +115,17 @@ def cases_bulk_merge(*, cases: Sequence[Case], target: Case, actor: Any, reason:
     locked = work.lock_many([case.pk for case in sources] + [target.pk])
     into = locked[target.pk]
     result = BulkResult()
-    for pk in sorted(case.pk for case in sources):
+    accepted: list[Case] = []
+    for pk in sorted({case.pk for case in sources}):
         case = locked[pk]
-        try:
-            with work.savepoint(eager=True):
-                case_merge(source=case, target=into, actor=actor, reason=reason)
-        except ApplicationError as exc:
-            result.skipped[case.reference] = exc.message
-            continue
-        result.changed.append(case.reference)
+        refusal = merge_refusal(case, into)
+        if refusal is not None:
+            result.skipped[case.reference] = refusal.message
+        else:
+            accepted.append(case)
+    if accepted:
+        moved = merge_move(accepted, into)
+        for case in accepted:
+            merge_record(case, into, actor, reason, moved[case.pk])
+            result.changed.append(case.reference)
     return result

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db.models import Count
 from django.utils.text import slugify
 
 from casework.core import clock
-from casework.core.errors import InvalidTransition, ValidationFailed
+from casework.core.errors import ApplicationError, InvalidTransition, ValidationFailed
 from casework.core.text import normalise_whitespace
 from casework.people.models import Team
 from casework.people.selectors import team_for_tier
@@ -320,29 +321,46 @@ def case_escalate(
     return locked
 
 
-@door
-def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "") -> Case:
-    """Fold a duplicate into the case that carries on: its messages, attachments and tasks move over,
-    the duplicate is closed with a pointer, and both timelines say so."""
-    actor = Actor.of(actor)
-    if source.pk == target.pk:
-        raise ValidationFailed("A case cannot be merged into itself", code="merge_self")
-    # Lock in id order so two opposite merges cannot deadlock.
-    first, second = sorted([source, target], key=lambda c: c.pk)
-    locked = {c.pk: _lock(c) for c in (first, second)}
-    src, dst = locked[source.pk], locked[target.pk]
+def merge_refusal(src: Case, dst: Case) -> ApplicationError | None:
+    """Why `src` cannot be folded into `dst` (both the write's locked rows), or None: pure, so a bulk
+    merge checks every duplicate before it moves anything."""
+    if src.pk == dst.pk:
+        return ValidationFailed("A case cannot be merged into itself", code="merge_self")
     if src.merged_into_id:
-        raise InvalidTransition(f"{src.reference} was already merged", code="already_merged")
+        return InvalidTransition(f"{src.reference} was already merged", code="already_merged")
     if dst.merged_into_id or dst.status == Status.CLOSED:
-        raise InvalidTransition(
+        return InvalidTransition(
             f"{dst.reference} is closed and cannot receive a merge", code="merge_target_closed"
         )
+    return None
+
+
+def merge_move(sources: list[Case], dst: Case) -> dict[int, int]:
+    """Move the duplicates' messages, attachments, tasks and tags to `dst`: one statement per table
+    whatever the number of duplicates. Returns how many messages each duplicate gave."""
+    ids = [src.pk for src in sources]
     active().eager_write()
-    moved = Message.objects.filter(case=src).update(case=dst)
-    Attachment.objects.filter(case=src).update(case=dst)
-    Task.objects.filter(case=src).update(case=dst)
-    dst.tags.add(*src.tags.all())
+    moved = dict(
+        Message.objects.filter(case_id__in=ids)
+        .values_list("case_id")
+        .annotate(n=Count("id"))
+        .values_list("case_id", "n")
+    )
+    Message.objects.filter(case_id__in=ids).update(case=dst)
+    Attachment.objects.filter(case_id__in=ids).update(case=dst)
+    Task.objects.filter(case_id__in=ids).update(case=dst)
+    tag_ids = set(
+        Case.tags.through.objects.filter(case_id__in=ids).values_list("tag_id", flat=True)
+    )
+    if tag_ids:
+        dst.tags.add(*tag_ids)
     active().tags.pop(dst.pk, None)  # read again if anything in this write asks
+    return {pk: moved.get(pk, 0) for pk in ids}
+
+
+def merge_record(src: Case, dst: Case, actor: Actor, reason: str, moved: int) -> None:
+    """The duplicate closed with a pointer, and both timelines saying so (in memory; flushed with the
+    write)."""
     old_status = src.status
     _set(src, merged_into=dst, status=Status.CLOSED, closed_at=clock.now())
     active().touch(dst)
@@ -356,6 +374,24 @@ def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "
     )
     _record(src, EventKind.MERGED_INTO, actor, new={"reference": dst.reference}, reason=reason)
     _record(dst, EventKind.MERGED, actor, new={"reference": src.reference, "messages": moved}, reason=reason)
+
+
+@door
+def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "") -> Case:
+    """Fold a duplicate into the case that carries on: its messages, attachments and tasks move over,
+    the duplicate is closed with a pointer, and both timelines say so."""
+    actor = Actor.of(actor)
+    if source.pk == target.pk:
+        raise ValidationFailed("A case cannot be merged into itself", code="merge_self")
+    # Lock in id order so two opposite merges cannot deadlock.
+    first, second = sorted([source, target], key=lambda c: c.pk)
+    locked = {c.pk: _lock(c) for c in (first, second)}
+    src, dst = locked[source.pk], locked[target.pk]
+    refusal = merge_refusal(src, dst)
+    if refusal is not None:
+        raise refusal
+    moved = merge_move([src], dst)
+    merge_record(src, dst, actor, reason, moved[src.pk])
     _sync(source, src)
     _sync(target, dst)
     return dst
