@@ -349,9 +349,7 @@ def merge_move(sources: list[Case], dst: Case) -> dict[int, int]:
     Message.objects.filter(case_id__in=ids).update(case=dst)
     Attachment.objects.filter(case_id__in=ids).update(case=dst)
     Task.objects.filter(case_id__in=ids).update(case=dst)
-    tag_ids = set(
-        Case.tags.through.objects.filter(case_id__in=ids).values_list("tag_id", flat=True)
-    )
+    tag_ids = set(Case.tags.through.objects.filter(case_id__in=ids).values_list("tag_id", flat=True))
     if tag_ids:
         dst.tags.add(*tag_ids)
     active().tags.pop(dst.pk, None)  # read again if anything in this write asks
