@@ -97,6 +97,7 @@ def _install(args: argparse.Namespace) -> tuple[bench_api.Install, dict, bool]:
         install.env["DATABASE_URL"] = args.database_url
     marker = var_dir / "bench-data.json"
     if marker.exists():
+        _api_agent_in_every_team(install)
         token = (var_dir / "token").read_text().strip()
         return install, json.loads(marker.read_text()), False
     token, _ = install.prepare(capacity=40)
@@ -107,7 +108,21 @@ def _install(args: argparse.Namespace) -> tuple[bench_api.Install, dict, bool]:
     generated = json.loads(out[out.index("{") :])
     generated["wall_s_incl_process"] = round(time.perf_counter() - t0, 1)
     marker.write_text(json.dumps(generated))
+    _api_agent_in_every_team(install)
     return install, generated, True
+
+
+def _api_agent_in_every_team(install: bench_api.Install) -> None:
+    """The API client stands for an integration working every team's queue: without a team, an agent
+    may read other teams' cases but not change them, and every PATCH would be a 403 (idempotent)."""
+    install.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from casework.people.models import AgentProfile, Team\n"
+        f"p = AgentProfile.objects.get(user__username={bench_api.AGENT!r})\n"
+        "p.teams.add(*Team.objects.all())\n",
+    )
 
 
 def _refs(n: int, rng: random.Random, k: int = 200) -> list[str]:
