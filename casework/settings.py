@@ -99,9 +99,17 @@ CASEWORK_CSP = env_str("CASEWORK_CSP", "") or (
 )
 
 # Rate-limit counts live in the database so every process shares them (casework/core/ratelimit.py).
+# The reports cache too (the dashboard for a minute, the weeks that ended for a day): every web process
+# and the worker, which fills it ahead of the managers (reports-warm), share one copy that survives a
+# restart. Its table is made by the reports app's migration 0002.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "ratelimit": {"BACKEND": "casework.core.ratelimit.CounterCache"},
+    "reports": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "casework_reports_cache",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
 }
 RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = env_bool("CASEWORK_RATELIMIT", True)

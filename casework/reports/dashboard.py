@@ -1,8 +1,10 @@
 """The dashboard for leads and managers: today's tiles beside the playbook targets, and trend charts.
 
 Everything on it is computed by the selectors (a fixed number of queries whatever the number of cases)
-and kept in Django's cache for CASEWORK_REPORTS_CACHE_SECONDS, keyed by the filters and the local date,
-so a room of managers reloading it costs one computation a minute. `make bench` measures a cold build."""
+and kept in the shared reports cache (a database table every process reads) for
+CASEWORK_REPORTS_CACHE_SECONDS, keyed by the filters and the local date, so a room of managers reloading
+it costs one computation a minute. The weekly charts' ended weeks are kept for a day, filled ahead by the
+worker (`warm`, the `reports-warm` job). `make bench` measures a cold build."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 
 from . import charts, selectors, targets
@@ -210,7 +212,7 @@ def _charts(base: ReportFilter, today: date, now: datetime) -> list[tuple[str, s
     volume = {r["period"]: r["count"] for r in selectors.volume(days_f)}
     labels = [f"{d:%d %b}" for d in days_f.days]
     backlog = selectors.backlog(days_f, now=now)
-    weeks_f = base.with_range(week_start(today) - timedelta(weeks=11), today)
+    weeks_f = _weeks_range(base, today)
     weekly = selectors.weekly_series(weeks_f)
     week_labels = [f"{w['week']:%d %b}" for w in weekly]
     return [
@@ -254,6 +256,31 @@ def _charts(base: ReportFilter, today: date, now: datetime) -> list[tuple[str, s
     ]
 
 
+def _weeks_range(base: ReportFilter, today: date) -> ReportFilter:
+    return base.with_range(week_start(today) - timedelta(weeks=11), today)
+
+
+def warm(*, now: datetime | None = None) -> str:
+    """Put the weeks that ended, of the 12-week charts, in the shared reports cache for every scope a
+    dashboard is opened with: every team (managers) and each lead's own teams. Only weeks not kept yet
+    are read (`selectors.weekly_series`), so a run at rest reads nothing from the case tables."""
+    from django.contrib.auth import get_user_model
+
+    from casework.people import permissions
+
+    if not settings.CASEWORK["REPORTS_PAST_WEEKS_SECONDS"]:
+        return "past weeks are not kept (CASEWORK_REPORTS_PAST_WEEKS_SECONDS=0)"
+    today = local_today(now)
+    last_sunday = week_start(today) - timedelta(days=1)
+    scopes: set[frozenset[int] | None] = {None}
+    leads = get_user_model().objects.filter(is_active=True, agent__role=permissions.LEAD)
+    scopes |= {permissions.led_team_ids(user) for user in leads}
+    first = _weeks_range(ReportFilter(start=today, end=today), today).start
+    for teams in scopes:
+        selectors.weekly_series(ReportFilter(start=first, end=last_sunday, teams=teams))
+    return f"weeks {first:%d %b} – {last_sunday:%d %b} kept for {len(scopes)} scope(s)"
+
+
 def cached(base: ReportFilter, *, now: datetime | None = None) -> Dashboard:
     seconds = settings.CASEWORK["REPORTS_CACHE_SECONDS"]
     if not seconds:
@@ -263,10 +290,10 @@ def cached(base: ReportFilter, *, now: datetime | None = None) -> Dashboard:
     described += ":" + local_today(now).isoformat() + ":" + str(report_zone()) + ":teams=" + base.scope_key()
     # A digest keeps the key short and free of spaces, whatever the filter holds (memcached refuses both).
     key = "reports:dashboard:" + hashlib.sha256(described.encode()).hexdigest()
-    board = cache.get(key)
+    board = caches["reports"].get(key)
     if board is None:
         board = build(base, now=now)
-        cache.set(key, board, seconds)
+        caches["reports"].set(key, board, seconds)
     return board
 
 

@@ -10,11 +10,13 @@ definition for both keeps the figures identical whichever database runs the inst
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Expression, FloatField, Func, QuerySet
+from django.db.models import DateField, Expression, FloatField, Func, QuerySet
 
 
 class SecondsBetween(Func):
@@ -49,6 +51,85 @@ class DurationSeconds(Func):
         if connection.vendor == "postgresql":
             return f"EXTRACT(EPOCH FROM {sql})::double precision", params
         return f"({sql} / 1000000.0)", params
+
+
+class LocalPeriod(Func):
+    """The local day, or ISO week (its Monday), that a datetime falls in, as a date — for a bounded range
+    of periods (`first` … `last`, both period starts), in the report's zone, DST days included.
+
+    PostgreSQL truncates natively (`AT TIME ZONE`, then `date_trunc`). On SQLite Django's `TruncDate` and
+    `TruncWeek` with a zone call a Python function for every row, which was most of the time of the
+    12-week first-response chart at a million cases; here the periods' boundaries are converted to UTC
+    in Python once and the row is placed by a balanced tree of `CASE WHEN x < boundary` comparisons on
+    the stored UTC text (log₂ n comparisons per row, no Python per row). Outside the range: NULL."""
+
+    output_field = DateField()
+
+    def __init__(self, expression: Any, *, kind: str, first: date, last: date, zone: ZoneInfo) -> None:
+        if kind not in ("day", "week"):
+            raise ValueError(f"LocalPeriod kind must be 'day' or 'week', not {kind!r}")
+        super().__init__(expression)
+        self.kind, self.zone = kind, zone
+        step = timedelta(days=1 if kind == "day" else 7)
+        if kind == "week":
+            first -= timedelta(days=first.weekday())
+        self.starts: list[date] = []
+        while first <= last:
+            self.starts.append(first)
+            first += step
+        self.end = (self.starts[-1] + step) if self.starts else first
+
+    def _start_at(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=self.zone)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        if not self.starts:
+            return "NULL", ()
+        local = f"(({sql}) AT TIME ZONE %s)"
+        period = f"(DATE_TRUNC('week', {local}))::date" if self.kind == "week" else f"({local})::date"
+        outside = f"{sql} < %s OR {sql} >= %s"
+        return (
+            f"(CASE WHEN {outside} THEN NULL ELSE {period} END)",
+            (
+                *params,
+                self._start_at(self.starts[0]),
+                *params,
+                self._start_at(self.end),
+                *params,
+                str(self.zone),
+            ),
+        )
+
+    def as_sql(self, compiler, connection, **extra):
+        if not self.starts:
+            return "NULL", ()
+        sql, params = compiler.compile(self.source_expressions[0])
+
+        def utc(day: date) -> str:
+            return connection.ops.adapt_datetimefield_value(self._start_at(day).astimezone(UTC))
+
+        bounds = [utc(d) for d in self.starts]
+        labels = [d.isoformat() for d in self.starts]
+        out_params: list[Any] = []
+
+        def tree(lo: int, hi: int) -> str:
+            if lo == hi:
+                out_params.append(labels[lo])
+                return "%s"
+            mid = (lo + hi + 1) // 2
+            out_params.extend(params)
+            out_params.append(bounds[mid])
+            left = tree(lo, mid - 1)
+            right = tree(mid, hi)
+            return f"(CASE WHEN {sql} < %s THEN {left} ELSE {right} END)"
+
+        out_params.extend(params)
+        out_params.append(bounds[0])
+        out_params.extend(params)
+        out_params.append(utc(self.end))
+        body = tree(0, len(self.starts) - 1)
+        return f"(CASE WHEN {sql} < %s OR {sql} >= %s THEN NULL ELSE {body} END)", tuple(out_params)
 
 
 @dataclass(frozen=True)

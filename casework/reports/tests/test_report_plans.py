@@ -67,9 +67,9 @@ def test_live_counts_read_the_open_cases_only(week):
 def test_weekly_series_reads_only_the_weeks_it_has_not_kept(week, settings):
     """Weeks that ended are kept (CASEWORK_REPORTS_PAST_WEEKS_SECONDS): a second dashboard reads the
     current week only, with the same figures."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["reports"].clear()
     settings.CASEWORK = {**settings.CASEWORK, "REPORTS_PAST_WEEKS_SECONDS": 3600}
     f = ReportFilter(start=date(2026, 11, 23), end=date(2026, 12, 7))  # last week … this Monday
     first, plans = plans_of(selectors.weekly_series, f)
@@ -79,4 +79,37 @@ def test_weekly_series_reads_only_the_weeks_it_has_not_kept(week, settings):
     # Every query of the second call reads from this Monday on, none from the weeks kept.
     assert plans_again and all("2026-11-30" not in p.sql and "2026-11-23" not in p.sql for p in plans_again)
     assert len(plans_again) <= len(plans)
-    cache.clear()
+    caches["reports"].clear()
+
+
+def test_reports_warm_keeps_the_ended_weeks_for_the_first_dashboard(week, settings):
+    """The worker's `reports-warm` job fills the shared cache with the weeks that ended, for every team
+    and for each lead's teams: the first dashboard of the day then reads only the current week, with the
+    figures it would have computed itself; a second run reads nothing."""
+    from django.core.cache import caches
+
+    from casework.reports import dashboard
+    from casework.reports.dashboard import _weeks_range
+    from casework.reports.filters import local_today
+
+    settings.CASEWORK = {**settings.CASEWORK, "REPORTS_PAST_WEEKS_SECONDS": 3600}
+    caches["reports"].clear()
+    today = local_today()
+    full = _weeks_range(ReportFilter(start=today, end=today), today)
+    expected = selectors.weekly_series(full)
+    caches["reports"].clear()
+
+    assert "06 Dec kept for" in dashboard.warm()  # every team, and the fixture lead's team
+    rows, plans = plans_of(selectors.weekly_series, full)
+    assert rows == expected and rows[-2]["met"] == 10  # last week's figures, from the cache
+    assert plans and all(str(MON) not in p.sql for p in plans)  # only this week (from 7 Dec) was read
+    _, again = plans_of(dashboard.warm)
+    # At rest: the leads and the cache table, nothing from the cases or their clocks.
+    assert again and not [p.sql for p in again if "cases_case" in p.sql or "sla_caseclock" in p.sql]
+    caches["reports"].clear()
+
+
+def test_reports_warm_is_a_registered_job():
+    from casework.core.scheduler import jobs
+
+    assert "reports-warm" in {job.name for job in jobs()}

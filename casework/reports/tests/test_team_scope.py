@@ -23,9 +23,9 @@ ALPHA_MARK, BETA_MARK = "Alphasecret", "Betasecret"
 @pytest.fixture
 def teams(settings):
     settings.CASEWORK = {**settings.CASEWORK, "REPORTS_CACHE_SECONDS": 60}
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["reports"].clear()
     alpha, beta = TeamFactory(name="Alpha"), TeamFactory(name="Beta")
     leo = make_agent("leo", teams=[alpha])  # an agent named Alpha's lead: the door makes him a lead
     team_set_lead(team=alpha, lead=leo, actor="test")
@@ -54,7 +54,7 @@ def teams(settings):
         "cases": cases,
         "tokens": tokens,
     }
-    cache.clear()
+    caches["reports"].clear()
 
 
 def _new_cases(tiles) -> str:
