@@ -117,6 +117,8 @@ RATELIMIT_ENABLE = env_bool("CASEWORK_RATELIMIT", True)
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 ROOT_URLCONF = "casework.urls"
+# <select> rendered in Python, the rest as Django does (casework/core/form_renderer.py).
+FORM_RENDERER = "casework.core.form_renderer.FormRenderer"
 WSGI_APPLICATION = "casework.wsgi.application"
 
 TEMPLATES = [

@@ -44,7 +44,7 @@ class CaseFieldsForm(forms.Form):
     assignee = forms.ChoiceField(required=False)
     reason = forms.CharField(required=False, max_length=2000)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, agents: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", "— none —")] + [
             (c.slug, c.name) for c in Category.objects.filter(active=True)
@@ -52,7 +52,7 @@ class CaseFieldsForm(forms.Form):
         self.fields["team"].choices = [("", "— no team —")] + [
             (str(t.pk), t.name) for t in Team.objects.all()
         ]
-        self.fields["assignee"].choices = agent_choices()
+        self.fields["assignee"].choices = agents if agents is not None else agent_choices()
 
 
 class EscalateForm(forms.Form):
@@ -68,9 +68,10 @@ class TaskForm(forms.Form):
     owner = forms.ChoiceField(required=False)
     due_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, agents: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = agent_choices()
+        # `agents`: the list a page already made for another form (one query per page, not per form).
+        self.fields["owner"].choices = agents if agents is not None else agent_choices()
 
 
 class AttachmentForm(forms.Form):
@@ -100,7 +101,7 @@ class NewCaseForm(forms.Form):
     )
     category = forms.ChoiceField(required=False)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, agents: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", "— let triage decide —")] + [
             (c.slug, c.name) for c in Category.objects.filter(active=True)

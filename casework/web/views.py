@@ -379,13 +379,15 @@ def _custom_field_rows(case) -> dict:
 
 
 def _case_context(request: HttpRequest, case, **extra) -> dict:
+    agents = agent_choices()
     fields_form = CaseFieldsForm(
+        agents=agents,
         initial={
             "priority": case.priority,
             "category": case.category.slug if case.category_id else "",
             "team": str(case.team_id or ""),
             "assignee": case.assignee.username if case.assignee_id else "",
-        }
+        },
     )
     return {
         "case": case,
@@ -394,7 +396,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "attachments": case.attachments.order_by("id"),
         "transitions": allowed_targets(case.status),
         "fields_form": fields_form,
-        "task_form": TaskForm(),
+        "task_form": TaskForm(agents=agents),
         **_handoff_choices(case),
         "reply_form": extra.pop("reply_form", None) or ReplyForm(),
         "seen_message_id": selectors.latest_public_message_id(case),

@@ -56,6 +56,16 @@ def age(value) -> str:
 
 
 @register.filter
+def stamp(value) -> str:
+    """A local date and time for a title attribute, e.g. "04 Dec 2026 14:05": strftime on the local time,
+    where `{{ value }}` goes through the localisation machinery (~0.1 ms a datetime; the queue shows two
+    per row)."""
+    if not value:
+        return ""
+    return timezone.localtime(value).strftime("%d %b %Y %H:%M")
+
+
+@register.filter
 def due_in(value) -> dict | None:
     """The queue's Due column: "in 2h" / "4h overdue" (wall-clock, compact), or None without a clock."""
     if not value:
