@@ -205,7 +205,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     qs = selectors.with_next_due(qs)
     from django.conf import settings
 
+    counts = selectors.queue_counts(request.user)
     paginator = Paginator(qs, settings.CASEWORK["QUEUE_PAGE_SIZE"])
+    total = selectors.counted_total(filters, counts)
+    if total is not None:
+        paginator.count = total  # a cached_property: the sidebar's figure instead of a COUNT(*)
     page = paginator.get_page(request.GET.get("page"))
     corrected = ""
     if q and not page.object_list:
@@ -226,7 +230,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "views": QUEUE_VIEWS,
-        "counts": selectors.queue_counts(request.user),
+        "counts": counts,
         "statuses": Status.choices,
         "priorities": Priority.choices,
         "channels": Channel.choices,

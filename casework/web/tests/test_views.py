@@ -60,6 +60,38 @@ def test_queue_views_and_filters(agent_client, alice, customer):
     assert "No cases match" in agent_client.get("/", {"q": "zzzz-nothing"}).content.decode()
 
 
+def test_a_bare_queue_view_takes_its_size_from_the_sidebar_counters(agent_client, customer, settings):
+    """`/?view=breached` with no other filter shows the sidebar's (shared) count instead of counting its
+    cases again; any filter added and the page counts for itself."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from casework.cases.selectors import CaseFilter, counted_total
+
+    settings.CASEWORK = {**settings.CASEWORK, "QUEUE_COUNTS_SECONDS": 10}
+    cache.clear()
+    for i in range(3):
+        open_case(subject=f"case {i}", customer=customer, priority="high" if i else "low")
+    agent_client.get("/?view=unassigned")  # fills the shared counters
+    with CaptureQueriesContext(connection) as bare:
+        page = agent_client.get("/?view=unassigned").content.decode()
+    assert 'class="muted">3 cases' in page
+    with CaptureQueriesContext(connection) as filtered:
+        page = agent_client.get("/?view=unassigned&priority=high").content.decode()
+    from casework.cases.models import Case
+
+    high = Case.objects.filter(priority="high", assignee__isnull=True).count()
+    assert f'class="muted">{high} case' in page
+    assert len(filtered.captured_queries) == len(bare.captured_queries) + 1  # its own COUNT(*)
+    counts = {"sla_breached": 7, "open": 9}
+    assert counted_total(CaseFilter(view="breached"), counts) == 7
+    assert counted_total(CaseFilter(view="breached", ordering="priority"), counts) == 7
+    assert counted_total(CaseFilter(view="breached", tag="vip"), counts) is None
+    assert counted_total(CaseFilter(view="mine"), counts) is None
+    cache.clear()
+
+
 def test_search_for_a_reference_jumps_to_the_case(agent_client, case):
     response = agent_client.get("/", {"q": case.reference})
     assert response.status_code == 302 and response["Location"] == reverse("web:case", args=[case.reference])
