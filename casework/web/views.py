@@ -15,7 +15,6 @@ from casework.cases import selectors, services
 from casework.cases.models import Attachment, Category, MessageKind, Task
 from casework.cases.services.unit_of_work import unit_of_work
 from casework.cases.status import (
-    OPEN_STATUSES,
     PRIORITY_CRITERIA,
     Channel,
     Priority,
@@ -406,9 +405,7 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
         "seen_message_id": selectors.latest_public_message_id(case),
         "priority_criteria": PRIORITY_CRITERIA,
         "tiers": Tier.choices,
-        "customer_open_cases": case.customer.cases.filter(status__in=OPEN_STATUSES)
-        .exclude(pk=case.pk)
-        .count(),
+        "customer_open_cases": case.customer.cases.filter(open_flag=1).exclude(pk=case.pk).count(),
         "tags": list(case.tags.values_list("name", flat=True)),
         "statuses": dict(Status.choices),
         "panels": render_panels(request, case),
