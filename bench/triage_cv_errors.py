@@ -16,13 +16,15 @@ Not a `make bench` module (no `run()`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from casework.triage import classifier, corpus
+from casework.triage import classifier, corpus, sentiment
 from casework.triage.examples import PRIORITIES
 
 CATEGORIES = [
@@ -37,12 +39,15 @@ CATEGORIES = [
 ]
 
 
-def out_of_fold(messages, params: classifier.Params, folds: int = 5):
+def out_of_fold(messages, params: classifier.Params, folds: int = 5, added=()):
+    """Out-of-fold predictions of `messages`; `added` messages join every fold's training side and are never
+    scored (so the folds, and the messages scored, are the same with and without them: like for like)."""
     groups = [m.source or "?" for m in messages]
     split, how = classifier.folds_for([m.example for m in messages], groups, folds=folds)
     predictions = [None] * len(messages)
     for train_idx, test_idx in split:
-        model = classifier.fit([messages[i].example for i in train_idx], params)
+        examples = [messages[i].example for i in train_idx] + [m.example for m in added]
+        model = classifier.fit(examples, params)
         for i in test_idx:
             e = messages[i].example
             predictions[i] = model.predict(e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip)
@@ -58,13 +63,52 @@ def matrix(truth, predicted, labels, short) -> list[str]:
     return lines
 
 
+def tone(messages, predictions, at: float) -> str:
+    """Angry recall / calm flagged with the tone head's probability `at` mapping to the default threshold."""
+    shipped = sentiment.ANGRY_PROBABILITY_AT
+    sentiment.ANGRY_PROBABILITY_AT = at
+    try:
+        flagged = [
+            (
+                m.angry,
+                sentiment.assess(
+                    f"{m.example.subject}\n{m.example.body}", angry_probability=p.angry
+                ).frustrated_at(),
+            )
+            for m, p in zip(messages, predictions, strict=True)
+            if m.angry is not None
+        ]
+    finally:
+        sentiment.ANGRY_PROBABILITY_AT = shipped
+    angry = [f for a, f in flagged if a]
+    calm = [f for a, f in flagged if not a]
+    return (
+        f"p ≥ {at}: angry {sum(angry)}/{len(angry)} ({sum(angry) / max(1, len(angry)):.1%}), "
+        f"calm flagged {sum(calm)}/{len(calm)} ({sum(calm) / max(1, len(calm)):.1%})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", default="", help="comma-separated: print the misses of these only")
     parser.add_argument("--no-misses", action="store_true")
+    parser.add_argument(
+        "--score-first",
+        type=int,
+        default=0,
+        help="score only the first N lines of train.jsonl; the rest join every fold's training side",
+    )
+    parser.add_argument("--params", default="{}", help="classifier.Params overrides as JSON")
+    parser.add_argument(
+        "--file", default=str(corpus.TRAIN_FILE), help="the training corpus (default: shipped)"
+    )
     args = parser.parse_args()
-    messages = corpus.load_jsonl(corpus.TRAIN_FILE)
-    predictions, how = out_of_fold(messages, classifier.Params())
+    messages = corpus.load_jsonl(args.file)
+    added = []
+    if args.score_first:
+        messages, added = messages[: args.score_first], messages[args.score_first :]
+    params = dataclasses.replace(classifier.Params(), **json.loads(args.params))
+    predictions, how = out_of_fold(messages, params, added=added)
     truth_c = [m.example.category for m in messages]
     truth_p = [m.example.priority for m in messages]
     pred_c = [p.category.label for p in predictions]
@@ -72,7 +116,7 @@ def main() -> None:
     argmax_p = [max(p.priority.ranked, key=lambda kv: kv[1])[0] for p in predictions]
     n = len(messages)
     acc = lambda a, b: sum(x == y for x, y in zip(a, b, strict=True)) / n  # noqa: E731
-    print(f"{n} training messages, {how}")
+    print(f"{n} training messages scored, {len(added)} more on every training side; {how}; {params}")
     print(
         f"category {acc(truth_c, pred_c):.3f}; priority argmax {acc(truth_p, argmax_p):.3f}, "
         f"critical-first {acc(truth_p, pred_p):.3f}"
@@ -95,6 +139,8 @@ def main() -> None:
         print(f"  category {t} → {p}: {k}")
     for (t, p), k in Counter((t, p) for t, p in zip(truth_p, pred_p, strict=True) if t != p).most_common(12):
         print(f"  priority {t} → {p}: {k}")
+    print("\ntone, as the app flags it (sentiment.assess with the out-of-fold tone head, at -0.5)")
+    print("  " + "; ".join(tone(messages, predictions, at) for at in (0.35, 0.4, 0.45, 0.5)))
     by_source = Counter(m.source for m in messages)
     wrong_source = Counter(m.source for m, t, p in zip(messages, truth_c, pred_c, strict=True) if t != p)
     print("\ncategory errors by source (worst share, ≥ 4 messages)")
