@@ -195,6 +195,21 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"someone else's (?:data|details|records?|documents?|account|files?)",
         r"(?:sent|went|emailed|mailed|posted|delivered) (?:out )?to the wrong "
         r"(?:customers|clients|tenants|patients|families|users|members|guests|people|recipients)",
+        # Departed staff still getting in (the written criteria's "departed staff still with access"), told
+        # without a security word: "a former employee still logging in", "deactivated him … the audit log
+        # shows him logging in", "whose contract ended in August logged in last night".
+        r"(?:former|ex|departed|previous)[- ](?:employee|staff member|member of staff|manager|contractor|"
+        r"colleague|worker|locum|admin(?:istrator)?|technician|engineer|intern|partner)s?(?:'s)?"
+        r"(?: [\w']+){0,4} "
+        r"(?:still|again) (?:\w+ ){0,2}(?:log(?:s|ging|ged)? ?in|sign(?:s|ing|ed)? ?in|access(?:es|ing|ed)?|"
+        r"ha(?:s|ve) access|active)",
+        r"(?:(?:deactivated|disabled|offboarded|removed) (?:him|her|them|his|their|the user)"
+        r"|let (?:him|her|them) go)(?: [\w.,']+){0,12} "
+        r"(?:logging|logged|signing|signed) (?:in|on)",
+        r"(?:contract|employment) (?:ended|was terminated|finished|ran out)(?: [\w.,']+){0,8} "
+        r"(?:logged|logging|signed|signing) (?:in|on)",
+        r"(?:left|leaving) (?:the company|the business|us)(?: [\w.,']+){0,8} (?:can )?still "
+        r"(?:\w+ ){0,2}(?:log(?:ging|ged)? ?in|sign(?:ing|ed)? ?in|access(?:ing)?|ha(?:s|ve) access)",
     ),
     "deadline": _rx(
         r"(?:by|before|until|for) (?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|"
