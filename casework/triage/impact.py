@@ -80,6 +80,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"todos (?:los|nuestros) (?:clientes|usuarios|empleados)",
         r"niemand kan",
         r"alle (?:klanten|gebruikers|medewerkers)",
+        # "in keiner unserer 5 Filialen", "aucun de nos hôtels", "ninguna de nuestras tiendas"
+        r"kein(?:e|er|em|en)? (?:unserer|der) (?:\d+ )?\w+",
+        r"aucun(?:e)? de (?:nos|mes) (?:\d+ )?\w+",
+        r"ningun[oa]? de (?:nuestr[oa]s|mis) (?:\d+ )?\w+",
         r"company[- ]wide",
         r"across the board",
         r"all (?:of )?(?:our )?(?:sites|stores|branches|locations|regions|accounts|customers)",
@@ -138,6 +142,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"ne (?:fonctionne|marche)(?:nt)? (?:plus|pas)",
         r"no funciona(?:n)?",
         r"werkt niet",
+        r"(?:können|kann) (?:nichts|nicht mehr) (?:verkaufen|kassieren|arbeiten|buchen)",
+        r"ne (?:pouvons|pouvez|peut|peuvent) (?:plus|pas|rien) (?:vendre|travailler|réserver|encaisser)",
         r"blocking",
         r"blocker",
         r"no work ?around",
@@ -189,6 +195,21 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"someone else's (?:data|details|records?|documents?|account|files?)",
         r"(?:sent|went|emailed|mailed|posted|delivered) (?:out )?to the wrong "
         r"(?:customers|clients|tenants|patients|families|users|members|guests|people|recipients)",
+        # Departed staff still getting in (the written criteria's "departed staff still with access"), told
+        # without a security word: "a former employee still logging in", "deactivated him … the audit log
+        # shows him logging in", "whose contract ended in August logged in last night".
+        r"(?:former|ex|departed|previous)[- ](?:employee|staff member|member of staff|manager|contractor|"
+        r"colleague|worker|locum|admin(?:istrator)?|technician|engineer|intern|partner)s?(?:'s)?"
+        r"(?: [\w']+){0,4} "
+        r"(?:still|again) (?:\w+ ){0,2}(?:log(?:s|ging|ged)? ?in|sign(?:s|ing|ed)? ?in|access(?:es|ing|ed)?|"
+        r"ha(?:s|ve) access|active)",
+        r"(?:(?:deactivated|disabled|offboarded|removed) (?:him|her|them|his|their|the user)"
+        r"|let (?:him|her|them) go)(?: [\w.,']+){0,12} "
+        r"(?:logging|logged|signing|signed) (?:in|on)",
+        r"(?:contract|employment) (?:ended|was terminated|finished|ran out)(?: [\w.,']+){0,8} "
+        r"(?:logged|logging|signed|signing) (?:in|on)",
+        r"(?:left|leaving) (?:the company|the business|us)(?: [\w.,']+){0,8} (?:can )?still "
+        r"(?:\w+ ){0,2}(?:log(?:ging|ged)? ?in|sign(?:ing|ed)? ?in|access(?:ing)?|ha(?:s|ve) access)",
     ),
     "deadline": _rx(
         r"(?:by|before|until|for) (?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|"
