@@ -29,17 +29,8 @@ from casework.triage import classifier, corpus, evaluation, sentiment
 from casework.triage.decision import decide
 from casework.triage.default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL
 from casework.triage.engine import rules_from_dicts
+from casework.triage.examples import CATEGORIES
 
-CATEGORIES = [
-    "authentication",
-    "billing",
-    "bug",
-    "data",
-    "performance",
-    "question",
-    "feature-request",
-    "other",
-]
 THRESHOLD = 0.5
 TARGET_P95_MS = 5.0
 

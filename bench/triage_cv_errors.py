@@ -25,18 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from casework.triage import classifier, corpus, sentiment
-from casework.triage.examples import PRIORITIES
-
-CATEGORIES = [
-    "authentication",
-    "billing",
-    "bug",
-    "data",
-    "performance",
-    "question",
-    "feature-request",
-    "other",
-]
+from casework.triage.examples import CATEGORIES, PRIORITIES
 
 
 def out_of_fold(messages, params: classifier.Params, folds: int = 5, added=()):

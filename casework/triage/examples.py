@@ -6,6 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PRIORITIES = ("critical", "high", "medium", "low")
+# The corpus's category slugs, in the order the quality reports print their confusion matrices.
+CATEGORIES = (
+    "authentication",
+    "billing",
+    "bug",
+    "data",
+    "performance",
+    "question",
+    "feature-request",
+    "other",
+)
 
 
 @dataclass(frozen=True)
