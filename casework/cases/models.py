@@ -180,9 +180,6 @@ class Case(models.Model):
             models.Index(fields=["team", "status"], name="case_team_status"),
             models.Index(fields=["priority", "status"], name="case_priority_status"),
             models.Index(fields=["customer", "-created_at"], name="case_customer_created"),
-            # "N other open cases" on the case page, from the index alone (26 ms cold at 1M with the
-            # rows read from the table).
-            models.Index(fields=["customer", "open_flag"], name="case_customer_open"),
             # The queue's orders, walked in index order for the first page (no sort of every open case):
             # open newest/oldest, open by priority, one agent's open cases (?assignee=, "mine").
             models.Index(fields=["open_flag", "created_at", "id"], name="case_open_created"),
