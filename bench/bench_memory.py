@@ -1,0 +1,213 @@
+"""Memory of the worker's heavy work (issue 20: "a worker stays under 300 MB RSS during a 1M-case sweep
+and a 100k-mail import"): each part runs in a process of its own, which prints its peak resident set
+(`ru_maxrss`) and what it did.
+
+1. **Sweep**: the `sla-sweep` job run until it has nothing left to do, then every other registered
+   periodic job once, on an install filled before (`--var-dir`, e.g. bench_scale's `--reuse` directory
+   with 1,000,000 generated cases; `--database-url` for PostgreSQL).
+2. **Import**: `casework import-mbox` of an mbox of `--mails` generated mails (new cases, replies that
+   thread by subject tag, a few with attachments and HTML) into a fresh SQLite install, every reaction on.
+
+    .venv/bin/python bench/bench_memory.py --var-dir /tmp/sqlite1m --mails 100000
+
+JSON on stdout (and `--out`). Goal: each peak < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mailbox
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+import bench_api  # noqa: E402
+
+SWEEP_SOURCE = r"""
+import json, resource, time
+from casework.core.scheduler import jobs
+registry = {job.name: job for job in jobs()}
+out = {"runs": {}}
+t0 = time.perf_counter()
+runs, result = 0, None
+while runs < 200:
+    runs += 1
+    result = str(registry["sla-sweep"].func())
+    if all(n == "0" for n in __import__("re").findall(r"\d+", result)):
+        break
+out["runs"]["sla-sweep"] = {"runs": runs, "s": round(time.perf_counter() - t0, 2), "last": result[:200]}
+for name, job in registry.items():
+    if name in ("sla-sweep", "imap-poll"):
+        continue
+    t1 = time.perf_counter()
+    try:
+        res = str(job.func())[:120]
+    except Exception as exc:
+        res = "ERROR " + repr(exc)[:120]
+    out["runs"][name] = {"s": round(time.perf_counter() - t1, 2), "result": res}
+out["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+print("MEM-JSON:" + json.dumps(out))
+"""
+
+WORDS = (
+    "invoice",
+    "login",
+    "password",
+    "export",
+    "report",
+    "dashboard",
+    "sync",
+    "mobile",
+    "app",
+    "slow",
+    "error",
+    "timeout",
+    "payment",
+    "refund",
+    "account",
+    "settings",
+    "permission",
+    "team",
+    "calendar",
+    "upload",
+    "file",
+    "import",
+    "csv",
+    "api",
+    "webhook",
+    "integration",
+    "billing",
+    "crash",
+    "update",
+    "browser",
+    "screen",
+    "button",
+    "email",
+    "notification",
+    "order",
+    "delivery",
+    "customer",
+)
+
+
+def write_mbox(path: Path, n: int, seed: int = 7) -> None:
+    """`n` mails: 80 % new requests from 5,000 senders, 20 % replies tagged with an earlier case's
+    reference (the import numbers cases from CW-000001 in file order), 5 % with a small attachment."""
+    rng = random.Random(seed)
+    box = mailbox.mbox(str(path), create=True)
+    box.lock()
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    senders: list[str] = []
+    try:
+        for i in range(n):
+            msg = EmailMessage()
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 120)))
+            if senders and rng.random() < 0.2:
+                # A reply threads only from the case's own customer (a tag alone from anyone else opens
+                # a new case): the sender of the case it names.
+                number = rng.randint(1, len(senders))
+                sender, subject = senders[number - 1], f"Re: [CW-{number:06d}] still waiting"
+            else:
+                sender = f"customer{rng.randint(1, 5000)}@client{rng.randint(1, 400)}.example"
+                senders.append(sender)
+                subject = f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} problem {i}"
+            msg["From"] = sender
+            msg["To"] = "support@casework.localhost"
+            msg["Subject"] = subject
+            msg["Date"] = format_datetime(start + timedelta(seconds=37 * i))
+            msg["Message-ID"] = make_msgid(idstring=f"mem{i}", domain="bench.example")
+            msg.set_content(f"Hello,\n\n{words}\n\nThanks,\n{sender.split('@')[0]}\n")
+            if i % 3 == 0:
+                msg.add_alternative(f"<p>Hello,</p><p>{words}</p>", subtype="html")
+            if i % 20 == 0:
+                msg.add_attachment(
+                    os.urandom(2048), maintype="application", subtype="octet-stream", filename=f"log-{i}.bin"
+                )
+            box.add(msg)
+    finally:
+        box.flush()
+        box.unlock()
+        box.close()
+
+
+def sweep(var_dir: Path, database_url: str | None) -> dict:
+    install = bench_api.Install(var_dir)
+    if database_url:
+        install.env["DATABASE_URL"] = database_url
+    started = time.perf_counter()
+    out = install.manage("shell", "--no-imports", "-c", SWEEP_SOURCE, timeout=3600)
+    line = next(ln for ln in out.splitlines() if ln.startswith("MEM-JSON:"))
+    result = json.loads(line[len("MEM-JSON:") :])
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def import_mbox(n: int) -> dict:
+    var_dir = Path(tempfile.mkdtemp(prefix="casework-mem-"))
+    install = bench_api.Install(var_dir)
+    install.prepare(capacity=1000)
+    path = var_dir / "import.mbox"
+    t0 = time.perf_counter()
+    write_mbox(path, n)
+    written = round(time.perf_counter() - t0, 1)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [str(bench_api.BIN / "casework"), "import-mbox", str(path)],
+        cwd=install.src,
+        env=install.env,
+        capture_output=True,
+        text=True,
+        timeout=7200,
+    )
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "mails": n,
+        "mbox_mb": round(path.stat().st_size / 2**20, 1),
+        "write_s": written,
+        "import_s": round(wall, 1),
+        "msgs_per_s": round(n / wall, 1),
+        "returncode": proc.returncode,
+        "summary": (proc.stdout.strip().splitlines() or [""])[-1][:300],
+        "stderr_tail": proc.stderr[-300:] if proc.returncode else "",
+        # The largest child so far: the import (the set-up commands before it are smaller Django runs).
+        "max_rss_mb": round(max(peak, before) / 1024, 1),
+        "var_dir": str(var_dir),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--var-dir", help="a filled install for the sweep (skip the sweep without it)")
+    parser.add_argument("--database-url")
+    parser.add_argument("--mails", type=int, default=0, help="mails to import (0: skip the import)")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    result: dict = {"load_before": os.getloadavg()}
+    if args.var_dir:
+        result["sweep"] = sweep(Path(args.var_dir), args.database_url)
+    if args.mails:
+        result["import"] = import_mbox(args.mails)
+    result["load_after"] = os.getloadavg()
+    result["goal_mb"] = 300
+    text = json.dumps(result, indent=1)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
