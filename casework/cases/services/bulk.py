@@ -101,7 +101,7 @@ def cases_bulk_merge(*, cases: Sequence[Case], target: Case, actor: Any, reason:
     `case_merge` writes (closed, merged into; the target a "merged" line per duplicate); a duplicate it
     would refuse is skipped with the reason. Every check runs on the locked rows before anything moves,
     so the moves are one statement per table for the whole batch, not per duplicate."""
-    from .ownership import merge_move, merge_record, merge_refusal
+    from .ownership import _merge_record, merge_move, merge_refusal
 
     actor = Actor.of(actor)
     sources = [case for case in cases if case.pk != target.pk]
@@ -126,6 +126,6 @@ def cases_bulk_merge(*, cases: Sequence[Case], target: Case, actor: Any, reason:
     if accepted:
         moved = merge_move(accepted, into)
         for case in accepted:
-            merge_record(case, into, actor, reason, moved[case.pk])
+            _merge_record(case, into, actor, reason, moved[case.pk])
             result.changed.append(case.reference)
     return result

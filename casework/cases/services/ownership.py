@@ -356,9 +356,9 @@ def merge_move(sources: list[Case], dst: Case) -> dict[int, int]:
     return {pk: moved.get(pk, 0) for pk in ids}
 
 
-def merge_record(src: Case, dst: Case, actor: Actor, reason: str, moved: int) -> None:
+def _merge_record(src: Case, dst: Case, actor: Actor, reason: str, moved: int) -> None:
     """The duplicate closed with a pointer, and both timelines saying so (in memory; flushed with the
-    write)."""
+    write). Private: only the doors `case_merge` and `cases_bulk_merge` call it, inside their unit of work."""
     old_status = src.status
     _set(src, merged_into=dst, status=Status.CLOSED, closed_at=clock.now())
     active().touch(dst)
@@ -389,7 +389,7 @@ def case_merge(*, source: Case, target: Case, actor: Any = None, reason: str = "
     if refusal is not None:
         raise refusal
     moved = merge_move([src], dst)
-    merge_record(src, dst, actor, reason, moved[src.pk])
+    _merge_record(src, dst, actor, reason, moved[src.pk])
     _sync(source, src)
     _sync(target, dst)
     return dst

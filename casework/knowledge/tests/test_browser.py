@@ -67,6 +67,8 @@ def test_agent_finds_a_case_by_a_reply_word_applies_a_macro_and_sends(
     expect(page.get_by_test_id("kb-articles")).to_contain_text("Mobile app does not sync")
 
     # Keyboard m focuses the macro picker; choosing fills the composer and says what else will change.
+    # The page's deferred scripts bind the keys: on a loaded machine the panel is in the DOM before they ran.
+    page.wait_for_load_state("load")
     page.locator("body").click()
     page.keyboard.press("m")
     expect(page.get_by_test_id("macro-picker")).to_be_focused()
