@@ -405,6 +405,8 @@ CASEWORK = {
     "TRIAGE_MODEL_DIR": Path(env_str("CASEWORK_TRIAGE_MODEL_DIR", str(VAR_DIR / "triage-models"))),
     "TRIAGE_CONFIDENCE": env_float("CASEWORK_TRIAGE_CONFIDENCE", 0.5, minimum=0.0, maximum=1.0),
     "TRIAGE_RETRAIN_HOURS": env_float("CASEWORK_TRIAGE_RETRAIN_HOURS", 24.0, minimum=0.1),
+    # A retrain learns from at most this many labelled cases, the newest (casework/triage/training.py).
+    "TRIAGE_TRAIN_MAX_CASES": env_int("CASEWORK_TRIAGE_TRAIN_MAX_CASES", 20000, minimum=100),
 }
 if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
     from django.core.exceptions import ImproperlyConfigured

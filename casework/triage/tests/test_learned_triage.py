@@ -81,6 +81,14 @@ def test_a_correction_becomes_a_label_and_is_counted(alice, confident):
     assert row["cases"] == 1 and row["rate"] == 1.0
 
 
+def test_a_retrain_learns_from_the_newest_labelled_cases_only(labelled, settings):
+    """CASEWORK_TRIAGE_TRAIN_MAX_CASES bounds a retrain: the newest labelled cases are kept."""
+    labelled_subjects = [e.subject for e in training.labelled_history()]
+    settings.CASEWORK = {**settings.CASEWORK, "TRIAGE_TRAIN_MAX_CASES": 2}
+    newest = [e.subject for e in training.labelled_history()]
+    assert newest == labelled_subjects[-2:] and len(labelled_subjects) > 2
+
+
 def test_rules_win_over_the_model_when_they_fire(labelled, confident):
     Rule.objects.create(
         name="Parcels are billing here",
