@@ -222,6 +222,26 @@ TASKS = {
         "BACKEND": env_str("CASEWORK_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
+# Very large installs: tasks are still written to the database in the caller's transaction, and
+# `casework worker` relays the ready ones to another Django Tasks backend whose own workers run them
+# (casework/core/relay.py, docs/deploy.md). "rq" is short for django-tasks-rq (pip install casework[rq]);
+# any other value is the import path of a Tasks backend.
+TASK_RELAY_BACKEND = {"rq": "django_tasks_rq.RQBackend"}.get(
+    env_str("CASEWORK_TASK_RELAY", ""), env_str("CASEWORK_TASK_RELAY", "")
+)
+if TASK_RELAY_BACKEND:
+    TASKS["relay"] = {"BACKEND": TASK_RELAY_BACKEND, "QUEUES": ["default"]}
+if TASK_RELAY_BACKEND == "django_tasks_rq.RQBackend":
+    INSTALLED_APPS.append("django_rq")
+    # RQ workers must run jobs through django-tasks-rq's job class (it calls the Task, not a bare function).
+    RQ = {"JOB_CLASS": "django_tasks_rq.backend.Job"}
+    RQ_QUEUES = {
+        "default": {
+            "URL": env_str("CASEWORK_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            # A task that outlives this is stopped by RQ; the periodic jobs' own leases are far shorter.
+            "DEFAULT_TIMEOUT": env_int("CASEWORK_RQ_TIMEOUT_SECONDS", 3600, minimum=60),
+        }
+    }
 
 # --- email ----------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("CASEWORK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -363,6 +383,10 @@ CASEWORK = {
     "SCHEDULER_TICK_SECONDS": env_float("CASEWORK_SCHEDULER_TICK_SECONDS", 2.0, minimum=0.05, maximum=60),
     "JOB_LEASE_SECONDS": env_int("CASEWORK_JOB_LEASE_SECONDS", 60, minimum=1),
     "JOB_MODULES": env_list("CASEWORK_JOB_MODULES", []),
+    # A relayed task still READY this long after it was handed over was lost by the runner (a Redis
+    # restart without persistence): the relay hands it over again. Running it twice cannot happen: the
+    # runner claims the database row first.
+    "TASK_RELAY_RESEND_SECONDS": env_int("CASEWORK_TASK_RELAY_RESEND_SECONDS", 600, minimum=5),
     # Triage: move New → Triaged when rules classified the case; alert the triager after N minutes.
     "TRIAGE_AUTO_TRIAGED": env_bool("CASEWORK_TRIAGE_AUTO_TRIAGED", True),
     "UNTRIAGED_ALERT_MINUTES": env_int("CASEWORK_UNTRIAGED_ALERT_MINUTES", 15, minimum=1),

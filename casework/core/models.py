@@ -123,3 +123,16 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} = {self.value}"
+
+
+class RelayedTask(models.Model):
+    """A database task handed to the relay's runner (casework/core/relay.py), and when. The task row stays
+    the truth (READY until a runner claims it); this row only stops the relay from handing it over twice,
+    and lets it hand it over again when the runner lost it."""
+
+    task_id = models.UUIDField(primary_key=True)
+    relayed_at = models.DateTimeField(db_index=True)
+    runner_task_id = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.task_id} relayed at {self.relayed_at:%Y-%m-%d %H:%M:%S}"

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SERVICE_FIXTURES = frozenset({"postgres_server", "postgres_url", "dovecot", "smtp_sink", "browser", "page"})
+SERVICE_FIXTURES = frozenset(
+    {"postgres_server", "postgres_url", "dovecot", "redis", "smtp_sink", "browser", "page"}
+)
 BROWSER_FIXTURES = frozenset({"browser", "page"})
 ARTIFACTS_DIR = "test-artifacts"
 PAGE_TIMEOUT_MS = 10_000
@@ -99,6 +101,12 @@ def dovecot() -> Iterator[services.DovecotServer]:
     Users: support@example.test / secret. Tests needing other users call services.dovecot_server().
     """
     yield from require_service("Dovecot IMAP", services.dovecot_server())
+
+
+@pytest.fixture
+def redis() -> Iterator[services.RedisServer]:
+    """A private Redis for the RQ task relay (casework/core/relay.py), fresh per test (starts in ms)."""
+    yield from require_service("Redis", services.redis_server())
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Real services for tests: PostgreSQL, Dovecot IMAP, an SMTP sink and system Chromium.
+"""Real services for tests: PostgreSQL, Dovecot IMAP, Redis, an SMTP sink and system Chromium.
 
 Every server binds 127.0.0.1 on a free port, lives in its own temporary directory and is stopped by the
 PID it wrote, never by process name, so parallel xdist workers (and a developer's own servers) never
@@ -454,6 +454,72 @@ def dovecot_server(users: Mapping[str, str] | None = None) -> Iterator[DovecotSe
             pid = _read_pid(directory / "run" / "master.pid")
             if pid is not None:
                 stop_pid(pid, group=True)
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+# --- Redis ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    port: int
+    directory: Path
+    host: str = LOOPBACK
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        pid = _read_pid(self.directory / "redis.pid")
+        if pid is not None:
+            stop_pid(pid)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """A private, memory-only Redis (no snapshots, no append-only file) for the RQ task relay's tests."""
+    binary = _require_binary("redis-server", ["/usr/bin/redis-server"])
+    directory = _make_tempdir("casework-redis-")
+    server: RedisServer | None = None
+    try:
+        for attempt in range(START_ATTEMPTS):
+            port = free_port()
+            command = [
+                binary,
+                "--bind", LOOPBACK, "--port", str(port), "--dir", str(directory),
+                "--daemonize", "yes", "--pidfile", str(directory / "redis.pid"),
+                "--logfile", str(directory / "redis.log"),
+                "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+            ]  # fmt: skip
+            code, output = run_daemonizing(command, directory / "redis.out")
+            try:
+                if code != 0:
+                    raise ServiceStartError(output)
+                _wait_for_file(directory / "redis.pid")
+                wait_for_port(port)
+            except ServiceStartError as exc:
+                pid = _read_pid(directory / "redis.pid")
+                if pid is not None:
+                    stop_pid(pid)
+                log = directory / "redis.log"
+                detail = f"{exc}\n{log.read_text(errors='replace') if log.exists() else ''}"
+                if "in use" not in detail or attempt == START_ATTEMPTS - 1:
+                    raise ServiceStartError(f"redis-server failed to start:\n{detail}") from exc
+                continue
+            server = RedisServer(port=port, directory=directory)
+            break
+        assert server is not None
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        else:
             shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,14 @@ from pathlib import Path
 import pytest
 
 from casework.testing.periodic_probe import read_runs
-from casework.testing.processes import casework_env, run_casework, start_worker, stop_worker, wait_until
+from casework.testing.processes import (
+    casework_command,
+    casework_env,
+    run_casework,
+    start_worker,
+    stop_worker,
+    wait_until,
+)
 
 WORKERS = 3
 ENQUEUE_DUPLICATES = """
@@ -145,3 +153,64 @@ def test_a_job_whose_worker_is_killed_mid_run_runs_again_elsewhere_after_the_lea
     assert [run["pid"] for run in unfinished] == [first["pid"]]
     _assert_one_at_a_time(runs)
     assert not [run for run in runs if run["start"] < killed_at and run["end"] > first["t"]]
+
+
+def _wait_exit(proc: subprocess.Popen, timeout: float) -> int:
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)
+
+
+def test_with_the_rq_relay_workers_hand_tasks_over_and_rq_workers_run_each_once(
+    postgres_server, database, tmp_path, redis
+):
+    """CASEWORK_TASK_RELAY=rq (docs/deploy.md): three `casework worker` processes schedule and relay, two
+    `casework rqworker` processes (RQ's forking worker) run the tasks; runs stay one at a time."""
+    env = _env(postgres_server, database, tmp_path, lease=1, sleep=1.0)
+    env.update(CASEWORK_TASK_RELAY="rq", CASEWORK_REDIS_URL=redis.url)
+    log, probe_log = tmp_path / "workers.log", tmp_path / "probe.jsonl"
+    workers = [start_worker(env, log) for _ in range(WORKERS)]
+    with log.open("ab") as sink:
+        runners = [
+            subprocess.Popen(
+                casework_command("rqworker", "default"),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(2)
+        ]
+    try:
+        wait_until(lambda: read_runs(probe_log)[0], timeout=90, what="a first probe run on RQ")
+        run_casework(env, "shell", "-c", ENQUEUE_DUPLICATES)
+        wait_until(lambda: len(read_runs(probe_log)[0]) >= 4, timeout=90, what="four probe runs on RQ")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{log.read_text()[-5000:]}") from exc
+    finally:
+        # One SIGTERM each, all at once (a second one tells RQ to kill the running job at once).
+        for proc in workers + runners:
+            proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        codes = [_wait_exit(proc, timeout=30) for proc in workers]
+        workers_stopped_in = time.monotonic() - started
+        codes += [_wait_exit(proc, timeout=90) for proc in runners]
+    # The relaying workers stop at once. An RQ worker sometimes waits ~60 s for its pub/sub thread after
+    # "unsubscribing" (rq/rq#1613), then exits cleanly: hence the runners' longer allowance.
+    assert codes == [0] * (WORKERS + 2), log.read_text()[-5000:]
+    assert workers_stopped_in < 30
+    runs, _ = read_runs(probe_log)
+    _assert_one_at_a_time(runs)
+    worker_pids = {proc.pid for proc in workers}
+    assert not [run for run in runs if run["pid"] in worker_pids]  # the relaying workers ran nothing
+    results = _probe_results(postgres_server, database)
+    assert results.count("ok") == len(runs) and results.count("skipped") >= 1
+    ran_by = _sql(
+        postgres_server,
+        "SELECT DISTINCT worker_ids ->> -1 FROM django_tasks_database_dbtaskresult"
+        " WHERE status = 'SUCCESSFUL'",
+        database,
+    )
+    assert ran_by and all(who.startswith("relay:") for (who,) in ran_by), ran_by

@@ -109,6 +109,25 @@ def test_dovecot_rejects_a_wrong_password(dovecot: services.DovecotServer) -> No
         MailBoxUnencrypted(dovecot.host, dovecot.port).login("support@example.test", "wrong")
 
 
+def test_redis_answers_on_loopback_and_is_stopped_by_pid() -> None:
+    import redis
+
+    service = _require_service("Redis", services.redis_server())
+    server = next(service)
+    client = redis.Redis.from_url(server.url)
+    assert client.ping() is True
+    client.rpush("casework:test", "a", "b")
+    assert client.lrange("casework:test", 0, -1) == [b"a", b"b"]
+    assert client.config_get("save") == {"save": ""}  # memory only: nothing left on disk
+    pid = int((server.directory / "redis.pid").read_text().split()[0])
+    client.close()
+
+    service.close()
+
+    assert not services._is_running(pid)
+    assert not server.directory.exists()
+
+
 def test_smtp_sink_collects_sent_mail(smtp_sink: services.SmtpSink) -> None:
     raw = _mail("Re: [CW-000123] Export broken", body="We are on it.")
     with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=5) as client:

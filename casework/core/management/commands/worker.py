@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from casework.core import relay
 from casework.core.leases import process_holder_id
 from casework.core.workers import WorkerBackground, run_pollers_once
 
@@ -23,7 +24,10 @@ class _DbWorker(DbWorkerCommand):
 
 
 class Command(BaseCommand):
-    help = "Run background tasks (django-tasks-db), periodic jobs (SLA sweep, mail polling, …), the outbox."
+    help = (
+        "Run background tasks (django-tasks-db, or hand them to CASEWORK_TASK_RELAY's workers), periodic "
+        "jobs (SLA sweep, mail polling, …), the outbox."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--no-scheduler", action="store_true", help="Run tasks; never schedule jobs.")
@@ -45,6 +49,16 @@ class Command(BaseCommand):
             background = WorkerBackground(worker_id=worker_id, schedule=not options["no_scheduler"])
             background.start()
         try:
+            if relay.relay_enabled():
+                # Tasks run on the relay backend's workers (casework/core/relay.py); this process hands
+                # them over and keeps the scheduler, pollers and outbox.
+                loop = relay.Relay(interval=options["interval"])
+                if options["batch"]:
+                    loop.run_once()
+                    run_pollers_once()
+                else:
+                    loop.run()
+                return
             worker_options = {
                 "reload": False,
                 "interval": options["interval"],
