@@ -16,4 +16,7 @@ def case_panel_context(request, case) -> dict:
     }
 
 
-register_case_panel("knowledge/_case_panel.html", context=case_panel_context, order=5)
+# Deferred: two full-text searches (articles, similar resolved cases) whose cost grows with the install.
+register_case_panel(
+    "knowledge/_case_panel.html", context=case_panel_context, order=5, deferred=True, title="Reply helpers"
+)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -39,7 +39,7 @@ from .forms import (
     TransitionForm,
     agent_choices,
 )
-from .panels import render_panels
+from .panels import deferred_panel, render_panels
 from .timeline import names_for
 from .timeline import render as render_timeline
 
@@ -420,6 +420,13 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_or_404(request, reference)
     if request.htmx and request.GET.get("part") == "timeline":
         return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case)})
+    if request.GET.get("part") == "panel":
+        panel = deferred_panel(request.GET.get("name", ""))
+        if panel is None:
+            raise Http404("no such panel")
+        return render(
+            request, panel.template, {"case": case, "panel": panel.context(request, case), "deferred": True}
+        )
     return render(request, "web/case.html", _case_context(request, case, **_take_draft(request, case)))
 
 

@@ -67,8 +67,8 @@ def test_agent_finds_a_case_by_a_reply_word_applies_a_macro_and_sends(
     expect(page.get_by_test_id("kb-articles")).to_contain_text("Mobile app does not sync")
 
     # Keyboard m focuses the macro picker; choosing fills the composer and says what else will change.
-    # The page's deferred scripts bind the keys: on a loaded machine the panel is in the DOM before they ran.
-    page.wait_for_load_state("load")
+    # The panel arrives after the page (deferred) and its script binds the keys once it is in.
+    expect(page.locator("[data-testid=kb-panel][data-ready=true]")).to_have_count(1)
     page.locator("body").click()
     page.keyboard.press("m")
     expect(page.get_by_test_id("macro-picker")).to_be_focused()
@@ -130,6 +130,7 @@ def test_agent_composer_inserts_a_canned_response_and_an_article(page, live_serv
     Macro.objects.create(name="Card help (canned)", canned_reply=canned)
     login(page, live_server)
     page.goto(f"{live_server.url}/cases/{case.reference}/")
+    expect(page.locator("[data-testid=kb-panel][data-ready=true]")).to_have_count(1)  # deferred panel
 
     page.get_by_test_id("macro-picker").select_option(label="Card help (canned)")
     body = page.locator("#composer textarea[name=body]")
@@ -218,6 +219,7 @@ def test_agent_drafts_a_reply_sees_its_sources_edits_and_sends(page, live_server
     )
     login(page, live_server)
     page.goto(f"{live_server.url}/cases/{case.reference}/")
+    expect(page.locator("[data-testid=kb-panel][data-ready=true]")).to_have_count(1)  # deferred panel
     page.get_by_test_id("draft-reply").click()
     info = page.get_by_test_id("draft-info")
     expect(info).to_contain_text("Drafted reply (offline)")

@@ -47,8 +47,13 @@ def test_case_page_shows_suggestions_and_macros_and_composer_sends_a_macro_with_
     )
     client.force_login(alice)
     page = client.get(f"/cases/{case.reference}/").content.decode()
-    assert 'data-testid="kb-panel"' in page and "Export crashes: clear the cache" in page
-    assert "Ask for logs" in page
+    # The panel is deferred: the page holds a placeholder that fetches it once the page has loaded.
+    assert 'data-testid="deferred-knowledge"' in page and 'data-testid="kb-panel"' not in page
+    assert f"/cases/{case.reference}/?part=panel&amp;name=knowledge" in page
+    panel = client.get(f"/cases/{case.reference}/?part=panel&name=knowledge").content.decode()
+    assert 'data-testid="kb-panel"' in panel and "Export crashes: clear the cache" in panel
+    assert "Ask for logs" in panel
+    assert client.get(f"/cases/{case.reference}/?part=panel&name=nope").status_code == 404
     preview = client.get(f"/kb/cases/{case.reference}/macros/{macro.pk}/").json()
     assert preview["text"] == "Hi Nora, logs please." and preview["changes"] == ["tags + needs-logs"]
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -70,7 +75,8 @@ def test_write_an_article_from_a_resolved_case_button(client, alice, case):
     for to in ("in_progress", "resolved"):
         case_services.case_transition(case=case, to=to, actor=alice)
     client.force_login(alice)
-    assert 'data-testid="article-from-case"' in client.get(f"/cases/{case.reference}/").content.decode()
+    panel = client.get(f"/cases/{case.reference}/?part=panel&name=knowledge").content.decode()
+    assert 'data-testid="article-from-case"' in panel
     response = client.post(f"/kb/from-case/{case.reference}/")
     article = Article.objects.get()
     assert response["Location"] == f"/kb/{article.pk}/edit/" and article.source_case == case
@@ -93,7 +99,8 @@ def test_draft_a_reply_from_the_case_page_then_send_it_edited_or_discard_it(clie
     )  # fmt: skip
     client.force_login(alice)
     page = client.get(f"/cases/{case.reference}/").content.decode()
-    assert 'data-testid="draft-reply"' in page and 'name="draft"' in page
+    panel = client.get(f"/cases/{case.reference}/?part=panel&name=knowledge").content.decode()
+    assert 'data-testid="draft-reply"' in panel and 'name="draft"' in page
     assert client.get(f"/kb/cases/{case.reference}/draft/").status_code == 405  # POST only
     proposed = client.post(f"/kb/cases/{case.reference}/draft/").json()
     assert proposed["ready"] is True and proposed["provider"] == "offline"

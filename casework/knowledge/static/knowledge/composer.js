@@ -128,4 +128,7 @@
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "m" && picker) { picker.focus(); if (picker.showPicker) { try { picker.showPicker(); } catch (e) {} } event.preventDefault(); }
   });
+  // The panel is fetched after the page (deferred panel): say when its controls work.
+  var panel = document.querySelector("[data-testid=kb-panel]");
+  if (panel) panel.dataset.ready = "true";
 })();
