@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     DateTimeField,
@@ -70,6 +71,19 @@ VIEWS = (
 )  # fmt: skip
 
 
+def _with_list_relations(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """A list row's customer, organisation, category, team and owner, read with the page.
+
+    SQLite: one query with five joins. PostgreSQL: the customer joined, the four small tables fetched
+    by id afterwards (four quick queries). With all of them joined (seven tables once the API adds the
+    customer's organisation), PostgreSQL spent 7 ms (quiet) to 22 ms (loaded) *planning* the 25-row page
+    at 1M cases, against 0.7 ms executing it; each query of the by-id reads plans in well under 1 ms.
+    """
+    if connection.vendor == "postgresql":
+        return qs.select_related("customer").prefetch_related("organisation", "category", "team", "assignee")
+    return qs.select_related("customer", "organisation", "category", "team", "assignee")
+
+
 def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
     """Cases matching `filters`; with a `user`, only those their role lets them see."""
     return case_list_window(filters=filters, user=user)[0]
@@ -78,7 +92,7 @@ def case_list(*, filters: CaseFilter, user: Any = None) -> QuerySet[Case]:
 def case_list_window(*, filters: CaseFilter, user: Any = None) -> tuple[QuerySet[Case], bool]:
     """`case_list`, and whether a relevance-ordered search was cut to its newest
     CASEWORK_SEARCH_RANK_LIMIT matches (`search.selectors.ranked_window`)."""
-    qs = Case.objects.select_related("customer", "organisation", "category", "team", "assignee")
+    qs = _with_list_relations(Case.objects.all())
     if user is not None:
         qs = permissions.visible_cases(qs, user)
     view = filters.view
