@@ -197,6 +197,13 @@ class Case(models.Model):
             # Reports select cases first answered / resolved in a date range (reports/selectors.py).
             models.Index(fields=["first_response_at"], name="case_first_response_at"),
             models.Index(fields=["resolved_at"], name="case_resolved_at"),
+            # The periodic counts over a window of recent cases (insights spikes per day, knowledge-gap
+            # candidates): read from the index alone. Through `created_at` alone each case of the window
+            # was a table read (62,000 in 30 days at 1,000,000 cases), and the per-category count took
+            # the category index over every case instead (2 s).
+            models.Index(
+                fields=["created_at", "category", "organisation", "merged_into"], name="case_created_facets"
+            ),
         ]
 
     def __str__(self) -> str:
