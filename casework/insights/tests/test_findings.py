@@ -163,6 +163,7 @@ def test_a_case_above_the_p90_of_its_priority_is_listed_with_the_numbers(alice):
     assert outlier.case == slow
     assert "Resolved in 30 h: above the p90 of 1 h for medium cases" in outlier.why()
     assert findings.run_daily() == {"outliers": 0, "gaps": 0}  # idempotent
+    assert findings.resolution_outliers()["rows"] == []  # recorded: not read again
 
 
 def test_a_flat_distribution_lists_none(alice):
