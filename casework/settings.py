@@ -271,9 +271,11 @@ CASEWORK = {
     # counted for PROBLEM_LOOP_DAYS.
     "CLUSTER_THRESHOLD": env_float("CASEWORK_CLUSTER_THRESHOLD", 0.35, minimum=0.0, maximum=1.0),
     "CLUSTER_WINDOW_HOURS": env_int("CASEWORK_CLUSTER_WINDOW_HOURS", 72, minimum=1),
-    "CLUSTER_BATCH": env_int("CASEWORK_CLUSTER_BATCH", 500, minimum=1),
+    "CLUSTER_BATCH": env_int("CASEWORK_CLUSTER_BATCH", 250, minimum=1),
     "CLUSTER_POOL": env_int("CASEWORK_CLUSTER_POOL", 3000, minimum=10),
     "CLUSTER_JOB_SECONDS": env_int("CASEWORK_CLUSTER_JOB_SECONDS", 300, minimum=10),
+    # Batches per run of the job for at most this long (a catch-up drains over runs seconds apart).
+    "CLUSTER_JOB_BUDGET_SECONDS": env_float("CASEWORK_CLUSTER_JOB_BUDGET_SECONDS", 0.5, minimum=0.1),
     "INCIDENT_MIN_CASES": env_int("CASEWORK_INCIDENT_MIN_CASES", 3, minimum=2),
     "INCIDENT_WINDOW_HOURS": env_int("CASEWORK_INCIDENT_WINDOW_HOURS", 24, minimum=1),
     "PROBLEM_LOOP_DAYS": env_int("CASEWORK_PROBLEM_LOOP_DAYS", 30, minimum=1),

@@ -7,7 +7,8 @@ it (the clustered ones, at most `CLUSTER_POOL`, and the new ones before it): it 
 most similar one when the score reaches `CLUSTER_THRESHOLD`, else founds a cluster. Existing clusters
 keep their members and ids. Each batch is one write by one door (`services.clusters_apply`), which also
 proposes new members to the problem a cluster became and raises the "possible incident" alert once per
-cluster. Batches go on until none is left or `budget_s` is spent (the next run carries on).
+cluster. Batches go on until none is left or `budget_s` is spent (the next run carries on: the job,
+`cluster_job`, says `"backlog"` and runs again within seconds).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     started = time.monotonic()
     space = vectorising.ensure_space()
     totals = {"assigned": 0, "clusters": 0, "proposed": 0, "alerts": 0}
+    backlog = False
     url = _problems_url()
     # Across the batches of a long run: the window's cases and their vectors, read once.
     known: dict[int, Case] = {}
@@ -95,8 +97,17 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
         for key in totals:
             totals[key] += result[key]
         if budget_s is not None and time.monotonic() - started >= budget_s:
+            # A full batch: there may be more; the scheduler runs the job again within seconds.
+            backlog = len(new) == batch
             break
-    return totals
+    return {**totals, "backlog": backlog}
+
+
+def cluster_job() -> dict:
+    """The `insights-cluster` job: at most `CLUSTER_JOB_BUDGET_SECONDS` of batches per run (a catch-up,
+    e.g. the first run on an install with days of unclustered cases, drains over runs a few seconds
+    apart; `casework insights-cluster` runs without a budget)."""
+    return cluster_recent(budget_s=settings.CASEWORK["CLUSTER_JOB_BUDGET_SECONDS"])
 
 
 def _problems_url() -> str:
