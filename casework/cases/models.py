@@ -204,6 +204,12 @@ class Case(models.Model):
             models.Index(
                 fields=["created_at", "category", "organisation", "merged_into"], name="case_created_facets"
             ),
+            # The daily resolution-time outliers: the window's resolved cases (priority, opened) from the
+            # index alone (157,000 table reads in 90 days at 1,000,000 cases through `case_resolved_at`).
+            models.Index(
+                fields=["resolved_at", "status", "priority", "created_at", "merged_into"],
+                name="case_resolved_facets",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -23,13 +23,15 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection
+from django.db.models import F
 
 from casework.cases.models import Case, Category
 from casework.cases.status import Status
 from casework.core import clock
-from casework.reports.sql import SecondsBetween, summarise
+from casework.reports.sql import SecondsBetween, Summary
 
 from .models import Cluster, ClusterMember, GapState, KnowledgeGap, ResolutionOutlier
 
@@ -38,45 +40,79 @@ from .models import Cluster, ClusterMember, GapState, KnowledgeGap, ResolutionOu
 MARGIN_SECONDS = 1.0
 
 
+def nearest_rank_summary(values) -> Summary:
+    """The summary `reports.sql.summarise` computes in SQL (nearest-rank median and p90: the smallest value
+    whose rank r has r·100 ≥ n·p), of values sorted ascending."""
+    n = len(values)
+
+    def rank(p: int) -> float:
+        return round(float(values[-(-n * p // 100) - 1]), 3)
+
+    return Summary(
+        count=n,
+        median=rank(50),
+        p90=rank(90),
+        max=round(float(values[-1]), 3),
+        mean=round(float(np.sum(values)) / n, 3),
+    )
+
+
 def resolution_outliers(*, now: Any = None) -> dict[str, Any]:
-    """{"p90": {priority: Summary}, "rows": [...]} for the trailing window (two queries); the rows are the
-    outliers not recorded yet."""
+    """{"p90": {priority: Summary}, "rows": [...]} for the trailing window; the rows are the outliers not
+    recorded yet.
+
+    One read of the window's (id, priority, seconds) from `case_resolved_facets` (index entries only), the
+    percentiles in Python: at 1,000,000 cases (157,000 resolved in 90 days) SQLite's window functions
+    took 1.4–2.4 s over the same rows and the second pass for the outliers 0.7 s. Then the ids already
+    recorded and the resolution times of the new ones."""
     conf = settings.CASEWORK
     now = now or clock.now()
     days = conf["OUTLIER_WINDOW_DAYS"]
+    since = now - timedelta(days=days)
     cases = Case.objects.filter(
-        resolved_at__gte=now - timedelta(days=days),
+        resolved_at__gte=since,
         resolved_at__lte=now,
         status__in=[Status.RESOLVED, Status.CLOSED],
         merged_into__isnull=True,
     )
     seconds = SecondsBetween(F("resolved_at"), F("created_at"))
-    summaries = summarise(cases, seconds, group=F("priority"))
-    usable = {
-        p: s for p, s in summaries.items() if s.p90 is not None and s.count >= conf["OUTLIER_MIN_SAMPLE"]
-    }
-    if not usable:
-        return {"p90": summaries, "rows": [], "window_days": days}
-    above = Q()
-    for priority, s in usable.items():
-        above |= Q(priority=priority, seconds__gt=s.p90 + MARGIN_SECONDS)
+    window = cases.order_by().annotate(seconds=seconds).values_list("priority", "seconds", "id")
+    # Compiled by the ORM, fetched without its per-row converters (plain numbers: 0.4 s of 157,000 rows).
+    sql, params = window.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    by_priority: dict[str, list[int]] = defaultdict(list)
+    for n, (priority, value, _) in enumerate(fetched):
+        if value is not None:
+            by_priority[priority].append(n)
+    summaries, above = {}, []
+    for priority, rows in by_priority.items():
+        secs = np.fromiter((fetched[n][1] for n in rows), dtype=np.float64, count=len(rows))
+        summaries[priority] = nearest_rank_summary(np.sort(secs))
+        s = summaries[priority]
+        if s.p90 is None or s.count < conf["OUTLIER_MIN_SAMPLE"]:
+            continue
+        for k in np.flatnonzero(secs > s.p90 + MARGIN_SECONDS):
+            n = rows[k]
+            above.append((fetched[n][1], fetched[n][2], priority))
+    usable = {p: summaries[p] for _, _, p in above}
+    # Cases recorded by an earlier run are left out (~10 % of the window, every day); `outliers_record`
+    # checks again by case (one re-resolved since it was recorded).
+    recorded = set(ResolutionOutlier.objects.filter(resolved_at__gte=since).values_list("case_id", flat=True))
+    fresh = sorted(((v, pk, p) for v, pk, p in above if pk not in recorded), reverse=True)
+    resolved = dict(Case.objects.filter(pk__in=[pk for _, pk, _ in fresh]).values_list("pk", "resolved_at"))
     rows = [
         {
-            "case_id": r["id"],
-            "priority": r["priority"],
-            "seconds": r["seconds"],
-            "resolved_at": r["resolved_at"],
-            "p90": usable[r["priority"]].p90,
-            "median": usable[r["priority"]].median,
-            "sample": usable[r["priority"]].count,
+            "case_id": pk,
+            "priority": priority,
+            "seconds": value,
+            "resolved_at": resolved[pk],
+            "p90": usable[priority].p90,
+            "median": usable[priority].median,
+            "sample": usable[priority].count,
         }
-        # Cases recorded by an earlier run are left out here (they are ~10 % of the window: 15,000 rows
-        # read, converted and looked up again every day at 1,000,000 cases, 0.6 s).
-        for r in cases.annotate(seconds=seconds)
-        .filter(above)
-        .exclude(Exists(ResolutionOutlier.objects.filter(case=OuterRef("pk"))))
-        .order_by("-seconds")
-        .values("id", "priority", "seconds", "resolved_at")
+        for value, pk, priority in fresh
     ]
     return {"p90": summaries, "rows": rows, "window_days": days}
 

@@ -166,6 +166,23 @@ def test_a_case_above_the_p90_of_its_priority_is_listed_with_the_numbers(alice):
     assert findings.resolution_outliers()["rows"] == []  # recorded: not read again
 
 
+def test_the_percentiles_are_those_reports_compute(alice):
+    """The outliers' p90 is computed in Python from one index read; it is the nearest-rank summary that
+    `reports.sql.summarise` computes in SQL, to the millisecond."""
+    from django.db.models import F
+
+    from casework.reports.sql import SecondsBetween, summarise
+
+    base = clock.now() - timedelta(days=10)
+    for n, hours in enumerate([1, 2, 2, 3, 5, 8, 13, 21, 34, 55, 89, 1.5, 0.25]):
+        _resolved(base + timedelta(hours=n), hours, actor=alice)
+    for hours in (4, 9, 30):
+        _resolved(base, hours, priority="high", actor=alice)
+    cases = Case.objects.filter(resolved_at__isnull=False, merged_into__isnull=True)
+    expected = summarise(cases, SecondsBetween(F("resolved_at"), F("created_at")), group=F("priority"))
+    assert findings.resolution_outliers()["p90"] == expected
+
+
 def test_a_flat_distribution_lists_none(alice):
     base = clock.now() - timedelta(days=10)
     for n in range(12):
