@@ -45,7 +45,9 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     known: dict[int, Case] = {}
     blobs: dict[int, tuple[bytes, bytes]] = {}
     fields = ("id", "reference", "subject", "description", "created_at")
+    longest = 0.0
     while True:
+        batch_started = time.monotonic()
         new = list(
             Case.objects.filter(
                 created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True
@@ -96,7 +98,9 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
         blobs = {pk: b for pk, b in blobs.items() if pk in known}
         for key in totals:
             totals[key] += result[key]
-        if budget_s is not None and time.monotonic() - started >= budget_s:
+        longest = max(longest, time.monotonic() - batch_started)
+        # Another batch only if one as long as the longest so far still fits in the budget.
+        if budget_s is not None and time.monotonic() - started + longest >= budget_s:
             # A full batch: there may be more; the scheduler runs the job again within seconds.
             backlog = len(new) == batch
             break

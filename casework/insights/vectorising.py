@@ -163,17 +163,21 @@ def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None
     if row.head_id is None:
         row.head_id, row.backfill_below = top, top + 1
         VectorSpace.objects.filter(pk=row.pk).update(head_id=top, backfill_below=top + 1)
-    done, queries = 0, 0
+    done, queries, longest = 0, 0, [0.0]
 
     def spent() -> bool:
-        # Every run does at least one batch, whatever its budget.
-        return queries > 0 and time.monotonic() - started >= budget_s
+        # Every run does at least one batch, whatever its budget; another one only if a batch as long
+        # as the longest so far still fits (a run stays near its budget, not budget + a batch).
+        elapsed = time.monotonic() - started
+        return queries > 0 and elapsed + longest[0] >= budget_s
 
     # New cases first (the duplicate task has usually vectorised them already: a short walk).
     while row.head_id < top:
         upto = min(row.head_id + SCAN_IDS, top)
+        took = time.monotonic()
         ids = _vectorise_batch(stale(space).filter(id__gt=row.head_id, id__lte=upto), space, batch)
         done, queries = done + len(ids), queries + 1
+        longest[0] = max(longest[0], time.monotonic() - took)
         if len(ids) < batch:
             row.head_id = upto
             VectorSpace.objects.filter(pk=row.pk).update(head_id=upto)
@@ -181,8 +185,10 @@ def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None
             break
     while row.backfill_below > 1 and not spent():
         lo = max(row.backfill_below - SCAN_IDS, 1)
+        took = time.monotonic()
         ids = _vectorise_batch(stale(space).filter(id__lt=row.backfill_below, id__gte=lo), space, batch)
         done, queries = done + len(ids), queries + 1
+        longest[0] = max(longest[0], time.monotonic() - took)
         row.backfill_below = min(ids) if len(ids) == batch else lo
         VectorSpace.objects.filter(pk=row.pk).update(backfill_below=row.backfill_below)
     backlog = row.head_id < top or row.backfill_below > 1

@@ -36,10 +36,10 @@ logger = logging.getLogger(__name__)
 
 ACTOR = "notify"
 BATCH = 200
-# Critical-case updates per run: each costs ~14 ms of Python in the engine (rendering, keys, links), so
-# 200 took 3 s at 1,000,000 cases (load 5); 50 keep a run under a second, and a full batch says
-# "backlog" so the scheduler runs the next one within seconds (no update waits for the interval).
-CRITICAL_BATCH = 50
+# Critical-case updates per run: each costs 10–20 ms of Python in the engine (rendering, keys, links), so
+# 200 took 3–3.7 s at 1,000,000 cases (load 5–6) and 50 up to 1.2 s at load 7; 25 keep a run near half a
+# second, and a full batch says "backlog" so the scheduler runs the next one within seconds.
+CRITICAL_BATCH = 25
 
 
 def _days(name: str) -> int:
