@@ -156,9 +156,9 @@ def knowledge_gaps(*, now: Any = None) -> list[dict[str, Any]]:
     since = now - timedelta(days=days)
     decided = set(KnowledgeGap.objects.exclude(state=GapState.OPEN).values_list("source", "key"))
     recent = Case.objects.filter(created_at__gte=since, merged_into__isnull=True)
-    by_category = _newest_per_key(
-        recent.order_by("-created_at", "-id").values_list("category_id", "id"), minimum
-    )
+    # Newest first by `created_at` alone: the order of `case_created_facets`, read without table rows (with
+    # `id` as a tie-break the planner walks the created_at index and reads 62,000 rows at 1M cases).
+    by_category = _newest_per_key(recent.order_by("-created_at").values_list("category_id", "id"), minimum)
     clusters = list(Cluster.objects.filter(last_case_at__gte=since, size__gte=minimum).order_by("-size")[:50])
     by_cluster = _newest_per_key(
         ClusterMember.objects.filter(
