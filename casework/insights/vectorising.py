@@ -128,8 +128,8 @@ def stale(space: Space):
     ).order_by("-id")
 
 
-# Ids looked at per query of the job: a bounded walk even where every case already has its vector (an
-# upgrade of an install vectorised before the cursors existed): ~0.1 s at 1,000,000 cases.
+# Ids looked at per query of the job: a bounded walk (at most this many probes of the vector table) even
+# where every case already has its vector, as on an install vectorised before the cursors existed.
 SCAN_IDS = 20000
 
 
