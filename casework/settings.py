@@ -280,18 +280,22 @@ CASEWORK = {
     # recent cases; every VECTOR_JOB_SECONDS the insights-vectorise job vectorises cases without a current
     # vector, VECTOR_BATCH per transaction, for at most VECTOR_JOB_BUDGET_SECONDS.
     "VECTOR_FIT_SAMPLE": env_int("CASEWORK_VECTOR_FIT_SAMPLE", 20000, minimum=100),
-    "VECTOR_BATCH": env_int("CASEWORK_VECTOR_BATCH", 2000, minimum=10),
+    "VECTOR_BATCH": env_int("CASEWORK_VECTOR_BATCH", 500, minimum=10),
     "VECTOR_JOB_SECONDS": env_int("CASEWORK_VECTOR_JOB_SECONDS", 60, minimum=10),
-    "VECTOR_JOB_BUDGET_SECONDS": env_float("CASEWORK_VECTOR_JOB_BUDGET_SECONDS", 30.0, minimum=1.0),
+    # A run that leaves a backlog is due again within seconds (scheduler.BACKLOG_PAUSE): short runs, no
+    # long hold on the database's write lock, and the backlog still drains (~1,000 cases per run).
+    "VECTOR_JOB_BUDGET_SECONDS": env_float("CASEWORK_VECTOR_JOB_BUDGET_SECONDS", 0.5, minimum=0.1),
     # Clusters: every CLUSTER_JOB_SECONDS the cases of the last CLUSTER_WINDOW_HOURS join the cluster of
     # their most similar case (score ≥ CLUSTER_THRESHOLD); INCIDENT_MIN_CASES within INCIDENT_WINDOW_HOURS
     # raise one "possible incident" alert per cluster. New matching cases of a resolved problem are
     # counted for PROBLEM_LOOP_DAYS.
     "CLUSTER_THRESHOLD": env_float("CASEWORK_CLUSTER_THRESHOLD", 0.35, minimum=0.0, maximum=1.0),
     "CLUSTER_WINDOW_HOURS": env_int("CASEWORK_CLUSTER_WINDOW_HOURS", 72, minimum=1),
-    "CLUSTER_BATCH": env_int("CASEWORK_CLUSTER_BATCH", 500, minimum=1),
+    "CLUSTER_BATCH": env_int("CASEWORK_CLUSTER_BATCH", 250, minimum=1),
     "CLUSTER_POOL": env_int("CASEWORK_CLUSTER_POOL", 3000, minimum=10),
     "CLUSTER_JOB_SECONDS": env_int("CASEWORK_CLUSTER_JOB_SECONDS", 300, minimum=10),
+    # Batches per run of the job for at most this long (a catch-up drains over runs seconds apart).
+    "CLUSTER_JOB_BUDGET_SECONDS": env_float("CASEWORK_CLUSTER_JOB_BUDGET_SECONDS", 0.5, minimum=0.1),
     "INCIDENT_MIN_CASES": env_int("CASEWORK_INCIDENT_MIN_CASES", 3, minimum=2),
     "INCIDENT_WINDOW_HOURS": env_int("CASEWORK_INCIDENT_WINDOW_HOURS", 24, minimum=1),
     "PROBLEM_LOOP_DAYS": env_int("CASEWORK_PROBLEM_LOOP_DAYS", 30, minimum=1),

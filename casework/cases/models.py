@@ -197,6 +197,19 @@ class Case(models.Model):
             # Reports select cases first answered / resolved in a date range (reports/selectors.py).
             models.Index(fields=["first_response_at"], name="case_first_response_at"),
             models.Index(fields=["resolved_at"], name="case_resolved_at"),
+            # The periodic counts over a window of recent cases (insights spikes per day, knowledge-gap
+            # candidates): read from the index alone. Through `created_at` alone each case of the window
+            # was a table read (62,000 in 30 days at 1,000,000 cases), and the per-category count took
+            # the category index over every case instead (2 s).
+            models.Index(
+                fields=["created_at", "category", "organisation", "merged_into"], name="case_created_facets"
+            ),
+            # The daily resolution-time outliers: the window's resolved cases (priority, opened) from the
+            # index alone (157,000 table reads in 90 days at 1,000,000 cases through `case_resolved_at`).
+            models.Index(
+                fields=["resolved_at", "status", "priority", "created_at", "merged_into"],
+                name="case_resolved_facets",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,10 @@ survives a SIGKILL at any point:
    `LeaseKeeper` thread renews the lease while the job runs, so a long run is never taken over while its
    worker lives, and a killed worker's lease simply expires (the scheduler then enqueues the job again).
 3. **Stamp**: started/finished/duration/status/error on the row, in the UPDATE that releases the lease.
-   Success: next due = start + interval. Failure: logged with the job name, `consecutive_failures` + 1,
+   Success: next due = start + interval, or after `BACKLOG_PAUSE` when the job says it left work for the
+   next run (it returned a mapping with a true `"backlog"`: a job that drains a backlog in bounded
+   batches, each run short, so the backlog does not wait out the interval between batches). Failure:
+   logged with the job name, `consecutive_failures` + 1,
    retried after a backoff capped at the interval, the traceback tail visible in the admin.
 
 Two tasks for the same job (a scheduler hand-over, a task the reaper put back) are harmless: the lease
@@ -45,6 +48,14 @@ LEASE_TICKS = 15
 RETRY_AFTER = timedelta(seconds=10)
 # Enough of a traceback to find the failing line, small enough for an admin page.
 ERROR_TAIL_CHARS = 4000
+# A job that returned {"backlog": True, ...} runs again this soon (never later than its interval): its
+# runs stay short and bounded, and other jobs' tasks get their turn in between.
+BACKLOG_PAUSE = timedelta(seconds=5)
+
+
+def left_backlog(result: object) -> bool:
+    """Did a run say it left work for the next one (`{"backlog": True, ...}`)?"""
+    return isinstance(result, dict) and bool(result.get("backlog"))
 
 
 @dataclass(frozen=True)
@@ -266,10 +277,11 @@ def run_job(name: str, *, task_id: str = "", holder: str | None = None) -> str:
         return renew_job_lease(name, holder=holder, lease=lease)
 
     error = ""
+    result = None
     try:
         # Three renewals per lease: two may fail (a database restart) before the lease can lapse.
         with LeaseKeeper(renew, every=lease.total_seconds() / 3, what=f"periodic job {name}"):
-            job.func()
+            result = job.func()
     except Exception:
         error = traceback.format_exc()[-ERROR_TAIL_CHARS:]
     except BaseException:
@@ -292,6 +304,8 @@ def run_job(name: str, *, task_id: str = "", holder: str | None = None) -> str:
     else:
         failures = 0
         next_due = started + job.every
+        if left_backlog(result):
+            next_due = min(next_due, finished + BACKLOG_PAUSE)
     stamped = ScheduledJob.objects.filter(name=name, holder=holder).update(
         holder="",
         lease_expires_at=None,

@@ -7,7 +7,8 @@ it (the clustered ones, at most `CLUSTER_POOL`, and the new ones before it): it 
 most similar one when the score reaches `CLUSTER_THRESHOLD`, else founds a cluster. Existing clusters
 keep their members and ids. Each batch is one write by one door (`services.clusters_apply`), which also
 proposes new members to the problem a cluster became and raises the "possible incident" alert once per
-cluster. Batches go on until none is left or `budget_s` is spent (the next run carries on).
+cluster. Batches go on until none is left or `budget_s` is spent (the next run carries on: the job,
+`cluster_job`, says `"backlog"` and runs again within seconds).
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     started = time.monotonic()
     space = vectorising.ensure_space()
     totals = {"assigned": 0, "clusters": 0, "proposed": 0, "alerts": 0}
+    backlog = False
     url = _problems_url()
     # Across the batches of a long run: the window's cases and their vectors, read once.
     known: dict[int, Case] = {}
     blobs: dict[int, tuple[bytes, bytes]] = {}
     fields = ("id", "reference", "subject", "description", "created_at")
+    longest = 0.0
     while True:
+        batch_started = time.monotonic()
         new = list(
             Case.objects.filter(
                 created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True
@@ -94,9 +98,20 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
         blobs = {pk: b for pk, b in blobs.items() if pk in known}
         for key in totals:
             totals[key] += result[key]
-        if budget_s is not None and time.monotonic() - started >= budget_s:
+        longest = max(longest, time.monotonic() - batch_started)
+        # Another batch only if one as long as the longest so far still fits in the budget.
+        if budget_s is not None and time.monotonic() - started + longest >= budget_s:
+            # A full batch: there may be more; the scheduler runs the job again within seconds.
+            backlog = len(new) == batch
             break
-    return totals
+    return {**totals, "backlog": backlog}
+
+
+def cluster_job() -> dict:
+    """The `insights-cluster` job: at most `CLUSTER_JOB_BUDGET_SECONDS` of batches per run (a catch-up,
+    e.g. the first run on an install with days of unclustered cases, drains over runs a few seconds
+    apart; `casework insights-cluster` runs without a budget)."""
+    return cluster_recent(budget_s=settings.CASEWORK["CLUSTER_JOB_BUDGET_SECONDS"])
 
 
 def _problems_url() -> str:

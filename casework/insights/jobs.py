@@ -9,9 +9,7 @@ from casework.core import scheduler
 from . import clustering, findings, issues, spikes, vectorising
 
 conf = settings.CASEWORK
-scheduler.register(
-    "insights-cluster", timedelta(seconds=conf["CLUSTER_JOB_SECONDS"]), clustering.cluster_recent
-)
+scheduler.register("insights-cluster", timedelta(seconds=conf["CLUSTER_JOB_SECONDS"]), clustering.cluster_job)
 scheduler.register(
     "insights-vectorise", timedelta(seconds=conf["VECTOR_JOB_SECONDS"]), vectorising.vectorise_pending
 )

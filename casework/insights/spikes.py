@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db import models
 from django.utils import timezone
 
 from casework.cases.models import Case, EventKind
@@ -56,25 +55,41 @@ def is_spike(finding: Finding, *, min_z: float, min_count: int) -> bool:
     return finding.count >= min_count and finding.z >= min_z
 
 
-def _daily_counts(field: str, start: date, end: date) -> dict[str, dict[date, int]]:
-    tz = timezone.get_current_timezone()
-    lo, hi = _bounds(start, end)
-    rows = (
-        Case.objects.filter(created_at__gte=lo, created_at__lt=hi, **{f"{field}__isnull": False})
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values(field, "day")
-        .annotate(n=Count("id"))
-    )
-    out: dict[str, dict[date, int]] = defaultdict(dict)
-    for r in rows:
-        out[str(r[field])][r["day"]] = r["n"]
-    return out
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    tz = timezone.get_current_timezone()
-    lo = timezone.make_aware(datetime.combine(start, time.min), tz)
-    return lo, timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
+    return _midnight(start), _midnight(end + timedelta(days=1))
+
+
+def _day_number(field: str, start: date, end: date) -> models.Case:
+    """The local day of `field` as a number of days after `start`, from the days' boundaries computed here
+    in the current time zone (DST included), so the database only compares: `TruncDate(tzinfo=…)` is a
+    Python function call per row on SQLite (half of the job's 2 s over 28 days at 1,000,000 cases)."""
+    days = (end - start).days + 1
+    whens = [
+        models.When(**{f"{field}__lt": _midnight(start + timedelta(days=i + 1))}, then=models.Value(i))
+        for i in range(days)
+    ]
+    return models.Case(*whens, default=models.Value(None), output_field=models.IntegerField())
+
+
+def _daily_counts(field: str, start: date, end: date) -> dict[str, dict[date, int]]:
+    """{key: {day: n}}: a read of the window's index entries (`case_created_facets`: created, category,
+    organisation), no table rows."""
+    lo, hi = _bounds(start, end)
+    rows = (
+        Case.objects.filter(created_at__gte=lo, created_at__lt=hi, **{f"{field}__isnull": False})
+        .annotate(day=_day_number("created_at", start, end))
+        .values(field, "day")
+        .annotate(n=models.Count("id"))
+        .order_by()
+    )
+    out: dict[str, dict[date, int]] = defaultdict(dict)
+    for r in rows:
+        out[str(r[field])][start + timedelta(days=r["day"])] = r["n"]
+    return out
 
 
 def _daily_escalations(start: date, end: date) -> dict[str, dict[date, int]]:
@@ -88,13 +103,14 @@ def _daily_escalations(start: date, end: date) -> dict[str, dict[date, int]]:
             entered_at__lt=hi,
             case__category_id__isnull=False,
         )
-        .annotate(day=TruncDate("entered_at", tzinfo=timezone.get_current_timezone()))
+        .annotate(day=_day_number("entered_at", start, end))
         .values("case__category_id", "day")
-        .annotate(n=Count("id"))
+        .annotate(n=models.Count("id"))
+        .order_by()
     )
     out: dict[str, dict[date, int]] = defaultdict(dict)
     for r in rows:
-        out[str(r["case__category_id"])][r["day"]] = r["n"]
+        out[str(r["case__category_id"])][start + timedelta(days=r["day"])] = r["n"]
     return out
 
 

@@ -128,9 +128,28 @@ def stale(space: Space):
     ).order_by("-id")
 
 
+# Ids looked at per query of the job: a bounded walk (at most this many probes of the vector table) even
+# where every case already has its vector, as on an install vectorised before the cursors existed.
+SCAN_IDS = 20000
+
+
+def _vectorise_batch(qs, space: Space, batch: int) -> list[int]:
+    """Vectorise the first `batch` cases of `qs` (stale ones, newest first); their ids."""
+    cases = list(qs.only("id", "subject", "description")[:batch])
+    if cases:
+        vectorise_cases(cases, space)
+    return [c.pk for c in cases]
+
+
 def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None) -> dict:
-    """The `insights-vectorise` job: vectorise cases without a current vector, newest first, in batches,
-    until none is left or the time budget is spent (the next run carries on)."""
+    """The `insights-vectorise` job: vectorise cases without a current vector in batches, until none is
+    left or the time budget is spent; `"backlog": True` when some are left, so the scheduler runs the
+    next batch soon (each run stays short: `VECTOR_JOB_BUDGET_SECONDS`).
+
+    Two cursors on the snapshot's row keep every query bounded (at most `SCAN_IDS` ids) whatever the
+    number of cases: the head (cases created since the backfill began, walked upwards) and the backfill
+    (downwards from `backfill_below`, newest first). Each batch is one transaction, then its cursor
+    moves."""
     conf = settings.CASEWORK
     batch = batch or conf["VECTOR_BATCH"]
     budget_s = conf["VECTOR_JOB_BUDGET_SECONDS"] if budget_s is None else budget_s
@@ -139,16 +158,41 @@ def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None
     refitted = False
     if refit_due(space):
         space, refitted = refit(), True
-    done = 0
-    while True:
-        cases = list(stale(space).only("id", "subject", "description")[:batch])
-        if not cases:
+    row = VectorSpace.objects.only("id", "head_id", "backfill_below").get(pk=space.pk)
+    top = Case.objects.aggregate(m=Max("id"))["m"] or 0
+    if row.head_id is None:
+        row.head_id, row.backfill_below = top, top + 1
+        VectorSpace.objects.filter(pk=row.pk).update(head_id=top, backfill_below=top + 1)
+    done, queries, longest = 0, 0, [0.0]
+
+    def spent() -> bool:
+        # Every run does at least one batch, whatever its budget; another one only if a batch as long
+        # as the longest so far still fits (a run stays near its budget, not budget + a batch).
+        elapsed = time.monotonic() - started
+        return queries > 0 and elapsed + longest[0] >= budget_s
+
+    # New cases first (the duplicate task has usually vectorised them already: a short walk).
+    while row.head_id < top:
+        upto = min(row.head_id + SCAN_IDS, top)
+        took = time.monotonic()
+        ids = _vectorise_batch(stale(space).filter(id__gt=row.head_id, id__lte=upto), space, batch)
+        done, queries = done + len(ids), queries + 1
+        longest[0] = max(longest[0], time.monotonic() - took)
+        if len(ids) < batch:
+            row.head_id = upto
+            VectorSpace.objects.filter(pk=row.pk).update(head_id=upto)
+        if spent():
             break
-        vectorise_cases(cases, space)
-        done += len(cases)
-        if time.monotonic() - started >= budget_s:
-            break
-    return {"vectorised": done, "space": space.pk, "refitted": refitted}
+    while row.backfill_below > 1 and not spent():
+        lo = max(row.backfill_below - SCAN_IDS, 1)
+        took = time.monotonic()
+        ids = _vectorise_batch(stale(space).filter(id__lt=row.backfill_below, id__gte=lo), space, batch)
+        done, queries = done + len(ids), queries + 1
+        longest[0] = max(longest[0], time.monotonic() - took)
+        row.backfill_below = min(ids) if len(ids) == batch else lo
+        VectorSpace.objects.filter(pk=row.pk).update(backfill_below=row.backfill_below)
+    backlog = row.head_id < top or row.backfill_below > 1
+    return {"vectorised": done, "space": space.pk, "refitted": refitted, "backlog": backlog}
 
 
 def vectors_of(case_ids: Sequence[int], space: Space) -> dict[int, tuple]:

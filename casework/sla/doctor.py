@@ -14,7 +14,6 @@ from casework.cases.doctor import doctor_note, references
 from casework.cases.models import Case, CaseEvent, EventKind
 from casework.cases.pipeline import STAGES
 from casework.cases.services.unit_of_work import active, unit_of_work
-from casework.cases.status import OPEN_STATUSES
 from casework.core.doctor import GRACE, register_check
 
 from . import reactions
@@ -28,7 +27,10 @@ def find(now: datetime, limit: int) -> list[int]:
     # event saying so, and is not broken).
     clocks = CaseClock.objects.filter(case=OuterRef("pk"))
     explained = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.SLA)
-    cases = Case.objects.filter(status__in=OPEN_STATUSES, created_at__lt=now - GRACE).exclude(
+    # `open_flag = 1` (not `status IN (open statuses)`): the open cases in creation order are one range
+    # of `case_open_created`; the status filter walked every case's creation index entry (1.5 s at
+    # 1,000,000 cases, 26,000 of them open).
+    cases = Case.objects.filter(open_flag=1, created_at__lt=now - GRACE).exclude(
         Exists(clocks) | Exists(explained)
     )
     return list(cases.order_by("created_at", "id").values_list("pk", flat=True)[:limit])

@@ -105,3 +105,17 @@ def test_the_doctor_runs_daily_in_the_worker():
 
     job = next(j for j in jobs() if j.name == "doctor")
     assert job.every == timedelta(days=1) and job.func is doctor.daily
+
+
+def test_the_missing_clocks_check_reads_open_cases_by_their_index(alice):
+    """At 1,000,000 cases a `status IN (...)` filter walked every case's creation-index entry (1.5 s);
+    the open cases are one range of `case_open_created`."""
+    from casework.sla import doctor as sla_doctor
+    from casework.testing.plans import plans_of
+
+    _lost(subject="Printer on fire")
+    ids, plans = plans_of(sla_doctor.find, timezone.now() + timedelta(minutes=5), 10)
+    assert len(ids) == 1
+    (plan,) = plans
+    if plan.vendor == "sqlite":
+        assert plan.uses_index("case_open_created"), plan.text

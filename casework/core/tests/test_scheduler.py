@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -309,3 +310,30 @@ def test_old_job_task_rows_are_pruned_other_tasks_are_not():
     task("casework.other.tasks.thing", "SUCCESSFUL", timedelta(days=30))
     assert scheduler.prune_job_tasks(now) == 1
     assert not DBTaskResult.objects.filter(id=old_ok).exists() and DBTaskResult.objects.count() == 3
+
+
+def test_a_job_that_left_a_backlog_is_due_again_soon_then_at_its_interval(monkeypatch):
+    """A job draining a backlog in bounded batches says so ({"backlog": True}); its next batch does not
+    wait out the interval. Once the backlog is gone it keeps its interval."""
+    monkeypatch.setattr(scheduler, "_jobs", {})
+    left = [3]
+
+    def drain():
+        left[0] -= 1
+        return {"done": 1, "backlog": left[0] > 0}
+
+    scheduler.register("drain", EVERY, drain)
+    scheduler.enqueue_due_jobs()
+    (task_id,) = _task_ids()
+    assert scheduler.run_job("drain", task_id=task_id, holder="w1") == "ok"
+    row = ScheduledJob.objects.get(name="drain")
+    assert row.next_due_at <= row.last_finished_at + scheduler.BACKLOG_PAUSE
+    assert scheduler.enqueue_due_jobs(row.next_due_at) == ["drain"]
+    with time_machine.travel(row.next_due_at, tick=False):
+        assert scheduler.run_job("drain", holder="w1") == "ok"
+    row.refresh_from_db()
+    assert left == [1] and row.next_due_at <= row.last_finished_at + scheduler.BACKLOG_PAUSE
+    with time_machine.travel(row.next_due_at, tick=False):
+        assert scheduler.run_job("drain", holder="w1") == "ok"
+    row.refresh_from_db()
+    assert left == [0] and row.next_due_at == row.last_started_at + EVERY

@@ -163,6 +163,24 @@ def test_a_case_above_the_p90_of_its_priority_is_listed_with_the_numbers(alice):
     assert outlier.case == slow
     assert "Resolved in 30 h: above the p90 of 1 h for medium cases" in outlier.why()
     assert findings.run_daily() == {"outliers": 0, "gaps": 0}  # idempotent
+    assert findings.resolution_outliers()["rows"] == []  # recorded: not read again
+
+
+def test_the_percentiles_are_those_reports_compute(alice):
+    """The outliers' p90 is computed in Python from one index read; it is the nearest-rank summary that
+    `reports.sql.summarise` computes in SQL, to the millisecond."""
+    from django.db.models import F
+
+    from casework.reports.sql import SecondsBetween, summarise
+
+    base = clock.now() - timedelta(days=10)
+    for n, hours in enumerate([1, 2, 2, 3, 5, 8, 13, 21, 34, 55, 89, 1.5, 0.25]):
+        _resolved(base + timedelta(hours=n), hours, actor=alice)
+    for hours in (4, 9, 30):
+        _resolved(base, hours, priority="high", actor=alice)
+    cases = Case.objects.filter(resolved_at__isnull=False, merged_into__isnull=True)
+    expected = summarise(cases, SecondsBetween(F("resolved_at"), F("created_at")), group=F("priority"))
+    assert findings.resolution_outliers()["p90"] == expected
 
 
 def test_a_flat_distribution_lists_none(alice):
@@ -260,6 +278,31 @@ def test_a_dismissed_gap_is_remembered(lead):
     assert findings.knowledge_gaps() == []
     findings.run_daily()
     assert KnowledgeGap.objects.get().state == GapState.DISMISSED
+
+
+def _gap_reads() -> int:
+    """Queries of `knowledge_gaps` other than its one article search per candidate."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        findings.knowledge_gaps()
+    return sum("knowledge_article" not in q["sql"] for q in captured.captured_queries)
+
+
+def test_gap_candidates_are_read_in_a_constant_number_of_queries():
+    """At 1,000,000 cases a count and a subject query per candidate cost 0.3–0.5 s each: the reads do
+    not grow with the candidates or their cases."""
+    _category_cases("authentication", "Authentication", RESET)
+    findings.knowledge_gaps()  # the first call fits the vector snapshot
+    one = _gap_reads()
+    _category_cases("billing", "Billing", VAT)
+    _category_cases(
+        "exports", "Exports", [(f"Export to CSV fails {n}", "The export stops.") for n in range(8)]
+    )
+    _category_cases("authentication", "Authentication", RESET)
+    assert len(findings.knowledge_gaps()) == 3
+    assert _gap_reads() == one
 
 
 # --- the page and the API --------------------------------------------------------------------------

@@ -222,3 +222,17 @@ def test_problems_page_runs_a_constant_number_of_queries(client, teams, lead, dj
     client.force_login(lead)
     with django_assert_max_num_queries(20):
         assert client.get(reverse("insights:problems")).status_code == 200
+
+
+def test_the_job_clusters_a_catch_up_in_short_runs_that_say_when_a_backlog_is_left(teams, lead, settings):
+    """A first run over days of unclustered cases used to go on until none was left; the job now stops
+    after its budget (at least one batch) and says `backlog`, so the scheduler runs it again within
+    seconds, and the same cluster comes out."""
+    settings.CASEWORK = {**settings.CASEWORK, "CLUSTER_BATCH": 2, "CLUSTER_JOB_BUDGET_SECONDS": 0}
+    cases = [outage_case(n, teams[1]) for n in range(3)]
+    first = clustering.cluster_job()
+    assert first["assigned"] == 2 and first["backlog"] is True
+    second = clustering.cluster_job()
+    assert second["assigned"] == 1 and second["backlog"] is False and second["alerts"] == 1
+    assert clustering.cluster_job()["assigned"] == 0
+    assert len({ClusterMember.objects.get(case=c).cluster_id for c in cases}) == 1

@@ -50,3 +50,29 @@ def test_a_flat_series_raises_nothing(category):
     for d in range(0, 29):
         _open_on(today - timedelta(days=d), 2, category)
     assert spikes.detect(today) == []
+
+
+def test_cases_count_on_their_local_day_across_a_dst_change(settings, category):
+    """The day boundaries are local midnights computed in Python (the database only compares): a case at
+    00:30 local time on the day after the clocks went forward counts on that day, not the one before."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    timezone.activate(ZoneInfo("Europe/Berlin"))
+    try:
+        tz = timezone.get_current_timezone()
+        start, end = date(2026, 3, 27), date(2026, 3, 30)  # clocks forward on Sunday 29 March
+        for day, hour, n in (
+            (date(2026, 3, 29), 0, 2),
+            (date(2026, 3, 30), 0, 3),
+            (date(2026, 3, 28), 23, 1),
+        ):
+            for i in range(n):
+                at = timezone.make_aware(datetime.combine(day, time(hour, 30 + i)), tz)
+                with time_machine.travel(at, tick=False):
+                    open_case(subject="x", description="x", customer=CustomerFactory(), category=category)
+        counts = spikes._daily_counts("category_id", start, end)[str(category.pk)]
+        assert counts == {date(2026, 3, 28): 1, date(2026, 3, 29): 2, date(2026, 3, 30): 3}
+    finally:
+        timezone.deactivate()

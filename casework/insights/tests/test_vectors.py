@@ -223,3 +223,32 @@ def test_old_closed_cases_of_others_are_not_candidates_but_own_open_ones_are(cus
     assert list(DuplicateSuggestion.objects.filter(case=repeat).values_list("candidate_id", flat=True)) == [
         own_open.pk
     ]
+
+
+@pytest.mark.django_db
+def test_the_job_walks_from_its_cursor_in_bounded_runs_that_say_when_a_backlog_is_left(
+    settings, django_assert_max_num_queries
+):
+    """The backfill keeps its place on the snapshot's row: a run never walks the cases already done
+    (at 1,000,000 cases each query walked every vectorised case first), and it returns `backlog` until
+    none is left, so the scheduler runs the next batch within seconds."""
+    cases = [open_case(subject=d.subject, description=d.body, customer=CustomerFactory()) for d in DOCS]
+    CaseVector.objects.all().delete()
+    first = vectorising.vectorise_pending(batch=2, budget_s=0)
+    assert first["vectorised"] == 2 and first["backlog"] is True
+    row = VectorSpace.objects.get()
+    assert row.head_id == cases[-1].pk and row.backfill_below == cases[2].pk
+    second = vectorising.vectorise_pending(batch=2, budget_s=0)
+    assert second["vectorised"] == 2
+    assert vectorising.vectorise_pending(batch=2, budget_s=0) == {
+        "vectorised": 0,
+        "space": row.pk,
+        "refitted": False,
+        "backlog": False,
+    }
+    assert CaseVector.objects.count() == 4
+    # A case opened later (its vector lost) is found by the head cursor, by a bounded query count.
+    late = open_case(subject="Printer on fire", description="Smoke.", customer=CustomerFactory())
+    CaseVector.objects.filter(case=late).delete()
+    with django_assert_max_num_queries(12):
+        assert vectorising.vectorise_pending(batch=2, budget_s=0)["vectorised"] == 1

@@ -66,3 +66,14 @@ def timezone_now():
     from django.utils import timezone
 
     return timezone.now().replace(microsecond=0)
+
+
+def test_a_full_batch_says_backlog_so_the_next_one_follows_within_seconds(customer, alice, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "CRITICAL_UPDATE_HOURS": 2.0, "CRITICAL_OWNER_LEAD_MINUTES": 0}
+    start = timezone_now()
+    _critical(customer, alice, 3, start, timedelta(minutes=10))
+    with time_machine.travel(start + timedelta(hours=3), tick=False):
+        first = followups.critical_updates(batch=2)
+        assert first["customer_updates"] == 2 and first["backlog"] is True
+        second = followups.critical_updates(batch=2)
+        assert second["customer_updates"] == 1 and "backlog" not in second
