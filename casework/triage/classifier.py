@@ -28,7 +28,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from . import impact
+from . import impact, normalisation
 from .decision import FIELDS
 from .examples import PRIORITIES, Example
 
@@ -77,6 +77,10 @@ class Params:
     # sharpens; it never changes the ranking, only the confidence. `cross_validate` fits it on its
     # out-of-fold predictions and `casework triage train` uses that fit on a large enough history.
     category_temperature: float = 0.7
+    # Smallest number of training messages an n-gram (word or character) must occur in to be a feature.
+    min_df: int = 1
+    # Numbers, IDs and addresses masked in the model's text (`normalisation.mask_details`).
+    mask_details: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,10 +92,22 @@ class Params:
         return cls(**values)
 
 
-def model_text(subject: str, body: str, *, customer_tier: str = "standard", vip: bool = False) -> str:
+def model_text(
+    subject: str,
+    body: str,
+    *,
+    customer_tier: str = "standard",
+    vip: bool = False,
+    mask_details: bool = False,
+) -> str:
     text = f"{subject or ''}\n{(body or '')[:MAX_BODY_CHARS]}"
     found = impact.signals(text, customer_tier=customer_tier, vip=vip)
-    return f"{text}\n{impact.tokens(found)}"
+    return _vectoriser_text(text, found, mask_details)
+
+
+def _vectoriser_text(text: str, found: list[impact.Signal], mask_details: bool) -> str:
+    # The impact signals read the original text ("12 of our 40 drivers"); only the n-grams are masked.
+    return f"{normalisation.mask_details(text) if mask_details else text}\n{impact.tokens(found)}"
 
 
 def _sharpen(proba: np.ndarray, temperature: float) -> np.ndarray:
@@ -112,13 +128,16 @@ def _vectoriser(params: Params) -> FeatureUnion:
                     sublinear_tf=True,
                     lowercase=True,
                     token_pattern=r"(?u)\b\w[\w']*\b",
-                    min_df=1,
+                    min_df=params.min_df,
                 ),
             ),
             (
                 "char",
                 TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=params.char_ngrams, sublinear_tf=True, min_df=1
+                    analyzer="char_wb",
+                    ngram_range=params.char_ngrams,
+                    sublinear_tf=True,
+                    min_df=params.min_df,
                 ),
             ),
         ]
@@ -239,7 +258,7 @@ class TriageModel:
         found = impact.signals(text, customer_tier=customer_tier, vip=vip)
         fast = self.__dict__.get("_fast") or self.__dict__.setdefault("_fast", _FastScorer(self))
         params = self.meta.get("params", {})
-        idx, vals = fast.features(f"{text}\n{impact.tokens(found)}")
+        idx, vals = fast.features(_vectoriser_text(text, found, bool(params.get("mask_details", False))))
         out: dict[str, HeadPrediction | None] = {}
         for name in FIELDS:
             if name not in self.heads:
@@ -422,8 +441,13 @@ def _coefficients(clf) -> np.ndarray | None:
 # --------------------------------------------------------------------------------------------------
 
 
-def _texts(examples: Sequence[Example]) -> list[str]:
-    return [model_text(e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip) for e in examples]
+def _texts(examples: Sequence[Example], params: Params) -> list[str]:
+    return [
+        model_text(
+            e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip, mask_details=params.mask_details
+        )
+        for e in examples
+    ]
 
 
 def fit(examples: Sequence[Example], params: Params | None = None) -> TriageModel:
@@ -431,7 +455,7 @@ def fit(examples: Sequence[Example], params: Params | None = None) -> TriageMode
     params = params or Params()
     if not examples:
         raise ValueError("no labelled examples to train on")
-    texts = _texts(examples)
+    texts = _texts(examples, params)
     vectoriser = _vectoriser(params)
     x = vectoriser.fit(texts).transform(texts)
     heads: dict[str, Any] = {}
