@@ -1,12 +1,13 @@
 """Feature and model variants for learned triage, scored by grouped CV on the TRAINING corpus only.
 
 The same folds as `bench/triage_selection.py` and `bench/triage_cv_errors.py` (`classifier.folds_for`: 5
-folds, grouped by `source`, stratified on category, seed 0) and the same model text
-(`classifier.model_text`: subject + body + impact tokens). Each variant is a vectoriser, a text
-normalisation and a classifier for the category head and for the ordinal priority steps; scored with
-scikit-learn's batch predict (the app's fast scorer computes the same numbers one message at a time).
-Prints per variant the mean ± std over the 5 folds of category accuracy, priority accuracy (plain argmax of
-the ordinal head) and critical recall (argmax), and the pooled figures. The held-out files are never read.
+folds, grouped by `source`, stratified on category, seed 0; `--seed=N` for others) and the same model text
+(`classifier.model_text` unmasked: subject + body + impact tokens; masking is a variant). Each variant is
+a vectoriser, a text normalisation and a classifier for the category head and for the ordinal priority
+steps; scored with scikit-learn's batch predict (the app's fast scorer computes the same numbers one
+message at a time). Prints per variant the mean ± std over the 5 folds of category accuracy, priority
+accuracy (plain argmax of the ordinal head) and critical recall (argmax), the pooled figures, and the
+mean ± std of the per-fold differences from the baseline. The held-out files are never read.
 
     .venv/bin/python bench/triage_model_variants.py                    # every variant
     .venv/bin/python bench/triage_model_variants.py baseline lr-c10    # some of them
@@ -145,6 +146,7 @@ VARIANTS = {
     "min_df2+ordinal+flat": {"vec": vectorisers(min_df=2), "flat_mix": 0.5},
     "digits": {"normalise": lambda t: _DIGIT.sub("0", t)},
     "mask+digits+min_df2": {"normalise": lambda t: mask(t, digits=True), "vec": vectorisers(min_df=2)},
+    "mask+digits+ordinal+flat": {"normalise": lambda t: mask(t, digits=True), "flat_mix": 0.5},
     "mask": {"normalise": mask},
     "mask+money": {"normalise": lambda t: mask(t, money=True)},
     "mask+digits": {"normalise": lambda t: mask(t, digits=True)},
@@ -262,7 +264,8 @@ def main(names: list[str], seed: int = 0) -> None:
     examples = [m.example for m in messages]
     split, how = classifier.folds_for(examples, [m.source or "?" for m in messages], folds=5, seed=seed)
     texts = [
-        classifier.model_text(e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip) for e in examples
+        classifier.model_text(e.subject, e.body, customer_tier=e.customer_tier, vip=e.vip, mask_details=False)
+        for e in examples
     ]
     print(f"{len(messages)} training messages; {how}")
     names = names or list(VARIANTS)

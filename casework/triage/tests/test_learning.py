@@ -483,6 +483,11 @@ def test_a_model_trained_on_masked_text_scores_masked_text() -> None:
     assert dict(model.predict("Invoice INV-20931", "charged").category.ranked) == pytest.approx(expected)
 
 
-def test_a_model_saved_before_masking_existed_reads_text_unmasked(tiny_model) -> None:
-    tiny_model.meta["params"].pop("mask_details", None)
-    assert classifier.Params.from_dict(tiny_model.meta["params"]).mask_details is False
+def test_a_model_saved_before_masking_existed_reads_text_unmasked() -> None:
+    rows = [classifier.Example(s, b, c, p) for s, b, c, p in TINY * 2]
+    model = classifier.fit(rows, classifier.Params(mask_details=False, category_temperature=1.0))
+    model.meta["params"].pop("mask_details")  # as a model saved before this setting existed
+    x = model.vectoriser.transform([classifier.model_text("2FA codes", "rejected", mask_details=False)])
+    clf = model.heads["category"]
+    expected = dict(zip(clf.classes_, clf.predict_proba(x)[0], strict=True))
+    assert dict(model.predict("2FA codes", "rejected").category.ranked) == pytest.approx(expected)
