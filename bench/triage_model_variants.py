@@ -41,7 +41,14 @@ RESULTS: dict[str, np.ndarray] = {}
 
 
 def vectorisers(
-    word=(1, 2), char=(2, 5), min_df=1, sublinear=True, char_weight=1.0, max_df=1.0, word_min_df=None
+    word=(1, 2),
+    char=(2, 5),
+    min_df=1,
+    sublinear=True,
+    char_weight=1.0,
+    max_df=1.0,
+    word_min_df=None,
+    accents=None,
 ):
     def build():
         return [
@@ -53,12 +60,18 @@ def vectorisers(
                     token_pattern=r"(?u)\b\w[\w']*\b",
                     min_df=word_min_df or min_df,
                     max_df=max_df,
+                    strip_accents=accents,
                 ),
                 1.0,
             ),
             (
                 TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=char, sublinear_tf=sublinear, min_df=min_df, max_df=max_df
+                    analyzer="char_wb",
+                    ngram_range=char,
+                    sublinear_tf=sublinear,
+                    min_df=min_df,
+                    max_df=max_df,
+                    strip_accents=accents,
                 ),
                 char_weight,
             ),
@@ -147,6 +160,10 @@ VARIANTS = {
     "digits": {"normalise": lambda t: _DIGIT.sub("0", t)},
     "mask+digits+min_df2": {"normalise": lambda t: mask(t, digits=True), "vec": vectorisers(min_df=2)},
     "mask+digits+ordinal+flat": {"normalise": lambda t: mask(t, digits=True), "flat_mix": 0.5},
+    "mask+digits+accents": {
+        "normalise": lambda t: mask(t, digits=True),
+        "vec": vectorisers(accents="unicode"),
+    },
     "mask": {"normalise": mask},
     "mask+money": {"normalise": lambda t: mask(t, money=True)},
     "mask+digits": {"normalise": lambda t: mask(t, digits=True)},

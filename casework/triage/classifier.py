@@ -1,7 +1,8 @@
 """The learned classifier beside the rules: category and priority with a probability and the words behind it.
 
-One TF-IDF vectoriser (word 1–2-grams + character 2–5-grams within words, both sublinear) feeds two linear
-heads, one per field, so a message is vectorised once. The priority head also sees the impact signals of
+One TF-IDF vectoriser (word 1–2-grams + character 2–5-grams within words, both sublinear) over the message
+with its numbers, IDs and addresses masked (`normalisation.mask_details`) feeds two linear heads, one per
+field, so a message is vectorised once. The priority head also sees the impact signals of
 `impact.py` as tokens (``__impact_scope_all__``), and the customer's tier/VIP, so it learns on the team's
 own history how much "everyone", "checkout" or "no rush" weigh. The classifier and its settings were chosen
 by cross-validation on the training corpus only (`select_params`, run by ``casework triage train --search``;
