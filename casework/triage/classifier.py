@@ -393,11 +393,8 @@ class _FastScorer:
             if contributions[k] <= 0 or len(terms) >= limit:
                 break
             term = self.names[idx[word][k]]
-            if (
-                term.startswith("__impact")
-                or term.endswith("__")
-                or any(term in t or t in term for t in terms)
-            ):
+            # Impact tokens and masks ("__id__", "invoice __id__") are not words an agent would recognise.
+            if "__" in term or any(term in t or t in term for t in terms):
                 continue
             terms.append(term)
         return terms

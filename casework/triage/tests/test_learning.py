@@ -483,6 +483,26 @@ def test_a_model_trained_on_masked_text_scores_masked_text() -> None:
     assert dict(model.predict("Invoice INV-20931", "charged").category.ranked) == pytest.approx(expected)
 
 
+def test_top_terms_name_no_mask_or_impact_token() -> None:
+    # Billing messages open with an invoice ID, so "__id__ we", "__id__ please" … push towards billing.
+    rows = [
+        classifier.Example(s, f"INV-{1000 + i} {b}" if c == "billing" else b, c, p)
+        for i, (s, b, c, p) in enumerate(TINY * 2)
+    ]
+    model = classifier.fit(rows, classifier.Params())
+    fast = classifier._FastScorer(model)
+    klass = list(model.heads["category"].classes_).index("billing")
+    row = fast.coefficients["category"][klass]
+    idx = np.array([i for i in range(fast.n_word) if row[i] > 0])
+    masked = [fast.names[i] for i in idx if fast.names[i].startswith("__id__ ")]
+    assert masked
+    # Weighted so that those come first: they must be skipped, not crowded out.
+    vals = np.array([10.0 if "__" in fast.names[i] else 1.0 for i in idx])
+    terms = fast.terms("category", idx, vals, klass, limit=len(idx))
+    assert terms
+    assert not any("__" in term for term in terms)
+
+
 def test_a_model_saved_before_masking_existed_reads_text_unmasked() -> None:
     rows = [classifier.Example(s, b, c, p) for s, b, c, p in TINY * 2]
     model = classifier.fit(rows, classifier.Params(mask_details=False, category_temperature=1.0))
