@@ -31,6 +31,8 @@ from casework.triage.decision import decide
 from casework.triage.default_rules import DEFAULT_RULES, GIVES_WAY_TO_MODEL
 from casework.triage.engine import rules_from_dicts
 
+# The "needs human triage" confidence: the model alone decides a field at or above it.
+CONFIDENCES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 
@@ -42,6 +44,8 @@ def grouped_cv(messages: list[corpus.LabelledMessage], params: classifier.Params
     category = np.empty(n, dtype=object)
     priority = np.empty(n, dtype=object)
     p_critical = np.zeros(n)
+    confidence = {"category": np.zeros(n), "priority": np.zeros(n)}
+    applied = {"category": np.empty(n, dtype=object), "priority": np.empty(n, dtype=object)}
     cues = np.zeros(n, dtype=bool)
     predictions: list = [None] * n
     groups = [m.source or "?" for m in messages]
@@ -56,6 +60,9 @@ def grouped_cv(messages: list[corpus.LabelledMessage], params: classifier.Params
             category[i] = p.category.label
             priority[i] = max(p.priority.ranked, key=lambda kv: kv[1])[0]
             p_critical[i] = p.critical_probability or 0.0
+            for name in confidence:
+                confidence[name][i] = p.head(name).confidence
+                applied[name][i] = p.head(name).label
             cues[i] = bool(impact.critical_cues(p.signals))
     truth_cat = np.array([m.example.category for m in messages], dtype=object)
     truth_pri = np.array([m.example.priority for m in messages], dtype=object)
@@ -73,9 +80,20 @@ def grouped_cv(messages: list[corpus.LabelledMessage], params: classifier.Params
                 "priority_accuracy_if_applied": round(float((called == truth_pri).mean()), 4),
             }
         )
+    coverage = {}
+    for name, truth in (("category", truth_cat), ("priority", truth_pri)):
+        rows = []
+        for t in CONFIDENCES:
+            kept = confidence[name] >= t
+            right = applied[name][kept] == truth[kept]
+            rows.append(
+                (t, round(float(kept.mean()), 4), round(float(right.mean()) if kept.any() else 0.0, 4))
+            )
+        coverage[name] = rows
     return {
         "n": n,
         "split": how,
+        "coverage": coverage,
         "category_accuracy": round(float((category == truth_cat).mean()), 4),
         "priority_accuracy": round(float((priority == truth_pri).mean()), 4),
         "critical_recall_argmax": round(float((priority[critical] == "critical").mean()), 4),
@@ -167,6 +185,11 @@ def main(argv: list[str]) -> None:
         )
         for name, figures in result["as_the_app_decides"].items():
             print(f"  as the app decides, {name}: {figures}")
+        for name, rows in result["coverage"].items():
+            print(
+                f"  model alone, {name} confidence ≥ t: coverage / accuracy where decided: "
+                + ", ".join(f"{t:.1f}: {cov:.1%} / {acc:.1%}" for t, cov, acc in rows)
+            )
         for row in result["p_critical_table"]:
             applied = row["priority_accuracy_if_applied"]
             print(

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from casework.triage import classifier, corpus, decision, evaluation, impact, sentiment
+from casework.triage import classifier, corpus, decision, evaluation, impact, normalisation, sentiment
 from casework.triage.default_rules import DEFAULT_FACTS, DEFAULT_RULES, GIVES_WAY_TO_MODEL
 from casework.triage.engine import RuleSpec, rules_from_dicts
 
@@ -437,3 +437,77 @@ def test_evaluation_reports_rules_model_and_combined_with_matrices(tiny_model) -
     assert "possible-critical review" in text
     rules_only = evaluation.evaluate(messages, rules=rules, model=None, threshold=0.5, categories=["billing"])
     assert "model" not in rules_only and rules_only["rules"]["critical_recall"]["of"] == 0
+
+
+# --- what the model reads -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mail j.ramirez@gmail.com about it", "Mail  __email__  about it"),
+        ("see https://status.example.com/x?a=1 now", "see  __url__  now"),
+        ("Invoice INV-20931 and ticket HW-88410", "Invoice  __id__  and ticket  __id__ "),
+        ("order 5590231 shipped", "order  __id__  shipped"),
+        ("€2,340.50 at 11:00 for 45 users", "€0,000.00 at 00:00 for 00 users"),
+        ("pages take 200ms, 2FA fails", "pages take 000ms, 0FA fails"),
+        ("nothing to mask here", "nothing to mask here"),
+    ],
+)
+def test_mask_details_replaces_what_names_one_customers_case(text, expected) -> None:
+    assert normalisation.mask_details(text) == expected
+
+
+def test_masked_model_text_keeps_the_impact_signals_of_the_original_text() -> None:
+    text = classifier.model_text("Drivers", "12 of our 40 drivers cannot log in", mask_details=True)
+    assert "00 of our 00 drivers" in text
+    assert text == classifier.model_text(
+        "Drivers", "12 of our 40 drivers cannot log in", mask_details=False
+    ).replace("12", "00").replace("40", "00")
+    assert "__impact_" in text
+
+
+def test_a_model_trained_on_masked_text_scores_masked_text() -> None:
+    rows = [classifier.Example(s, b, c, p) for s, b, c, p in TINY * 2]
+    model = classifier.fit(rows, classifier.Params(mask_details=True, category_temperature=1.0))
+    vocabulary = model.vectoriser.transformer_list[0][1].vocabulary_
+    assert not any(ch in "123456789" for term in vocabulary for ch in term)
+    # One ID or another: the same features, so the same probabilities.
+    a = model.predict("Invoice INV-20931", "We were charged twice, order 5590231")
+    b = model.predict("Invoice INV-77777", "We were charged twice, order 1234567")
+    assert dict(a.category.ranked) == pytest.approx(dict(b.category.ranked))
+    x = model.vectoriser.transform([classifier.model_text("Invoice INV-20931", "charged", mask_details=True)])
+    expected = dict(
+        zip(model.heads["category"].classes_, model.heads["category"].predict_proba(x)[0], strict=True)
+    )
+    assert dict(model.predict("Invoice INV-20931", "charged").category.ranked) == pytest.approx(expected)
+
+
+def test_top_terms_name_no_mask_or_impact_token() -> None:
+    # Billing messages open with an invoice ID, so "__id__ we", "__id__ please" … push towards billing.
+    rows = [
+        classifier.Example(s, f"INV-{1000 + i} {b}" if c == "billing" else b, c, p)
+        for i, (s, b, c, p) in enumerate(TINY * 2)
+    ]
+    model = classifier.fit(rows, classifier.Params())
+    fast = classifier._FastScorer(model)
+    klass = list(model.heads["category"].classes_).index("billing")
+    row = fast.coefficients["category"][klass]
+    idx = np.array([i for i in range(fast.n_word) if row[i] > 0])
+    masked = [fast.names[i] for i in idx if fast.names[i].startswith("__id__ ")]
+    assert masked
+    # Weighted so that those come first: they must be skipped, not crowded out.
+    vals = np.array([10.0 if "__" in fast.names[i] else 1.0 for i in idx])
+    terms = fast.terms("category", idx, vals, klass, limit=len(idx))
+    assert terms
+    assert not any("__" in term for term in terms)
+
+
+def test_a_model_saved_before_masking_existed_reads_text_unmasked() -> None:
+    rows = [classifier.Example(s, b, c, p) for s, b, c, p in TINY * 2]
+    model = classifier.fit(rows, classifier.Params(mask_details=False, category_temperature=1.0))
+    model.meta["params"].pop("mask_details")  # as a model saved before this setting existed
+    x = model.vectoriser.transform([classifier.model_text("2FA codes", "rejected", mask_details=False)])
+    clf = model.heads["category"]
+    expected = dict(zip(clf.classes_, clf.predict_proba(x)[0], strict=True))
+    assert dict(model.predict("2FA codes", "rejected").category.ranked) == pytest.approx(expected)
