@@ -210,6 +210,11 @@ class Case(models.Model):
                 fields=["resolved_at", "status", "priority", "created_at", "merged_into"],
                 name="case_resolved_facets",
             ),
+            # Every case in "recently updated" order (API clients that sync by ?ordering=updated) and every
+            # case of one category newest first: without them SQLite sorted 1,000,000 and 125,000 cases
+            # for a 25-row page (1.0 s each at 1M).
+            models.Index(fields=["updated_at", "id"], name="case_updated"),
+            models.Index(fields=["category", "created_at", "id"], name="case_category_created"),
         ]
 
     def __str__(self) -> str:

@@ -81,8 +81,10 @@ def list_cases(request, filters: Query[CaseListQuery]):
     # case table: those self-joins cost PostgreSQL ~40 ms of planning per request (10 relations; 0.1 ms
     # to run), and on a page with no merged or follow-up case the prefetch runs no query at all.
     refs = Case.objects.only("id", "reference")
-    qs = qs.select_related("customer__organisation").prefetch_related(
-        Prefetch("merged_into", queryset=refs), Prefetch("follow_up_of", queryset=refs)
+    qs = qs.prefetch_related(
+        "customer__organisation",
+        Prefetch("merged_into", queryset=refs),
+        Prefetch("follow_up_of", queryset=refs),
     )
     count, exact = list_count(qs)
     page = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))[
