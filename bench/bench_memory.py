@@ -16,6 +16,7 @@ JSON on stdout (and `--out`). Goal: each peak < 300 MB.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import mailbox
 import os
@@ -25,6 +26,8 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -109,6 +112,19 @@ WORDS = (
 )
 
 
+class _HeaderClasses(HeaderRegistry):
+    """policy.default's registry builds a new header class for every header it makes (20 a mail): writing
+    went from 2 ms a mail at 2,000 mails to 6 ms at 20,000 (124 s). With each class built once: 5,000 mails
+    in 28 s instead of 43 s, side by side at load 5-6. The mails are the same."""
+
+    @functools.cache  # noqa: B019 - one registry for the whole process
+    def __getitem__(self, name: str) -> type:
+        return super().__getitem__(name)
+
+
+_POLICY = policy.default.clone(header_factory=_HeaderClasses())
+
+
 def write_mbox(path: Path, n: int, seed: int = 7) -> None:
     """`n` mails: 80 % new requests from 5,000 senders, 20 % replies from the same customer to an earlier
     one (In-Reply-To and References, "Re:" subject), 5 % with a small attachment, a third with HTML."""
@@ -119,7 +135,7 @@ def write_mbox(path: Path, n: int, seed: int = 7) -> None:
     opened: list[tuple[str, str, str]] = []  # (Message-ID, sender, subject) of the new requests
     try:
         for i in range(n):
-            msg = EmailMessage()
+            msg = EmailMessage(policy=_POLICY)
             words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 120)))
             message_id = make_msgid(idstring=f"mem{i}", domain="bench.example")
             if opened and rng.random() < 0.2:

@@ -161,7 +161,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env_int("CASEWORK_SQLITE_TIMEOUT", 20, minimum=1),
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            "PRAGMA busy_timeout=20000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=134217728;"
+            "PRAGMA busy_timeout=20000; PRAGMA temp_store=MEMORY; "
+            # Pages read through the map count in the process's RSS up to this size (see
+            # casework/core/db/sqlite3/base.py, process_mmap_size, for processes that turn it down).
+            f"PRAGMA mmap_size={env_int('CASEWORK_SQLITE_MMAP_MB', 128, minimum=0) * 2**20};"
         ),
     }
     # In memory unless a file is asked for. Named explicitly: test tooling (pytest-django's per-worker

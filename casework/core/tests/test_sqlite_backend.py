@@ -85,3 +85,25 @@ def test_the_lock_is_released_on_rollback_and_on_close(tmp_path):
 def test_an_in_memory_database_takes_no_lock_file(tmp_path):
     assert connection.is_in_memory_db() or connection.vendor != "sqlite"
     assert connection._lock_path() is None
+
+
+def test_process_mmap_size_turns_the_map_down_on_open_and_new_connections(tmp_path, monkeypatch):
+    from casework.core.db.sqlite3 import base
+
+    monkeypatch.setattr(base, "_mmap_override", None)
+
+    def mapped(wrapper: DatabaseWrapper) -> int:
+        with wrapper.cursor() as cursor:
+            cursor.execute("PRAGMA mmap_size")
+            return cursor.fetchone()[0]
+
+    db = tmp_path / "m.sqlite3"
+    opened = _wrapper(db)
+    assert mapped(opened) == 128 * 2**20  # settings: CASEWORK_SQLITE_MMAP_MB
+    monkeypatch.setattr(base, "_mmap_override", 0)
+    opened.apply_mmap_override()
+    assert mapped(opened) == 0
+    later = _wrapper(db)
+    assert mapped(later) == 0
+    opened.close()
+    later.close()

@@ -103,6 +103,26 @@ def test_maildir_names_sort_in_delivery_order_not_as_strings():
     ]
 
 
+def test_mbox_is_read_one_mail_at_a_time_as_the_stdlib_splits_it(tmp_path):
+    from importlib import import_module
+
+    command = import_module("casework.intake.management.commands.import-mbox")
+    path = tmp_path / "odd.mbox"
+    path.write_bytes(
+        b"preamble before any From line\n"
+        b"From a@example.com Mon Jan  5 08:00:00 2026\nSubject: one\n\nbody\n>From quoted\n\n"
+        b"From b@example.com Mon Jan  5 08:00:01 2026\nSubject: two\n\nno blank line before the next\n"
+        b"From c@example.com Mon Jan  5 08:00:02 2026\r\nSubject: three\r\n\r\ncrlf\r\n\r\n"
+        b"From d@example.com Mon Jan  5 08:00:03 2026\nSubject: four\n\nlast, no newline at the end"
+    )
+    stdlib = mailbox.mbox(str(path), factory=None, create=False)
+    expected = [stdlib.get_bytes(key) for key in list(stdlib.iterkeys())]
+    assert list(command.mbox_messages(path)) == expected and len(expected) == 4
+    assert command.mbox_count(path) == 4
+    # A generator: nothing is read before the first mail is asked for, one mail is held at a time.
+    assert next(command.mbox_messages(path)).startswith(b"Subject: one")
+
+
 def test_http_inbound_endpoint_needs_its_secret_and_returns_the_result(api, anon_api, inbound_headers):
     raw = build_mail()
     refused = anon_api.client.post("/api/v1/inbound/email", data=raw, content_type="message/rfc822")
