@@ -32,6 +32,18 @@ def _by_check(outcomes):
     return {o.check: o for o in outcomes}
 
 
+def test_a_case_triage_left_for_a_person_is_not_untriaged():
+    waiting = _lost(subject="Something odd", description="Not sure what this is.")
+    later = timezone.now() + timedelta(minutes=5)
+    assert _by_check(doctor.examine(repair=False, now=later))["untriaged"].found == 1
+    # What triage writes when it keeps a case New for the triager (triage/verdicts.py).
+    services.case_record_system_event(
+        case=waiting, kind="note", actor="triage", reason="Needs human triage: unsure",
+        data={"triage": "needs_human", "fields": ["category"], "guesses": {}},
+    )  # fmt: skip
+    assert _by_check(doctor.examine(repair=False, now=later))["untriaged"].found == 0
+
+
 def test_the_doctor_repairs_untriaged_cases_and_missing_clocks_and_says_so(alice):
     login = _lost(subject="Can't log in", description="The password reset link fails.")
     hello = _lost(subject="Hello", description="Just saying hi.")
