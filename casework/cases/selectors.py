@@ -78,7 +78,8 @@ def _with_list_relations(qs: QuerySet[Case]) -> QuerySet[Case]:
     the planner walks a case index in the page's order and stops after the page:
     - the customer is read by id afterwards, never joined: with the inner join, SQLite (no statistics)
       started from the customers table and sorted every matching case for "all cases of a category / a
-      team / by priority" (3.6–4.9 s at 1M cases instead of a few ms);
+      team" (3.6 s at 1M cases; a few ms now). "All cases by priority" still sorts (1.2 s at 1M on
+      SQLite, 0.5–0.7 s on PostgreSQL; no index serves it, docs/scaling.md);
     - on PostgreSQL the four small tables are read by id too: with all of them joined (seven tables once
       the API adds the customer's organisation) it spent 7 ms (quiet) to 22 ms (loaded) *planning* the
       25-row page at 1M cases, against 0.7 ms executing it.
