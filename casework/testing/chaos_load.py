@@ -10,8 +10,8 @@ One round (`run_round`), on a fresh copy of the chaos template (casework/testing
 2. `casework import-mbox`, the writer and `casework worker` (delivering to an aiosmtpd sink) start together;
    KILLS times one of those still running gets SIGKILL mid-work (once it made progress since it started,
    then a random 0–1.5 s more) — the first three kills hit the importer, the writer and the worker, then
-   victims are random — and is started again at once (the importer from the top of the mbox, the writer
-   after the last call it started, a new worker);
+   victims are random; a victim that finished first passes its turn on — and is started again at once
+   (the importer from the top of the mbox, the writer after the last call it started, a new worker);
 3. once the importer and the writer finished, the worker runs until the outbox has nothing left to send,
    a few poll intervals more, and stops;
 4. the checks (`check`): every mail imported exactly once (one `intake_inboundmail` row, one case), every
@@ -64,6 +64,8 @@ def round_size() -> dict[str, int]:
 
 # The writer is one client making requests as fast as it can: give its token a budget it cannot reach, so
 # the round measures crash safety, not the limiter.
+KILL_DELAY_SECONDS = 1.5  # after the victim made progress, a random 0..this more before the kill
+
 LOAD_ENV = {"CASEWORK_RATE_API_TOKEN": "1000000/m", "CASEWORK_RATE_API_IP": "1000000/m"}
 MBX_TOKEN = re.compile(r"MBX-(\d+)-(\d{5})")
 
@@ -223,10 +225,15 @@ def run_round(
             "worker": lambda: database.value("SELECT COUNT(*) FROM notify_outbox WHERE status = 'sent'"),
         }
         baseline = {name: progress[name]() for name in order}
-        for k in range(rnd.kills):
+        # A victim that finished on its own in the meantime does not use up a kill: the next one goes to a
+        # process still running (the worker runs to the end, so a round always gets its kills).
+        attempts = 0
+        while len(kill_points) < rnd.kills and attempts < 4 * rnd.kills:
+            attempts += 1
             alive = [name for name in order if procs[name].running]
             if not alive:
                 break
+            k = len(kill_points)
             wanted = order[k] if k < len(order) else rnd.rng.choice(alive)
             name = wanted if wanted in alive else rnd.rng.choice(alive)
             victim = procs[name]
@@ -237,8 +244,9 @@ def run_round(
                     what=f"{name} to make progress",
                     interval=0.1,
                 )
-            time.sleep(rnd.rng.uniform(0, 1.5))
+            time.sleep(rnd.rng.uniform(0, KILL_DELAY_SECONDS))
             if not victim.running:
+                order = [n for n in order if n != name] + [name]  # its turn passes to the others
                 continue
             victim.kill()
             kill_points.append({"victim": name, "progress": progress[name]()})

@@ -134,6 +134,11 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A page in a fresh browser context (no shared cookies); a failing test leaves a screenshot."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
+    # `expect(...)` has its own timeout (5 s), which a loaded CI machine with two test processes and the
+    # chaos rounds beside them can exceed; give assertions the same budget as actions.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     new_page = context.new_page()
     try:
         yield new_page
