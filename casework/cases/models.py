@@ -215,6 +215,10 @@ class Case(models.Model):
             # for a 25-row page (1.0 s each at 1M).
             models.Index(fields=["updated_at", "id"], name="case_updated"),
             models.Index(fields=["category", "created_at", "id"], name="case_category_created"),
+            # Every case in priority order (the "all" view sorted by priority): without it both databases
+            # sorted all 1,000,000 cases for one page (SQLite 1.2-1.5 s, PostgreSQL 0.5-0.7 s). Open and
+            # closed cases in priority order walk case_open_priority (the closed view is open_flag = 0).
+            models.Index(fields=["priority_rank", "created_at", "id"], name="case_priority_created"),
         ]
 
     def __str__(self) -> str:
