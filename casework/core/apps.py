@@ -12,6 +12,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Registers the daily doctor job; the apps register its checks in their `doctor` modules.
         import_module("casework.core.doctor")
+        # The daily `sqlite-statistics` job (planner statistics; nothing on PostgreSQL).
+        import_module("casework.core.statistics")
 
 
 class CaseworkAppConfig(AppConfig):
