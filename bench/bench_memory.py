@@ -53,15 +53,29 @@ def peak():
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 out["runs"]["sla-sweep"] = {"runs": runs, "s": round(time.perf_counter() - t0, 2), "last": result[:200],
                             "peak_rss_mb_so_far": peak()}
+if FORCE_RETRAIN:  # measure a retrain even when nobody labelled a case since the install's model
+    from casework.triage import training
+    training._no_training_needed = lambda: None
 for name, job in registry.items():
     if name in ("sla-sweep", "imap-poll"):
         continue
     t1 = time.perf_counter()
     try:
-        res = str(job.func())[:120]
+        first = job.func()
+        row = {"s": round(time.perf_counter() - t1, 2)}
+        result = first
+        # The retrain answers at once and fits in a child (triage/training.py): run it again, as the
+        # scheduler does, until the child finished; the child's peak is RUSAGE_CHILDREN once reaped.
+        while name == "triage-retrain" and isinstance(result, dict) and result.get("backlog"):
+            time.sleep(0.5)
+            result = job.func()
+        if result is not first:
+            row["until_done_s"] = round(time.perf_counter() - t1, 1)
+            row["child_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+        res = str(result)[:160]
     except Exception as exc:
-        res = "ERROR " + repr(exc)[:120]
-    out["runs"][name] = {"s": round(time.perf_counter() - t1, 2), "result": res, "peak_rss_mb_so_far": peak()}
+        row, res = {"s": round(time.perf_counter() - t1, 2)}, "ERROR " + repr(exc)[:160]
+    out["runs"][name] = {**row, "result": res, "peak_rss_mb_so_far": peak()}
 out["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 print("MEM-JSON:" + json.dumps(out))
 """
@@ -166,12 +180,13 @@ def write_mbox(path: Path, n: int, seed: int = 7) -> None:
         box.close()
 
 
-def sweep(var_dir: Path, database_url: str | None) -> dict:
+def sweep(var_dir: Path, database_url: str | None, *, retrain: bool = False) -> dict:
     install = bench_api.Install(var_dir)
     if database_url:
         install.env["DATABASE_URL"] = database_url
     started = time.perf_counter()
-    out = install.manage("shell", "--no-imports", "-c", SWEEP_SOURCE, timeout=3600)
+    source = f"FORCE_RETRAIN = {retrain!r}\n" + SWEEP_SOURCE
+    out = install.manage("shell", "--no-imports", "-c", source, timeout=3600)
     line = next(ln for ln in out.splitlines() if ln.startswith("MEM-JSON:"))
     result = json.loads(line[len("MEM-JSON:") :])
     result["wall_s"] = round(time.perf_counter() - started, 1)
@@ -225,12 +240,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--var-dir", help="a filled install for the sweep (skip the sweep without it)")
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--retrain", action="store_true", help="the sweep's triage-retrain fits even without new labels"
+    )
     parser.add_argument("--mails", type=int, default=0, help="mails to import (0: skip the import)")
     parser.add_argument("--out")
     args = parser.parse_args()
     result: dict = {"load_before": os.getloadavg()}
     if args.var_dir:
-        result["sweep"] = sweep(Path(args.var_dir), args.database_url)
+        result["sweep"] = sweep(Path(args.var_dir), args.database_url, retrain=args.retrain)
     if args.mails:
         result["import"] = import_mbox(args.mails)
     result["load_after"] = os.getloadavg()

@@ -438,6 +438,9 @@ CASEWORK = {
     "TRIAGE_RETRAIN_HOURS": env_float("CASEWORK_TRIAGE_RETRAIN_HOURS", 24.0, minimum=0.1),
     # A retrain learns from at most this many labelled cases, the newest (casework/triage/training.py).
     "TRIAGE_TRAIN_MAX_CASES": env_int("CASEWORK_TRIAGE_TRAIN_MAX_CASES", 20000, minimum=100),
+    # The worker's retrain runs in a forked child (training.py): the fit's ~30 s and ~150 MB never stay in
+    # the long-lived worker, whose task loop goes on. false: fit inside the worker (platforms without fork).
+    "TRIAGE_RETRAIN_IN_CHILD": env_bool("CASEWORK_TRIAGE_RETRAIN_IN_CHILD", True),
 }
 if CASEWORK["AWAITING_CLOSE_DAYS"] <= CASEWORK["AWAITING_REMINDER_DAYS"]:
     from django.core.exceptions import ImproperlyConfigured

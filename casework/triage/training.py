@@ -16,11 +16,18 @@ swaps the model by renaming one pointer file (`model_store.save`): intake never 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import json
 import logging
+import os
 import platform
+import resource
 import shutil
+import signal
 import time
+import traceback
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,13 +223,27 @@ def heldout_scores(model, path: Path = corpus.EVAL_FILE) -> dict[str, Any] | Non
     return out
 
 
-def retrain_if_needed() -> str:
+def retrain_if_needed() -> str | dict[str, Any]:
     """The worker's periodic job: train when people labelled cases since the current model was trained
-    (or there is no model yet and there are labels)."""
+    (or there is no model yet and there are labels).
+
+    With CASEWORK_TRIAGE_RETRAIN_IN_CHILD (the default) the fit runs in a forked child process and this
+    returns at once (`_retrain_in_child`); otherwise it fits here, in the worker."""
     from django.conf import settings
 
     if not settings.CASEWORK["TRIAGE_MODEL"]:
         return "model switched off"
+    if settings.CASEWORK["TRIAGE_RETRAIN_IN_CHILD"] and hasattr(os, "fork"):
+        return _retrain_in_child()
+    reason = _no_training_needed()
+    if reason:
+        return reason
+    result = train()
+    return f"trained {result['version']}"
+
+
+def _no_training_needed() -> str | None:
+    """Why no retrain is due, or None when one is."""
     current = model_store.versions()
     meta = next((m for m in current if m.get("version") == model_store.current_name()), None)
     last_label = label_events().aggregate(last=Max("pk"))["last"]
@@ -232,5 +253,161 @@ def retrain_if_needed() -> str:
         # The cold start (the shipped corpus alone) is `casework triage train`, run once at install: a worker
         # that starts must not spend its first minute fitting before it can stop or take other work.
         return "no model and no labelled cases yet: run `casework triage train` to start from the corpus"
-    result = train()
-    return f"trained {result['version']}"
+    return None
+
+
+# --- The retrain in a child process -------------------------------------------------------------------
+#
+# A fit at the 20,000-case cap takes ~30 s and lifts a process to 360-430 MB (measured at 1M cases); done in
+# the worker, the worker's task loop (outbox delivery included) waited that long and its resident size
+# stayed at the peak afterwards (CPython rarely gives freed memory back). So the job forks:
+#
+# - the job takes an exclusive `flock` on MODEL_DIR/training.lock and forks; the child inherits the locked
+#   descriptor and the parent closes its copy, so the lock is held exactly as long as the child lives
+#   (a killed child releases it; no stale pid files) and a second worker on this host sees "running";
+# - the child fits with its own database connection (the parent closes its connections before the fork;
+#   an in-memory SQLite database, in tests, is kept and read as the child's copy), writes the model files
+#   and swaps the current pointer exactly as an in-process train, records its outcome in
+#   MODEL_DIR/training-state.json, and leaves with os._exit (nothing of the parent's is torn down twice);
+# - the job returns {"backlog": True}, so the scheduler runs it again after a few seconds: while the lock is
+#   held it answers "running"; once free it reports the child's outcome once (a failure, or a child killed
+#   before it finished, raises, so the job's row shows the error and retries with backoff) and reaps the
+#   child if this process forked it.
+
+LOCK_FILE = "training.lock"
+STATE_FILE = "training-state.json"
+_forked: set[int] = set()  # children of this process not reaped yet
+
+
+class TrainingFailed(RuntimeError):
+    """The retrain child failed or was killed; the message has its error."""
+
+
+def _state_path() -> Path:
+    return model_store.model_dir() / STATE_FILE
+
+
+def read_state() -> dict[str, Any]:
+    """The last child retrain's record (`{}` before the first)."""
+    try:
+        return json.loads(_state_path().read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _write_state(state: dict[str, Any]) -> None:
+    path = _state_path()
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(state, indent=1))
+    os.replace(partial, path)
+
+
+def _reap() -> None:
+    for pid in list(_forked):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _forked.discard(pid)
+
+
+def _retrain_in_child() -> str | dict[str, Any]:
+    _reap()
+    directory = model_store.model_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            state = read_state()
+            return {
+                "backlog": True,
+                "training": f"running in process {state.get('pid')} since {state.get('started_at')}",
+            }
+        report = _take_outcome()
+        if report is not None:
+            return report
+        reason = _no_training_needed()
+        if reason:
+            return reason
+        pid = _fork_training()
+        return {"backlog": True, "training": f"started in process {pid}"}
+    finally:
+        os.close(fd)  # a child keeps the lock through its own copy of the descriptor
+
+
+def _take_outcome() -> str | None:
+    """The finished child's outcome, once: a message for the job's row, or TrainingFailed."""
+    state = read_state()
+    if not state or state.get("reported"):
+        return None
+    _write_state({**state, "reported": True})
+    if state.get("status") == "ok":
+        message = (
+            f"trained {state['version']} in process {state['pid']}: {state['seconds']} s, "
+            f"peak {state['peak_rss_mb']} MB"
+        )
+        logger.info("triage retrain: %s", message)
+        return message
+    if state.get("status") == "failed":
+        raise TrainingFailed(f"the retrain in process {state.get('pid')} failed:\n{state.get('error')}")
+    raise TrainingFailed(
+        f"the retrain in process {state.get('pid')} (started {state.get('started_at')}) ended without "
+        "finishing: killed, or out of memory?"
+    )
+
+
+def _fork_training() -> int:
+    from django.db import connections
+
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    # The child must not share a socket or SQLite handle with its parent: close them here (the parent
+    # reconnects on its next query). Django keeps an in-memory SQLite database open on close (tests).
+    connections.close_all()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid:
+        _forked.add(pid)
+        os.close(go_read)
+        # The "running" record is written before the child may write its outcome (it waits for the pipe).
+        try:
+            _write_state({"status": "running", "pid": pid, "started_at": started})
+        finally:
+            os.write(go_write, b"1")
+            os.close(go_write)
+        return pid
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a stopping worker's handlers are not the child's
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.close(go_write)
+        os.read(go_read, 1)
+        os.close(go_read)
+        t0 = time.perf_counter()
+        result = train()
+        _write_state(
+            {
+                "status": "ok",
+                "pid": os.getpid(),
+                "started_at": started,
+                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "version": result["version"],
+                "seconds": round(time.perf_counter() - t0, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        )
+        code = 0
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            _write_state(
+                {
+                    "status": "failed",
+                    "pid": os.getpid(),
+                    "started_at": started,
+                    "error": traceback.format_exc()[-4000:],
+                }
+            )
+    finally:
+        os._exit(code)

@@ -5,7 +5,10 @@ Models here are trained on a dozen messages without cross-validation (well under
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
+import time
 
 import pytest
 from django.urls import reverse
@@ -234,7 +237,12 @@ def test_a_corrupt_or_missing_model_falls_back_to_rules_with_a_clear_log_line(la
         assert model_store.current_model() is None
 
 
-def test_retrain_job_trains_only_when_there_are_new_labels(db, alice, monkeypatch):
+@pytest.fixture
+def in_worker(settings):
+    settings.CASEWORK = {**settings.CASEWORK, "TRIAGE_RETRAIN_IN_CHILD": False}
+
+
+def test_retrain_job_trains_only_when_there_are_new_labels(db, alice, monkeypatch, in_worker):
     monkeypatch.setattr(training.corpus, "TRAIN_FILE", training.corpus.CORPUS_DIR / "absent.jsonl")
     assert training.retrain_if_needed().startswith("no model and no labelled cases yet")
     for row in HISTORY:
@@ -243,6 +251,75 @@ def test_retrain_job_trains_only_when_there_are_new_labels(db, alice, monkeypatc
     assert training.retrain_if_needed() == "no new labels"
     label("Parcel late", "the parcel is late", "other", "low", alice)
     assert training.retrain_if_needed().startswith("trained")
+
+
+def _run_job_until_settled(timeout: float = 120.0):
+    """Run the retrain job as the scheduler would (again while it reports a backlog); its last answer."""
+    deadline = time.monotonic() + timeout
+    answers = []
+    while True:
+        answer = training.retrain_if_needed()
+        answers.append(answer)
+        if not (isinstance(answer, dict) and answer.get("backlog")):
+            return answer, answers
+        assert time.monotonic() < deadline, answers
+        time.sleep(0.2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrain_job_fits_in_a_child_process_and_reports_once(alice, monkeypatch):
+    """The default: the job forks, answers at once while the child fits (the worker's loop goes on), then
+    reports the child's model; the worker process never held the fit."""
+    monkeypatch.setattr(training.corpus, "TRAIN_FILE", training.corpus.CORPUS_DIR / "absent.jsonl")
+    for row in HISTORY:
+        label(*row, alice)
+    first = training.retrain_if_needed()
+    assert first["backlog"] and first["training"].startswith("started in process ")
+    child = int(first["training"].rsplit(" ", 1)[1])
+    assert child != os.getpid()
+    answer, answers = _run_job_until_settled()
+    assert answer.startswith(f"trained {model_store.current_name()} in process {child}: "), answers
+    assert "peak" in answer and "MB" in answer
+    state = training.read_state()
+    assert state["status"] == "ok" and state["pid"] == child and state["reported"]
+    assert model_store.current_model() is not None
+    # Reported once; nothing new to learn afterwards.
+    assert training.retrain_if_needed() == "no new labels"
+    # The worker's own connection still works after the fork (it was closed and reopens).
+    assert Case.objects.count() == len(HISTORY)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_or_killed_retrain_child_is_reported_as_a_job_failure(alice, monkeypatch):
+    monkeypatch.setattr(training.corpus, "TRAIN_FILE", training.corpus.CORPUS_DIR / "absent.jsonl")
+    label(*HISTORY[0], alice)
+
+    def broken(**kwargs):
+        raise ValueError("the fit ran out of patience")
+
+    monkeypatch.setattr(training, "train", broken)  # the forked child inherits the patched function
+    first = training.retrain_if_needed()
+    assert first["training"].startswith("started in process ")
+    with pytest.raises(training.TrainingFailed, match="the fit ran out of patience"):
+        _run_job_until_settled()
+    # Reported once: the next run starts again (the scheduler's backoff decides when).
+    again = training.retrain_if_needed()
+    assert again["training"].startswith("started in process ")
+    with pytest.raises(training.TrainingFailed):
+        _run_job_until_settled()
+
+    # A child killed before it finished (out of memory, an operator): the record still says "running".
+    def hangs(**kwargs):
+        time.sleep(60)
+
+    monkeypatch.setattr(training, "train", hangs)
+    started = training.retrain_if_needed()
+    child = int(started["training"].rsplit(" ", 1)[1])
+    running = training.retrain_if_needed()  # the lock is held: nothing else starts
+    assert running["backlog"] and running["training"].startswith(f"running in process {child}")
+    os.kill(child, signal.SIGKILL)
+    with pytest.raises(training.TrainingFailed, match="ended without finishing"):
+        _run_job_until_settled()
 
 
 def test_train_from_csv_command(tmp_path, db, confident, capsys):
