@@ -29,7 +29,7 @@ import signal
 import time
 import traceback
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +277,7 @@ def _no_training_needed() -> str | None:
 LOCK_FILE = "training.lock"
 STATE_FILE = "training-state.json"
 _forked: set[int] = set()  # children of this process not reaped yet
+CHILD_TIMEOUT = timedelta(hours=1)
 
 
 class TrainingFailed(RuntimeError):
@@ -322,6 +323,7 @@ def _retrain_in_child() -> str | dict[str, Any]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             state = read_state()
+            _stop_if_overdue(state)
             return {
                 "backlog": True,
                 "training": f"running in process {state.get('pid')} since {state.get('started_at')}",
@@ -336,6 +338,22 @@ def _retrain_in_child() -> str | dict[str, Any]:
         return {"backlog": True, "training": f"started in process {pid}"}
     finally:
         os.close(fd)  # a child keeps the lock through its own copy of the descriptor
+
+
+def _stop_if_overdue(state: dict[str, Any]) -> None:
+    """A child of this process running past CHILD_TIMEOUT is killed (its outcome then reads "ended without
+    finishing"): a fit is ~30 s at 1M cases, so one still running after an hour is stuck — a fork while
+    another thread held a lock inside a C library can leave a child waiting forever — and would otherwise
+    keep the lock, and every later retrain, to itself. A child another worker started is left to it."""
+    pid = state.get("pid")
+    try:
+        started = datetime.fromisoformat(state["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if pid in _forked and (datetime.now(UTC) - started).total_seconds() > CHILD_TIMEOUT.total_seconds():
+        logger.error("triage retrain: process %s has run since %s; stopping it", pid, state["started_at"])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _take_outcome() -> str | None:

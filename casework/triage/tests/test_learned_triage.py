@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -320,6 +321,15 @@ def test_a_failed_or_killed_retrain_child_is_reported_as_a_job_failure(alice, mo
     os.kill(child, signal.SIGKILL)
     with pytest.raises(training.TrainingFailed, match="ended without finishing"):
         _run_job_until_settled()
+
+    # A child of this worker stuck past CHILD_TIMEOUT is stopped by the job's next run.
+    started = training.retrain_if_needed()
+    child = int(started["training"].rsplit(" ", 1)[1])
+    monkeypatch.setattr(training, "CHILD_TIMEOUT", timedelta(seconds=-1))
+    with pytest.raises(training.TrainingFailed, match="ended without finishing"):
+        _run_job_until_settled(timeout=30)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child, os.WNOHANG)  # gone and reaped
 
 
 def test_train_from_csv_command(tmp_path, db, confident, capsys):
