@@ -16,7 +16,6 @@ from django.db.models import (
     F,
     Func,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -24,10 +23,21 @@ from django.db.models import (
 from django.db.models.lookups import In
 from django.utils import timezone
 
+from casework.core import config
 from casework.core.errors import NotFound
 from casework.people import permissions
 
-from .models import Attachment, Case, CaseEvent, Mention, Message, Task
+from .models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    CustomFieldDefinition,
+    Mention,
+    Message,
+    MessageKind,
+    Task,
+)
 from .status import OPEN_STATUSES, PRIORITY_RANK, Status
 
 # Sort keys offered to the UI and API; values are ORM orderings with a stable tiebreaker.
@@ -340,23 +350,57 @@ class TimelineEntry:
     kind: str  # "message" | "event"
     message: Message | None = None
     event: CaseEvent | None = None
+    attachments: tuple[Attachment, ...] = ()  # a message's files
 
 
-def case_timeline(case: Case) -> list[TimelineEntry]:
-    """Messages and events in one chronological list. Events that only restate a message being added
-    are folded into the message card."""
-    messages = list(
-        Message.objects.filter(case=case)
-        .select_related("author_user", "author_customer")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
-    )
+@dataclass
+class Timeline:
+    entries: list[TimelineEntry]
+    attachments: list[Attachment]  # every file of the case (with or without a message), by id
+    # For the composer's collision warning: the newest non-note message when the agent started typing.
+    latest_public_message_id: int
+
+
+def case_timeline(case: Case) -> Timeline:
+    """Messages and events in one chronological list, in three queries (messages, events, the case's
+    files: one read serves the message cards and the case's file list). Events that only restate a
+    message being added are folded into the message card."""
+    messages = list(Message.objects.filter(case=case).select_related("author_user", "author_customer"))
     events = list(
         CaseEvent.objects.filter(case=case).exclude(kind="message_added").select_related("actor", "message")
     )
-    entries = [TimelineEntry(at=m.created_at, kind="message", message=m) for m in messages]
+    attachments = list(Attachment.objects.filter(case=case).order_by("id"))
+    files: dict[int, list[Attachment]] = {}
+    for attachment in attachments:
+        if attachment.message_id is not None:
+            files.setdefault(attachment.message_id, []).append(attachment)
+    entries = [
+        TimelineEntry(at=m.created_at, kind="message", message=m, attachments=tuple(files.get(m.pk, ())))
+        for m in messages
+    ]
     entries += [TimelineEntry(at=e.created_at, kind="event", event=e) for e in events]
     entries.sort(key=lambda e: (e.at, 0 if e.kind == "message" else 1, (e.message or e.event).pk))
-    return entries
+    public = [m.pk for m in messages if m.kind != MessageKind.NOTE]
+    return Timeline(entries=entries, attachments=attachments, latest_public_message_id=max(public, default=0))
+
+
+def categories_by_slug() -> list[Category]:
+    """Every category, ordered by slug, read once per configuration version (core/config.py). The
+    instances are shared; treat them as read-only."""
+    return config.cached("categories", lambda: list(Category.objects.order_by("slug")))
+
+
+def active_categories() -> list[Category]:
+    """The categories an agent may pick, by name (the pickers' order)."""
+    return sorted((c for c in categories_by_slug() if c.active), key=lambda c: (c.name, c.pk))
+
+
+def custom_field_definitions() -> list[CustomFieldDefinition]:
+    """Every custom field definition in display order, read once per configuration version. The
+    instances are shared; treat them as read-only."""
+    return config.cached(
+        "custom-fields", lambda: list(CustomFieldDefinition.objects.order_by("order", "label", "id"))
+    )
 
 
 def case_events(case: Case) -> QuerySet[CaseEvent]:
@@ -365,18 +409,6 @@ def case_events(case: Case) -> QuerySet[CaseEvent]:
 
 def case_tasks(case: Case) -> QuerySet[Task]:
     return Task.objects.filter(case=case).select_related("owner")
-
-
-def latest_public_message_id(case: Case) -> int:
-    """For the composer's collision warning: the newest message id when the agent started typing."""
-    return (
-        Message.objects.filter(case=case)
-        .exclude(kind="note")
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-        or 0
-    )
 
 
 def messages_since(case: Case, message_id: int, exclude_user: Any = None) -> QuerySet[Message]:

@@ -16,7 +16,9 @@ Add a table with `watch_tables(...)` in a migration (see cases/migrations/0004_c
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.db import connection, migrations
@@ -27,16 +29,20 @@ TABLE = "casework_config_version"
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, str], tuple[int, Any]] = {}
+_pinned: ContextVar[int | None] = ContextVar("casework_config_pinned", default=None)
 
 
 def version() -> int:
-    """The configuration's version: one query, or none when this write already read it. 0 means the row
-    is missing (a test database just flushed): nothing is cached then."""
+    """The configuration's version: one query, or none when this write already read it or a read-only
+    block pinned it (`pinned()`). 0 means the row is missing (a test database just flushed): nothing is
+    cached then."""
     from casework.cases.services.unit_of_work import current
 
     work = current()
     if work is not None and "version" in work.scratch["config"]:
         return work.scratch["config"]["version"]
+    if work is None and (held := _pinned.get()) is not None:
+        return held
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT version FROM {TABLE} WHERE id = 1")
         row = cursor.fetchone()
@@ -44,6 +50,21 @@ def version() -> int:
     if work is not None:
         work.scratch["config"]["version"] = value
     return value
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """Read the version once for a read-only block (a page render whose panels each read cached
+    configuration): one query instead of one per cached read. A write started inside keeps its own
+    reading (the unit of work's), so it still sees a change it makes."""
+    if _pinned.get() is not None:
+        yield
+        return
+    token = _pinned.set(version())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def cached(key: str, load: Callable[[], T]) -> T:

@@ -30,6 +30,11 @@ def teams_by_name() -> dict[str, Team]:
     return config.cached("teams", lambda: {team.name: team for team in Team.objects.order_by("name")})
 
 
+def teams_in_order() -> list[Team]:
+    """Every team in the pickers' order (tier, then name), from the cached teams."""
+    return sorted(teams_by_name().values(), key=lambda t: (t.tier_level, t.name, t.pk))
+
+
 def team_named(name: str | None) -> Team | None:
     return teams_by_name().get(name) if name else None
 

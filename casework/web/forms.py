@@ -7,10 +7,17 @@ from django.contrib.auth import get_user_model
 
 from casework.cases.models import Category
 from casework.cases.status import Channel, Priority, Tier
+from casework.core import config
 from casework.people.models import Team
 
 
 def agent_choices() -> list[tuple[str, str]]:
+    """The agent pickers' options, read once per configuration version (users and agent profiles are
+    watched for the columns shown here: cases migration 0014)."""
+    return list(config.cached("agent-choices", _load_agent_choices))
+
+
+def _load_agent_choices() -> list[tuple[str, str]]:
     users = (
         get_user_model()
         .objects.filter(is_active=True, agent__isnull=False)
@@ -44,14 +51,21 @@ class CaseFieldsForm(forms.Form):
     assignee = forms.ChoiceField(required=False)
     reason = forms.CharField(required=False, max_length=2000)
 
-    def __init__(self, *args, agents: list[tuple[str, str]] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        agents: list[tuple[str, str]] | None = None,
+        teams: list[Team] | None = None,
+        categories: list[Category] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", "— none —")] + [
-            (c.slug, c.name) for c in Category.objects.filter(active=True)
-        ]
-        self.fields["team"].choices = [("", "— no team —")] + [
-            (str(t.pk), t.name) for t in Team.objects.all()
-        ]
+        if categories is None:
+            categories = list(Category.objects.filter(active=True))
+        if teams is None:
+            teams = list(Team.objects.all())
+        self.fields["category"].choices = [("", "— none —")] + [(c.slug, c.name) for c in categories]
+        self.fields["team"].choices = [("", "— no team —")] + [(str(t.pk), t.name) for t in teams]
         self.fields["assignee"].choices = agents if agents is not None else agent_choices()
 
 

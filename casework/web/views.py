@@ -22,6 +22,7 @@ from casework.cases.status import (
     Tier,
     allowed_targets,
 )
+from casework.core import config
 from casework.core.errors import ApplicationError
 from casework.people.models import Team
 from casework.people.permissions import agent_required as login_required
@@ -328,23 +329,24 @@ def _bulk_merge(request: HttpRequest, cases: list, reference: str, reason: str, 
 # --------------------------------------------------------------------------------------------------
 
 
-def _timeline(case) -> list:
+def _timeline(case) -> selectors.Timeline:
     """The case's messages and events, each event with its sentence (`entry.line`); events with nothing
     to say (a score that changed no flag) are left out."""
-    entries = selectors.case_timeline(case)
-    events = [entry.event for entry in entries if entry.event is not None]
+    timeline = selectors.case_timeline(case)
+    events = [entry.event for entry in timeline.entries if entry.event is not None]
     lines = render_timeline(events, names_for(events))
     shown = []
-    for entry in entries:
+    for entry in timeline.entries:
         if entry.event is not None:
             entry.line = lines.get(entry.event.pk)
             if entry.line is None:
                 continue
         shown.append(entry)
-    return shown
+    timeline.entries = shown
+    return timeline
 
 
-def _handoff_choices(case) -> dict:
+def _handoff_choices(case, teams: list[Team]) -> dict:
     """The hand-off form's tiers and teams: the next tier up (or L2 from L3), and for each tier the team
     that serves it selected by default, so an L3 hand-off lands with the L3 team, not the first team."""
     from casework.people.selectors import team_for_tier
@@ -354,7 +356,7 @@ def _handoff_choices(case) -> dict:
     return {
         "handoff_tier": default_tier,
         "handoff_team_id": default_team.pk if default_team else None,
-        "handoff_teams": list(Team.objects.all()),
+        "handoff_teams": teams,
     }
 
 
@@ -362,10 +364,9 @@ def _custom_field_rows(case) -> dict:
     """The case page's custom fields: every active definition as an input with the case's value, and
     values under keys nobody defined (shown, not edited)."""
     from casework.cases.custom_fields import display
-    from casework.cases.models import CustomFieldDefinition
 
     values = case.custom_fields or {}
-    definitions = list(CustomFieldDefinition.objects.all())
+    definitions = selectors.custom_field_definitions()
     defined = [
         {"d": d, "value": values.get(d.key), "shown": display(None, values.get(d.key))}
         for d in definitions
@@ -382,9 +383,18 @@ def _custom_field_rows(case) -> dict:
 
 
 def _case_context(request: HttpRequest, case, **extra) -> dict:
+    # Teams and categories come from the configuration cache (core/config.py): the page reads the
+    # configuration version, not the tables. A constant number of queries, whatever the case holds.
+    from casework.cases.selectors import active_categories
+    from casework.people.selectors import teams_in_order
+
     agents = agent_choices()
+    teams = teams_in_order()
+    timeline = _timeline(case)
     fields_form = CaseFieldsForm(
         agents=agents,
+        teams=teams,
+        categories=active_categories(),
         initial={
             "priority": case.priority,
             "category": case.category.slug if case.category_id else "",
@@ -394,15 +404,15 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
     )
     return {
         "case": case,
-        "timeline": _timeline(case),
+        "timeline": timeline.entries,
         "tasks": selectors.case_tasks(case),
-        "attachments": case.attachments.order_by("id"),
+        "attachments": timeline.attachments,
         "transitions": allowed_targets(case.status),
         "fields_form": fields_form,
         "task_form": TaskForm(agents=agents),
-        **_handoff_choices(case),
+        **_handoff_choices(case, teams),
         "reply_form": extra.pop("reply_form", None) or ReplyForm(),
-        "seen_message_id": selectors.latest_public_message_id(case),
+        "seen_message_id": timeline.latest_public_message_id,
         "priority_criteria": PRIORITY_CRITERIA,
         "tiers": Tier.choices,
         "customer_open_cases": case.customer.cases.filter(open_flag=1).exclude(pk=case.pk).count(),
@@ -417,9 +427,14 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
 
 @login_required
 def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    with config.pinned():  # a read: the panels' cached configuration costs one version query
+        return _case_detail(request, reference)
+
+
+def _case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_or_404(request, reference)
     if request.htmx and request.GET.get("part") == "timeline":
-        return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case)})
+        return render(request, "web/_timeline.html", {"case": case, "timeline": _timeline(case).entries})
     if request.GET.get("part") == "panel":
         panel = deferred_panel(request.GET.get("name", ""))
         if panel is None:
@@ -572,11 +587,9 @@ def case_fields(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_custom_fields(request: HttpRequest, reference: str) -> HttpResponse:
     """Save the case's defined custom fields; values under undefined keys are kept as they are."""
-    from casework.cases.models import CustomFieldDefinition
-
     case = _case_or_404(request, reference)
     values = dict(case.custom_fields or {})
-    for definition in CustomFieldDefinition.objects.filter(active=True):
+    for definition in (d for d in selectors.custom_field_definitions() if d.active):
         if definition.kind == "boolean":
             raw = request.POST.get(f"cf_{definition.key}", "")
             values[definition.key] = {"yes": True, "no": False}.get(raw)

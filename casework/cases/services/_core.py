@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.text import get_valid_filename, slugify
 
-from casework.core import clock, config, uploads
+from casework.core import clock, uploads
 from casework.core.errors import ValidationFailed
 from casework.people.models import Customer
 
@@ -26,6 +26,7 @@ from ..models import (
     Message,
     Tag,
 )
+from ..selectors import categories_by_slug
 from .unit_of_work import active
 
 # --------------------------------------------------------------------------------------------------
@@ -204,16 +205,16 @@ def _allowed(choices: type) -> frozenset[str]:
 
 
 def _check_custom_fields(value: Any) -> dict:
-    """Custom field values checked against their definitions (one query, only when there are values);
+    """Custom field values checked against their definitions (cached configuration);
     a wrong value refuses the write, naming each field."""
     from ..custom_fields import clean_custom_fields
-    from ..models import CustomFieldDefinition
+    from ..selectors import custom_field_definitions
 
     if not isinstance(value, dict):
         raise ValidationFailed("custom_fields must be an object", code="invalid_custom_fields")
     if not value:
         return {}
-    specs = {d.key: d.spec() for d in CustomFieldDefinition.objects.filter(key__in=list(value))}
+    specs = {d.key: d.spec() for d in custom_field_definitions() if d.key in value}
     cleaned, errors = clean_custom_fields(value, specs)
     if errors:
         raise ValidationFailed(
@@ -237,7 +238,7 @@ def resolve_category(category: Category | str | None) -> Category | None:
         return None
     if isinstance(category, Category):
         return category
-    categories = config.cached("categories", lambda: list(Category.objects.order_by("slug")))
+    categories = categories_by_slug()
     slug, name = slugify(str(category)), str(category).casefold()
     found = next((c for c in categories if c.slug == slug), None) or next(
         (c for c in categories if c.name.casefold() == name), None

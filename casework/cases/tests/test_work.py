@@ -138,6 +138,50 @@ def test_the_version_is_read_once_per_write(case, alice, django_assert_num_queri
     assert connection.vendor in ("sqlite", "postgresql")
 
 
+def test_a_pinned_read_asks_the_version_once_and_a_write_inside_still_sees_its_change(
+    django_assert_num_queries,
+):
+    from casework.cases.models import CustomFieldDefinition
+    from casework.cases.selectors import custom_field_definitions
+
+    config.clear()
+    with django_assert_num_queries(1):  # pinning reads the version
+        pinned = config.pinned()
+        pinned.__enter__()
+    try:
+        with django_assert_num_queries(1):  # the definitions, once; no more version reads
+            custom_field_definitions()
+            custom_field_definitions()
+            with config.pinned():  # nested: the outer reading holds
+                config.version()
+        outer = config.version()
+        with unit_of_work("adds a field"):
+            CustomFieldDefinition.objects.create(key="product", label="Product")
+            assert config.version() != outer  # the write reads its own version, not the pinned one
+            assert [d.key for d in custom_field_definitions()] == ["product"]
+        assert config.version() == outer  # the rest of the read keeps its reading
+    finally:
+        pinned.__exit__(None, None, None)
+    with django_assert_num_queries(1):  # unpinned: the version moved, the cache is read once more
+        assert [d.key for d in custom_field_definitions()] == ["product"]
+
+
+def test_pickers_follow_edits_of_people_but_not_logins(alice, django_assert_num_queries):
+    """Agent pickers are cached per configuration version: a new name shows at once, a login does not
+    throw the caches away (cases migration 0014 watches only the columns the pickers show)."""
+    from django.utils import timezone
+
+    from casework.web.forms import agent_choices
+
+    config.clear()
+    agent_choices()
+    before = config.version()
+    type(alice).objects.filter(pk=alice.pk).update(last_login=timezone.now())
+    assert config.version() == before
+    type(alice).objects.filter(pk=alice.pk).update(first_name="Alicia", last_name="Ames")
+    assert ("alice", "Alicia Ames") in agent_choices()
+
+
 def test_bulk_notes_lock_the_case_rows_without_their_relations(case, django_assert_num_queries):
     """`related=False` (the clustering job's 2,000-note batches): one locking read of the case rows, no
     joined organisation/customer objects built; the notes are written like any other event."""

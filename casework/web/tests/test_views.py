@@ -563,15 +563,20 @@ def test_case_page_runs_constant_queries(agent_client, customer, alice, django_a
     services.case_assign(case=case, assignee=alice, actor=alice)
     url = reverse("web:case", args=[case.reference])
     agent_client.get(url)  # first-render caches (config, permissions) out of the way
-    with django_assert_max_num_queries(60) as small:
+    # 20 on 2026-12-05: session, user, profile, case, config version, messages, events, files, …
+    with django_assert_max_num_queries(22) as small:
         assert agent_client.get(url).status_code == 200
     for i in range(30):
         other = open_case(subject=f"other {i}", customer=customer, tags=["x"])
         services.case_assign(case=other, assignee=alice, actor=alice)
     for i in range(10):
-        services.case_add_message(case=case, kind="reply", body=f"Reply {i}", actor=alice)
+        reply = services.case_add_message(case=case, kind="reply", body=f"Reply {i}", actor=alice)
+        services.case_add_attachment(case=case, message=reply, filename=f"reply-{i}.txt", content=b"x")
         services.case_add_message(case=case, kind="note", body=f"Note {i} for @alice", actor=alice)
         services.case_add_message(case=case, kind="customer", body=f"Customer {i}", customer=customer)
+    services.case_add_attachment(case=case, filename="case-level.txt", content=b"y", actor=alice)
     with django_assert_max_num_queries(len(small.captured_queries)):
         html = agent_client.get(url).content.decode()
     assert "Reply 9" in html and "Note 9" in html
+    # Each message card lists its own files; the case's file list has every file, message or not.
+    assert html.count('">reply-9.txt</a>') == 2 and html.count('">case-level.txt</a>') == 1
