@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from casework.cases import selectors, services
-from casework.cases.models import Attachment, Category, MessageKind, Task
+from casework.cases.models import Attachment, MessageKind, Task
 from casework.cases.services.unit_of_work import unit_of_work
 from casework.cases.status import (
     PRIORITY_CRITERIA,
@@ -27,6 +27,7 @@ from casework.core.errors import ApplicationError
 from casework.people.models import Team
 from casework.people.permissions import agent_required as login_required
 from casework.people.permissions import can_work_case, case_for_request
+from casework.people.selectors import teams_in_order
 from casework.search import selectors as search_selectors
 
 from .forms import (
@@ -193,6 +194,11 @@ def _queue_ordering(sort: str, q: str) -> str:
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
+    with config.pinned():  # a read: pickers (teams, categories, agents) cost one version query
+        return _queue(request)
+
+
+def _queue(request: HttpRequest) -> HttpResponse:
     filters = _queue_filter(request)
     q = filters.q.strip()
     if q and q.upper().startswith("CW-") and " " not in q:
@@ -234,8 +240,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "statuses": Status.choices,
         "priorities": Priority.choices,
         "channels": Channel.choices,
-        "categories": Category.objects.filter(active=True),
-        "teams": Team.objects.all(),
+        "categories": selectors.active_categories(),
+        "teams": teams_in_order(),
         "agents": agent_choices()[1:],
         "orderings": list(selectors.ORDERINGS),
         "query_string": params.urlencode(),
@@ -386,7 +392,6 @@ def _case_context(request: HttpRequest, case, **extra) -> dict:
     # Teams and categories come from the configuration cache (core/config.py): the page reads the
     # configuration version, not the tables. A constant number of queries, whatever the case holds.
     from casework.cases.selectors import active_categories
-    from casework.people.selectors import teams_in_order
 
     agents = agent_choices()
     teams = teams_in_order()

@@ -110,7 +110,9 @@ def test_queue_page_runs_constant_queries(agent_client, customer, alice, django_
         c = open_case(subject=f"case {i}", customer=customer)
         # Every related table in both pages: PostgreSQL reads each small one by id, once per page.
         services.case_assign(case=c, assignee=alice, actor=alice)
-    with django_assert_max_num_queries(20) as small:
+    agent_client.get("/")  # first-render caches (config, permissions) out of the way
+    # 13 on 2026-12-05: session, user, profile, sidebar counts, config version, saved views, cases, …
+    with django_assert_max_num_queries(15) as small:
         agent_client.get("/")
     for i in range(40):
         c = open_case(subject=f"more {i}", customer=customer, tags=["x"])
