@@ -40,8 +40,12 @@ import bench_api  # noqa: E402
 SWEEP_SOURCE = r"""
 import json, resource, time
 from casework.core.scheduler import jobs
+from casework.core.workers import warm_imports
 registry = {job.name: job for job in jobs()}
 out = {"runs": {}}
+t0 = time.perf_counter()
+warm_imports()  # as `casework worker` does at start (core/workers.WARM_IMPORTS), before any job
+out["warm_imports"] = {"s": round(time.perf_counter() - t0, 2)}
 t0 = time.perf_counter()
 runs, result = 0, None
 while runs < 200:

@@ -50,6 +50,12 @@ from casework.core import scheduler
 # as soon as it is known.
 LAST = ("doctor", "triage-retrain", "retention-policies", "insights-cluster")
 jobs = sorted(scheduler.jobs(), key=lambda j: (j.name in LAST, j.name))
+# What `casework worker` does at start, before it claims work (core/workers.WARM_IMPORTS): its own line.
+from casework.core.workers import warm_imports
+t0 = time.perf_counter(); c0 = time.process_time()
+warm_imports()
+print("JOB-JSON:" + json.dumps({"job": "(worker start: warm imports)", "run": "first",
+      "s": round(time.perf_counter() - t0, 3), "cpu_s": round(time.process_time() - c0, 3)}), flush=True)
 def timed(job, run):
     t0 = time.perf_counter(); c0 = time.process_time()
     try:

@@ -390,6 +390,9 @@ CASEWORK = {
     "SCHEDULER_TICK_SECONDS": env_float("CASEWORK_SCHEDULER_TICK_SECONDS", 2.0, minimum=0.05, maximum=60),
     "JOB_LEASE_SECONDS": env_int("CASEWORK_JOB_LEASE_SECONDS", 60, minimum=1),
     "JOB_MODULES": env_list("CASEWORK_JOB_MODULES", []),
+    # A long-running worker imports the libraries its jobs use lazily (scikit-learn, SciPy:
+    # core/workers.WARM_IMPORTS) before it claims work, so no job run pays the 1–2 s import.
+    "WORKER_WARM_IMPORTS": env_bool("CASEWORK_WORKER_WARM_IMPORTS", True),
     # A relayed task still READY this long after it was handed over was lost by the runner (a Redis
     # restart without persistence): the relay hands it over again. Running it twice cannot happen: the
     # runner claims the database row first.

@@ -155,6 +155,33 @@ class _Loop(threading.Thread):
             connection.close()
 
 
+# Libraries the built-in jobs import on first use (scikit-learn and SciPy: the insights and triage
+# jobs). Importing scikit-learn costs 1.2–2.3 s of CPU on the 2-core development VM, most of it SciPy's
+# statistics module parsing its docstrings; paid by whichever job first needs it, that job's run took
+# 1.6–6 s once per process instead of well under a second. A worker pays it at start instead.
+WARM_IMPORTS = ("sklearn.feature_extraction.text", "sklearn.preprocessing", "scipy.sparse")
+
+
+def warm_imports(modules: tuple[str, ...] = WARM_IMPORTS) -> dict[str, float]:
+    """Import `modules` now, before the process claims work: {module: seconds}. A module that fails to
+    import is logged and skipped (the job that needs it reports the error when it runs)."""
+    import time
+    from importlib import import_module
+
+    took: dict[str, float] = {}
+    for name in modules:
+        started = time.perf_counter()
+        try:
+            import_module(name)
+        except Exception:  # a warm-up never stops a worker from starting
+            logger.warning("warm import of %s failed; the job needing it will say why", name, exc_info=True)
+            continue
+        took[name] = round(time.perf_counter() - started, 3)
+    if took:
+        logger.info("imported %s before claiming work (%.2f s)", ", ".join(took), sum(took.values()))
+    return took
+
+
 class WorkerBackground:
     """The threads beside django-tasks-db's loop: presence + scheduler tick in one, one per poller."""
 

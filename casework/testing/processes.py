@@ -48,11 +48,13 @@ def run_casework(env: Mapping[str, str], *args: str, timeout: float = 300) -> st
 
 
 def start_worker(env: Mapping[str, str], log: Path, *args: str) -> subprocess.Popen:
-    """`casework worker` with its output in `log` (read it when a test fails)."""
+    """`casework worker` with its output in `log` (read it when a test fails). Without the warm-up
+    imports unless `env` asks for them: tests start workers by the dozen (the crash and chaos tests
+    restart them after every kill), and 1–2 s of CPU each would only slow them down."""
     with log.open("ab") as sink:
         return subprocess.Popen(
             casework_command("worker", "--interval", "0.1", *args),
-            env=dict(env),
+            env={"CASEWORK_WORKER_WARM_IMPORTS": "false", **env},
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,

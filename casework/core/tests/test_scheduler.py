@@ -337,3 +337,47 @@ def test_a_job_that_left_a_backlog_is_due_again_soon_then_at_its_interval(monkey
         assert scheduler.run_job("drain", holder="w1") == "ok"
     row.refresh_from_db()
     assert left == [0] and row.next_due_at == row.last_started_at + EVERY
+
+
+def test_warm_imports_loads_the_jobs_libraries_and_skips_one_that_fails(caplog):
+    from casework.core import workers
+
+    caplog.set_level(logging.INFO, logger="casework.core.workers")
+    took = workers.warm_imports(("json", "casework.no_such_module"))
+    assert list(took) == ["json"] and took["json"] >= 0
+    assert "warm import of casework.no_such_module failed" in caplog.text
+    assert "imported json before claiming work" in caplog.text
+    # The default list is what the built-in jobs import lazily: each name is importable.
+    assert set(workers.warm_imports()) == set(workers.WARM_IMPORTS)
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "warmed"),
+    [((), True, True), (("--batch",), True, False), ((), False, False)],
+    ids=["long-running", "batch", "turned-off"],
+)
+def test_a_long_running_worker_imports_before_it_claims_work(monkeypatch, settings, args, setting, warmed):
+    """A long-running worker pays the import once at start; a `--batch` run (cron-style, exits when the
+    queue is empty) does not, nor a worker with CASEWORK_WORKER_WARM_IMPORTS=false."""
+    from casework.core.management.commands import worker
+
+    order: list[str] = []
+    settings.CASEWORK = {**settings.CASEWORK, "WORKER_WARM_IMPORTS": setting}
+    monkeypatch.setattr(worker, "warm_imports", lambda: order.append("warm"))
+
+    class Background:
+        def __init__(self, **kwargs):
+            pass
+
+        def start(self):
+            order.append("background")
+
+        def stop(self):
+            order.append("stop")
+
+    monkeypatch.setattr(worker, "WorkerBackground", Background)
+    monkeypatch.setattr(worker, "call_command", lambda *a, **k: order.append("claim"))
+    monkeypatch.setattr(worker, "run_pollers_once", lambda: None)
+    call_command("worker", *args)
+    expected = ["claim"] if args else ["background", "claim", "stop"]
+    assert order == (["warm"] if warmed else []) + expected

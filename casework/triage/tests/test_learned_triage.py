@@ -181,6 +181,17 @@ def test_an_admin_added_category_is_learned(alice, confident):
     assert case.category.slug == "shipping"
 
 
+def test_a_web_process_loads_the_model_at_boot_not_in_the_first_request(labelled):
+    import importlib
+
+    import casework.wsgi
+
+    train_tiny()
+    model_store.reset_cache()
+    importlib.reload(casework.wsgi)  # what gunicorn runs when a web process boots
+    assert model_store._state.model is not None and model_store._state.name == model_store.current_name()
+
+
 def test_retraining_never_blocks_intake_and_swaps_the_model_atomically(labelled, confident, monkeypatch):
     first = train_tiny()["version"]
     from casework.triage import classifier

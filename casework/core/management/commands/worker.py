@@ -13,7 +13,7 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 
 from casework.core import relay
 from casework.core.leases import process_holder_id
-from casework.core.workers import WorkerBackground, run_pollers_once
+from casework.core.workers import WorkerBackground, run_pollers_once, warm_imports
 
 
 class _DbWorker(DbWorkerCommand):
@@ -43,6 +43,8 @@ class Command(BaseCommand):
         # the only kind of process that schedules and runs jobs.
         for module in settings.CASEWORK["JOB_MODULES"]:
             import_module(module)
+        if settings.CASEWORK["WORKER_WARM_IMPORTS"] and not options["batch"]:
+            warm_imports()  # a long-running worker: no job run pays a one-time library import
         worker_id = process_holder_id()
         background = None
         if not options["batch"]:
