@@ -6,6 +6,6 @@ from django.conf import settings
 
 from casework.core.scheduler import register
 
-from .sweep import sweep
+from .sweep import sweep_job
 
-register("sla-sweep", timedelta(seconds=settings.CASEWORK["SLA_SWEEP_SECONDS"]), sweep)
+register("sla-sweep", timedelta(seconds=settings.CASEWORK["SLA_SWEEP_SECONDS"]), sweep_job)
