@@ -355,7 +355,7 @@ CASEWORK = {
     "SLA_SWEEP_SECONDS": env_int("CASEWORK_SLA_SWEEP_SECONDS", 30, minimum=5, maximum=3600),
     # A sweep run starts no new batch of SLA_SWEEP_BATCH clocks after SLA_SWEEP_BUDGET_SECONDS; a run
     # that left a backlog (a catch-up after downtime) is due again 5 s later (casework/sla/sweep.py).
-    "SLA_SWEEP_BATCH": env_int("CASEWORK_SLA_SWEEP_BATCH", 100, minimum=1, maximum=5000),
+    "SLA_SWEEP_BATCH": env_int("CASEWORK_SLA_SWEEP_BATCH", 50, minimum=1, maximum=5000),
     "SLA_SWEEP_BUDGET_SECONDS": env_float("CASEWORK_SLA_SWEEP_BUDGET_SECONDS", 0.5, minimum=0.05),
     "SLA_PAUSE_STATUSES": env_list("CASEWORK_SLA_PAUSE_STATUSES", ["awaiting_client"]),
     "SLA_TIMEZONE": env_str("CASEWORK_SLA_TIMEZONE", "UTC"),
