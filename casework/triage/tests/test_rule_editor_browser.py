@@ -82,3 +82,22 @@ def test_lead_writes_a_rule_with_rows_dry_run_and_reason(page, live_server, caro
     expect(page.get_by_test_id("condition-rows")).to_be_visible()
     _fits(page, "edit-grouped", width, shots)
     assert errors == []
+
+
+def test_a_field_picked_before_the_script_runs_still_gets_its_first_operator(page, live_server, carol):
+    """The editor's script is deferred: on a slow link (or a loaded CI machine) a field can be picked
+    before it runs, and that change event had no listener. The script's first pass fills the operator."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "carol")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.route("**/rule_editor.js", lambda route: route.abort())  # the script has not arrived yet
+    page.goto(f"{live_server.url}/triage/rules/new/")
+    src = page.locator("script[src*='rule_editor.js']").get_attribute("src")
+    row = page.get_by_test_id("condition-rows").locator("li").nth(0)
+    row.locator("select.c-field").select_option("text")
+    expect(row.locator("select.c-op")).to_have_value("")  # nobody narrowed it
+    page.unroute("**/rule_editor.js")
+    page.add_script_tag(url=src)  # now it arrives
+    expect(row.locator("select.c-op")).to_have_value("eq")
+    assert row.locator("select.c-op option[value=is_true]").get_attribute("hidden") is not None

@@ -17,7 +17,9 @@
       o.hidden = o.value !== "" && field !== "" && allowed.indexOf(o.value) < 0;
     });
     if (changed && field && op.value && allowed.indexOf(op.value) < 0) op.value = allowed[0] || "";
-    if (changed && field && !op.value && allowed.length) op.value = allowed[0];
+    // Also on load: a field picked before this deferred script ran (a fast hand, a slow static file)
+    // fired its change event with nobody listening.
+    if (field && !op.value && allowed.length) op.value = allowed[0];
     value.setAttribute("list", "values-" + (field || "none"));
     value.hidden = noValueOps.indexOf(op.value) >= 0;
   }
