@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import account_views, people_views, views
+from . import account_views, people_views, queue_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -14,13 +14,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("me/tokens/", account_views.api_tokens, name="api_tokens"),
-    path("me/tasks/", views.my_tasks, name="my_tasks"),
+    path("me/tasks/", queue_views.my_tasks, name="my_tasks"),
     path("me/tokens/<int:token_id>/revoke", account_views.api_token_revoke, name="api_token_revoke"),
-    path("", views.queue, name="queue"),
+    path("", queue_views.queue, name="queue"),
     path("cases/new/", people_views.case_new, name="case_new"),
-    path("cases/bulk", views.cases_bulk, name="cases_bulk"),
-    path("views/", views.saved_view_create, name="saved_view_create"),
-    path("views/<int:view_id>/delete", views.saved_view_delete, name="saved_view_delete"),
+    path("cases/bulk", queue_views.cases_bulk, name="cases_bulk"),
+    path("views/", queue_views.saved_view_create, name="saved_view_create"),
+    path("views/<int:view_id>/delete", queue_views.saved_view_delete, name="saved_view_delete"),
     path("calls/new/", people_views.call_new, name="call_new"),
     path("cases/<str:reference>/", views.case_detail, name="case"),
     path("cases/<str:reference>/reply", views.case_reply, name="case_reply"),
