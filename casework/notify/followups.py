@@ -20,7 +20,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -63,6 +63,10 @@ def awaiting_client_followups(now: datetime | None = None, *, batch: int = BATCH
     now = now or timezone.now()
     remind_after = timedelta(days=_days("AWAITING_REMINDER_DAYS"))
     close_after = timedelta(days=_days("AWAITING_CLOSE_DAYS"))
+    # Only the cases with something to do reach the batch: to close, or waiting past the reminder with
+    # none sent since they started waiting. (Filtering the reminded ones out after the cut let a batch
+    # of already-reminded cases, oldest first, hold back every newer one: at 5,000 cases waiting, the
+    # reminders of the newest would wait for the oldest to close.)
     rows = list(
         Case.objects.filter(status=Status.AWAITING_CLIENT)
         .annotate(
@@ -70,14 +74,11 @@ def awaiting_client_followups(now: datetime | None = None, *, batch: int = BATCH
             reminded=_latest_event(kind=EventKind.NOTE, data__notification__kind="awaiting_reminder"),
         )
         .filter(since__lte=now - remind_after)
-        .order_by("since")
-        .values_list("pk", "since", "reminded")[:batch]
+        .filter(Q(since__lte=now - close_after) | Q(reminded__isnull=True) | Q(reminded__lt=F("since")))
+        .order_by("since", "pk")
+        .values_list("pk", "since")[:batch]
     )
-    todo = {
-        pk: (since, "close" if since <= now - close_after else "remind")
-        for pk, since, reminded in rows
-        if since <= now - close_after or reminded is None or reminded < since
-    }
+    todo = {pk: (since, "close" if since <= now - close_after else "remind") for pk, since in rows}
     counts = {"reminded": 0, "closed": 0}
     if not todo:
         return counts
@@ -111,6 +112,8 @@ def awaiting_client_followups(now: datetime | None = None, *, batch: int = BATCH
                     dedup_key=f"awaiting-reminder:{pk}:{since.isoformat()}",
                 )
                 counts["reminded"] += 1
+    if len(rows) == batch:
+        counts["backlog"] = True  # there may be more: the scheduler runs the next batch within seconds
     return counts
 
 

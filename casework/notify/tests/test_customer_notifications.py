@@ -18,6 +18,7 @@ from casework.intake.tests.mailbuilder import build_mail
 from casework.notify import followups
 from casework.notify.delivery import outbox_drain
 from casework.notify.models import Notification, Outbox, Suppression
+from casework.testing.factories import open_case
 from casework.triage.models import CannedReply, Rule
 
 pytestmark = pytest.mark.django_db
@@ -171,6 +172,38 @@ def test_awaiting_client_mail_reminder_and_closing_each_once(case, alice, settin
     assert "for 7 days, so we have closed it" in closed.body_text
     assert not Outbox.objects.filter(kind="resolution").exists()
     assert Outbox.objects.filter(kind="awaiting_reminder").count() == 1
+
+
+def _awaiting(case, agent):
+    case_services.case_transition(case=case, to="in_progress", actor=agent)
+    case_services.case_add_message(
+        case=case, kind="reply", body="Which version do you run?", actor=agent, set_status="awaiting_client"
+    )
+
+
+def test_already_reminded_cases_do_not_hold_back_newer_reminders(customer, alice, settings):
+    settings.CASEWORK = {**settings.CASEWORK, "AWAITING_REMINDER_DAYS": 3, "AWAITING_CLOSE_DAYS": 7}
+    cases = [
+        open_case(subject=f"Export {n} fails", description="Error 500.", customer=customer) for n in range(4)
+    ]
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        for case in cases[:3]:
+            _awaiting(case, alice)
+        traveller.shift(timedelta(days=3, minutes=1))
+        # Batches of two: a full batch says there may be more, so the scheduler comes back in seconds.
+        assert followups.awaiting_client_followups(batch=2) == {"reminded": 2, "closed": 0, "backlog": True}
+        assert followups.awaiting_client_followups(batch=2) == {"reminded": 1, "closed": 0}
+        _awaiting(cases[3], alice)
+        traveller.shift(timedelta(days=3, minutes=1))
+        # Three older cases, reminded and not yet due to close, come first by waiting time; the newest
+        # still gets its reminder in a batch of two.
+        assert followups.awaiting_client_followups(batch=2) == {"reminded": 1, "closed": 0}
+        traveller.shift(timedelta(days=1))
+        assert followups.awaiting_client_followups(batch=2) == {"reminded": 0, "closed": 2, "backlog": True}
+        assert followups.awaiting_client_followups(batch=2) == {"reminded": 0, "closed": 1}
+    reminded = Outbox.objects.filter(kind="awaiting_reminder")
+    assert sorted(reminded.values_list("case_id", flat=True)) == sorted(c.pk for c in cases)
+    assert [Case.objects.get(pk=c.pk).status for c in cases] == ["resolved"] * 3 + ["awaiting_client"]
 
 
 def test_resolution_summary_and_automatic_close(case, alice, settings):
