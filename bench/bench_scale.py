@@ -251,6 +251,23 @@ def measure(args: argparse.Namespace, install: bench_api.Install, token: str, n:
         lambda: timed(api, "GET", f"{base}/api/v1/cases?view=open&assignee={agent}&limit=25")(),
         "GET /api/v1/cases?view=open&assignee=<agent>&limit=25",
     )
+    # A deep page (half-way through every case, newest first): by offset, every row before it is walked;
+    # by cursor (casework/cases/keyset.py) the page is one index range. The cursor is taken once.
+    depth = max(1, n // 2)
+    deep = f"{base}/api/v1/cases?limit=25"
+    sample(
+        "list_api_deep_offset",
+        lambda: timed(api, "GET", f"{deep}&offset={depth}")(),
+        f"GET /api/v1/cases?limit=25&offset={depth}",
+    )
+    first = api.get(f"{base}/api/v1/cases?limit=1&offset={depth - 1}", timeout=300)
+    cursor = first.json().get("next_cursor") if first.ok else None
+    if cursor:
+        sample(
+            "list_api_deep_cursor",
+            lambda: timed(api, "GET", f"{deep}&cursor={cursor}")(),
+            f"GET /api/v1/cases?limit=25&cursor=<after case {depth}>",
+        )
     ui.close()
     api.close()
     return out

@@ -89,6 +89,11 @@ class CaseListOut(Schema):
     limit: int
     offset: int
     items: list[CaseOut]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Send as cursor for the next page (same ordering and filters); null on the last page and "
+        "for the orders that page by offset only (due, relevance)",
+    )
     search_cut: bool = Field(
         default=False,
         description="q ordered by relevance matched more than CASEWORK_SEARCH_RANK_LIMIT cases: count and "
