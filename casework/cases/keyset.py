@@ -49,9 +49,9 @@ def _keys(ordering: str) -> tuple[list[str], bool]:
     return names, descending
 
 
-def pages_by_cursor(ordering: str, *, searching: bool = False) -> bool:
-    """Can a list in this order continue by cursor? (A relevance-ranked search cannot.)"""
-    return ordering in KEYSET_ORDERINGS and not (searching and ordering == "relevance")
+def pages_by_cursor(ordering: str) -> bool:
+    """Can a list in this order continue by cursor? (Not by due time, nor ranked by relevance.)"""
+    return ordering in KEYSET_ORDERINGS
 
 
 def cursor_after(case: Case, ordering: str) -> str:

@@ -94,7 +94,7 @@ def list_cases(request, filters: Query[CaseListQuery]):
     count, exact = list_count(qs)
     qs = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
     ordering = wanted.ordering
-    by_cursor = keyset.pages_by_cursor(ordering, searching=bool(wanted.q))
+    by_cursor = keyset.pages_by_cursor(ordering)
     if filters.cursor:
         if filters.offset:
             raise ValidationFailed("Send either cursor or offset, not both", code="invalid_cursor")
