@@ -541,6 +541,16 @@ def weekly_series(f: ReportFilter) -> list[dict[str, Any]]:
     are written), so its row is kept in the cache for CASEWORK_REPORTS_PAST_WEEKS_SECONDS (a day) and
     only the weeks not in it — on a warm cache the current one — are read: the 12-week chart is ~1 s
     of database time at a million cases, the current week a twelfth of it. Four queries at most."""
+    return _weekly_series_kept(f)[0]
+
+
+def weekly_series_read(f: ReportFilter) -> int:
+    """`weekly_series` for the job that fills the cache (`dashboard.warm`): how many of the range's
+    weeks it had to read from the database (0: every one was kept)."""
+    return _weekly_series_kept(f)[1]
+
+
+def _weekly_series_kept(f: ReportFilter) -> tuple[list[dict[str, Any]], int]:
     zone = report_zone()
     seconds = settings.CASEWORK["REPORTS_PAST_WEEKS_SECONDS"]
     this_week = local_today() - timedelta(days=local_today().weekday())
@@ -559,7 +569,7 @@ def weekly_series(f: ReportFilter) -> list[dict[str, Any]]:
         fresh = {keys[w]: rows[w] for w in todo if w in keys and w in rows}
         if fresh:
             caches["reports"].set_many(fresh, seconds)
-    return [dict(rows[w]) for w in weeks_all if w in rows]
+    return [dict(rows[w]) for w in weeks_all if w in rows], len(todo)
 
 
 def _week_key(f: ReportFilter, start: date, end: date) -> str:

@@ -99,13 +99,41 @@ def test_reports_warm_keeps_the_ended_weeks_for_the_first_dashboard(week, settin
     expected = selectors.weekly_series(full)
     caches["reports"].clear()
 
-    assert "06 Dec kept for" in dashboard.warm()  # every team, and the fixture lead's team
+    assert "06 Dec kept for" in dashboard.warm()["kept"]  # every team, and the fixture lead's team
     rows, plans = plans_of(selectors.weekly_series, full)
     assert rows == expected and rows[-2]["met"] == 10  # last week's figures, from the cache
     assert plans and all(str(MON) not in p.sql for p in plans)  # only this week (from 7 Dec) was read
     _, again = plans_of(dashboard.warm)
     # At rest: the leads and the cache table, nothing from the cases or their clocks.
     assert again and not [p.sql for p in again if "cases_case" in p.sql or "sla_caseclock" in p.sql]
+    caches["reports"].clear()
+
+
+def test_reports_warm_reads_a_week_at_a_time_within_its_budget(week, settings):
+    """After the kept weeks expire, a run starts another week only while one more fits its budget and
+    says "backlog" so the scheduler comes back within seconds; the weeks end up as one run keeps them."""
+    from django.core.cache import caches
+
+    from casework.core.scheduler import left_backlog
+    from casework.reports import dashboard
+    from casework.reports.dashboard import _weeks_range
+    from casework.reports.filters import local_today
+
+    settings.CASEWORK = {**settings.CASEWORK, "REPORTS_PAST_WEEKS_SECONDS": 3600}
+    today = local_today()
+    full = _weeks_range(ReportFilter(start=today, end=today), today)
+    caches["reports"].clear()
+    dashboard.warm()
+    expected = selectors.weekly_series(full)
+    caches["reports"].clear()
+    runs = []
+    while not runs or left_backlog(runs[-1]):
+        runs.append(dashboard.warm(budget=0))  # one week a run: the first always, then none fits
+        assert len(runs) < 100
+    assert all(run["read"] == 1 for run in runs[:-1]) and runs[-1]["read"] <= 1
+    assert sum(run["read"] for run in runs) == 11 * 2  # eleven ended weeks, two scopes
+    rows, plans = plans_of(selectors.weekly_series, full)
+    assert rows == expected and plans and all(str(MON) not in p.sql for p in plans)
     caches["reports"].clear()
 
 
