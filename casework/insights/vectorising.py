@@ -1,9 +1,11 @@
 """Stored case vectors (`vectors.py`) in the database, and the in-memory index a worker searches.
 
 - **Snapshot** (`VectorSpace`): document frequencies over the `VECTOR_FIT_SAMPLE` most recent cases. The
-  first one is fitted when first needed (on whatever cases exist; none → every column weighs the same);
-  a new one is fitted when the cases have more than doubled since (`refit_due`), or by
-  `casework insights-vectorise --refit`. Vectors of an older snapshot are re-vectorised in batches.
+  first one is fitted when first needed (on at most FIRST_FIT of the newest cases; none → every column
+  weighs the same);
+  a new one is fitted when the cases have more than doubled since (`refit_due`) — by the job, in steps
+  (`fit_step`), while the older one stays current — or at once by `casework insights-vectorise
+  --refit`. Vectors of an older snapshot are re-vectorised in batches.
 - **Vectors** (`CaseVector`): written by the duplicate task for the cases it looks at (the case that just
   opened) and by the `insights-vectorise` job for every case without a vector of the current snapshot
   (newest first, `VECTOR_BATCH` per transaction, for at most `VECTOR_JOB_BUDGET_SECONDS` per run). They
@@ -51,9 +53,19 @@ _lock = threading.RLock()
 _spaces: dict[int, Space] = {}
 
 
+# A refit hashes its cases in steps of FIT_STEP (~0.4 ms of n-gram hashing a case on the development VM):
+# VECTOR_FIT_SAMPLE (20,000) at once took 4-8 s of one job run. The `insights-vectorise` job makes a fit
+# in steps within its time budget (`fit_step`) while the previous snapshot stays current.
+FIT_STEP = 500
+# An install's first snapshot is fitted at once when first needed, on at most FIRST_FIT of the newest
+# cases (a new install has a few; one that imported a history would otherwise hash the whole sample in
+# whichever request or job asked first); `refit_due` then has the job fit the full sample in steps.
+FIRST_FIT = 1000
+
+
 def current_space() -> Space | None:
     """The newest snapshot (one query; its frequencies are read once per process)."""
-    row = VectorSpace.objects.order_by("-id").defer("df").first()
+    row = VectorSpace.objects.filter(ready=True).order_by("-id").defer("df").first()
     if row is None:
         return None
     with _lock:
@@ -66,8 +78,10 @@ def current_space() -> Space | None:
 
 
 def refit(*, sample: int | None = None) -> Space:
-    """Fit a new snapshot on the most recent cases; every vector of an older one becomes stale."""
+    """Fit a new snapshot on the most recent cases at once; every vector of an older one becomes stale.
+    (A fit in steps that was under way is dropped: this one is newer.)"""
     sample = sample or settings.CASEWORK["VECTOR_FIT_SAMPLE"]
+    VectorSpace.objects.filter(ready=False).delete()
     rows = Case.objects.order_by("-id").values_list("id", "subject", "description")[:sample]
     docs = [Doc(pk, subject or "", description or "") for pk, subject, description in rows]
     snapshot = vectors.Snapshot.fit(docs)
@@ -82,7 +96,58 @@ def refit(*, sample: int | None = None) -> Space:
 
 
 def ensure_space() -> Space:
-    return current_space() or refit()
+    return current_space() or refit(sample=min(FIRST_FIT, settings.CASEWORK["VECTOR_FIT_SAMPLE"]))
+
+
+def fitting() -> bool:
+    """Is a fit in steps under way?"""
+    return VectorSpace.objects.filter(ready=False).exists()
+
+
+def fit_step(*, budget_s: float, started: float | None = None, sample: int | None = None) -> Space | None:
+    """Go on with the fit in steps (or begin one): the newest `sample` cases, FIT_STEP at a time, each
+    step saved on the row (df so far, `fit_below`), another step only while one as long as the longest
+    so far fits in `budget_s` (at least one a call). Returns the new current snapshot when the fit is
+    complete, None while it goes on."""
+    sample = sample or settings.CASEWORK["VECTOR_FIT_SAMPLE"]
+    started = time.monotonic() if started is None else started
+    row = VectorSpace.objects.filter(ready=False).order_by("-id").first()
+    if row is None:
+        top = Case.objects.aggregate(m=Max("id"))["m"] or 0
+        row = VectorSpace.objects.create(
+            token=uuid.uuid4().hex,
+            n_docs=0,
+            df=vectors.Snapshot.empty().to_bytes(),
+            created_at=clock.now(),
+            ready=False,
+            fit_below=top + 1,
+        )
+    snapshot = vectors.Snapshot.from_bytes(bytes(row.df), row.n_docs, row.pk)
+    steps, longest, done = 0, 0.0, snapshot.n_docs >= sample
+    while not done:
+        if steps and time.monotonic() - started + longest > budget_s:
+            return None
+        took = time.monotonic()
+        want = min(FIT_STEP, sample - snapshot.n_docs)
+        rows = list(
+            Case.objects.filter(id__lt=row.fit_below)
+            .order_by("-id")
+            .values_list("id", "subject", "description")[:want]
+        )
+        snapshot.add([Doc(pk, subject or "", description or "") for pk, subject, description in rows])
+        if rows:
+            row.fit_below = rows[-1][0]
+        done = len(rows) < want or snapshot.n_docs >= sample
+        VectorSpace.objects.filter(pk=row.pk).update(
+            df=snapshot.to_bytes(), n_docs=snapshot.n_docs, fit_below=row.fit_below, ready=done
+        )
+        steps += 1
+        longest = max(longest, time.monotonic() - took)
+    row.n_docs, row.ready = snapshot.n_docs, True
+    with _lock:
+        _spaces.clear()
+        _spaces[row.token] = Space(row, snapshot)
+        return _spaces[row.token]
 
 
 def refit_due(space: Space) -> bool:
@@ -156,8 +221,11 @@ def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None
     started = time.monotonic()
     space = ensure_space()
     refitted = False
-    if refit_due(space):
-        space, refitted = refit(), True
+    if fitting() or refit_due(space):
+        fitted = fit_step(budget_s=budget_s, started=started)
+        if fitted is None:  # the fit goes on in the next run; the current snapshot stays
+            return {"vectorised": 0, "space": space.pk, "refitted": False, "fitting": True, "backlog": True}
+        space, refitted = fitted, True
     row = VectorSpace.objects.only("id", "head_id", "backfill_below").get(pk=space.pk)
     top = Case.objects.aggregate(m=Max("id"))["m"] or 0
     if row.head_id is None:

@@ -105,11 +105,17 @@ class Snapshot:
 
     @classmethod
     def fit(cls, docs: Sequence[Doc], version: int = 0, batch: int = 2000) -> Snapshot:
-        df = np.zeros(DIM, dtype=np.float32)
+        snapshot = cls.empty(version)
         for start in range(0, len(docs), batch):
-            m = counts(docs[start : start + batch])
-            np.add.at(df, m.indices, 1.0)
-        return cls(len(docs), df, version)
+            snapshot.add(docs[start : start + batch])
+        return snapshot
+
+    def add(self, docs: Sequence[Doc]) -> None:
+        """Count `docs` in (a fit made in steps: `vectorising.fit_step`)."""
+        if docs:
+            np.add.at(self.df, counts(docs).indices, 1.0)
+            self.n_docs += len(docs)
+            self._idf = None
 
     @classmethod
     def empty(cls, version: int = 0) -> Snapshot:

@@ -210,6 +210,47 @@ def test_the_snapshot_is_refitted_when_the_cases_have_more_than_doubled(settings
 
 
 @pytest.mark.django_db
+def test_a_refit_is_made_in_steps_and_the_older_snapshot_serves_until_it_is_complete(monkeypatch, settings):
+    """A fit of VECTOR_FIT_SAMPLE cases at once took 4-8 s of one job run: the job now hashes FIT_STEP
+    cases a step, saves where it is, and answers "backlog" until the fit is done — with the very
+    frequencies a fit at once gives."""
+    settings.CASEWORK = {**settings.CASEWORK, "VECTOR_FIT_SAMPLE": 1000}
+    monkeypatch.setattr(vectorising, "FIRST_FIT", 1)
+    monkeypatch.setattr(vectorising, "FIT_STEP", 1)
+    cases = [open_case(subject=d.subject, description=d.body, customer=CustomerFactory()) for d in DOCS]
+    first = vectorising.ensure_space()
+    assert first.row.n_docs == 1  # the first fit at once covers at most FIRST_FIT cases
+    monkeypatch.setattr(vectorising, "refit_due", lambda space: space.row.n_docs < len(DOCS))
+    # One case a run (a budget of 0 allows one step), then a run that finds no case left below.
+    runs = [vectorising.vectorise_pending(budget_s=0) for _ in DOCS]
+    assert [r["fitting"] for r in runs] == [True] * len(DOCS) and all(r["backlog"] for r in runs)
+    assert vectorising.current_space().pk == first.pk  # still current while the fit goes on
+    pending = VectorSpace.objects.get(ready=False)
+    assert pending.n_docs == len(DOCS) and pending.fit_below == cases[0].pk
+    done = vectorising.vectorise_pending(budget_s=0)
+    assert done["refitted"] is True and "fitting" not in done
+    space = vectorising.current_space()
+    assert space.pk == pending.pk and space.row.n_docs == len(DOCS)
+    at_once = vectors.Snapshot.fit([Doc(c.pk, c.subject, c.description) for c in cases])
+    assert np.array_equal(space.snapshot.df, at_once.df)
+    assert np.array_equal(vectorising.current_space().snapshot.df, at_once.df)  # as stored, too
+    assert not vectorising.fitting()
+
+
+@pytest.mark.django_db
+def test_a_refit_at_once_drops_a_fit_in_steps(settings):
+    for d in DOCS:
+        open_case(subject=d.subject, description=d.body, customer=CustomerFactory())
+    old = vectorising.ensure_space()
+    VectorSpace.objects.create(
+        token="pending", n_docs=0, df=vectors.Snapshot.empty().to_bytes(), created_at=clock.now(), ready=False
+    )
+    assert vectorising.fitting() and vectorising.current_space().pk == old.pk
+    new = vectorising.refit()
+    assert not vectorising.fitting() and vectorising.current_space().pk == new.pk
+
+
+@pytest.mark.django_db
 def test_old_closed_cases_of_others_are_not_candidates_but_own_open_ones_are(customer):
     old = clock.now() - timedelta(days=90)
     with time_machine.travel(old, tick=False):
