@@ -265,6 +265,28 @@ def test_retrain_job_trains_only_when_there_are_new_labels(db, alice, monkeypatc
     assert training.retrain_if_needed().startswith("trained")
 
 
+def test_the_retrain_job_looks_for_labels_only_above_what_it_checked(db, alice, monkeypatch, in_worker):
+    """With no label anywhere, the newest label was a walk of every event (1 s warm, 13 s cold at 1M cases
+    on SQLite): each run now reads only the events above the last one it found none up to."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from casework.core.models import Counter
+
+    monkeypatch.setattr(training.corpus, "TRAIN_FILE", training.corpus.CORPUS_DIR / "absent.jsonl")
+    open_case(subject="Printer jams", description="Tray 2 jams.")
+    assert training.retrain_if_needed().startswith("no model and no labelled cases yet")
+    checked = Counter.objects.get(name=training.LABELS_CHECKED).value
+    assert checked == CaseEvent.objects.order_by("-pk").first().pk
+    with CaptureQueriesContext(connection) as queries:
+        assert training.retrain_if_needed().startswith("no model and no labelled cases yet")
+    (asked,) = [q["sql"] for q in queries if "MAX" in q["sql"].upper() and "kind" in q["sql"]]
+    assert f'"cases_caseevent"."id" > {checked}' in asked, asked
+    for row in HISTORY:
+        label(*row, alice)
+    assert training.retrain_if_needed().startswith("trained")  # labels above the watermark are seen
+
+
 def _run_job_until_settled(timeout: float = 120.0):
     """Run the retrain job as the scheduler would (again while it reports a backlog); its last answer."""
     deadline = time.monotonic() + timeout
