@@ -287,6 +287,28 @@ def test_the_retrain_job_looks_for_labels_only_above_what_it_checked(db, alice, 
     assert training.retrain_if_needed().startswith("trained")  # labels above the watermark are seen
 
 
+def test_the_first_look_for_labels_goes_through_the_history_in_short_runs(db, alice, monkeypatch, in_worker):
+    """After an upgrade there is no watermark: the events are looked through LABELS_CHECK_IDS at a time,
+    each run saying "backlog" so the scheduler comes back within seconds, until a label is found."""
+    from casework.core.models import Counter
+
+    monkeypatch.setattr(training.corpus, "TRAIN_FILE", training.corpus.CORPUS_DIR / "absent.jsonl")
+    for row in HISTORY:
+        label(*row, alice)
+    open_case(subject="Printer jams", description="Tray 2 jams.")  # events after the labels
+    first_label = training.label_events().order_by("pk").first().pk
+    Counter.objects.create(name=training.LABELS_CHECKED, value=first_label - 3)  # as if checked up to there
+    monkeypatch.setattr(training, "LABELS_CHECK_IDS", 1)
+    answers = []
+    while not answers or isinstance(answers[-1], dict):
+        answers.append(training.retrain_if_needed())
+        assert len(answers) < 10
+    # One event a run: the two before the first label, then the label itself, and a retrain.
+    assert len(answers) == 3 and all(a["backlog"] and "looking on" in a["labels"] for a in answers[:-1])
+    assert answers[-1].startswith("trained")
+    assert Counter.objects.get(name=training.LABELS_CHECKED).value == first_label - 1
+
+
 def _run_job_until_settled(timeout: float = 120.0):
     """Run the retrain job as the scheduler would (again while it reports a backlog); its last answer."""
     deadline = time.monotonic() + timeout
