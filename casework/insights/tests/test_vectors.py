@@ -211,7 +211,7 @@ def test_the_snapshot_is_refitted_when_the_cases_have_more_than_doubled(settings
 
 @pytest.mark.django_db
 def test_a_refit_is_made_in_steps_and_the_older_snapshot_serves_until_it_is_complete(monkeypatch, settings):
-    """A fit of VECTOR_FIT_SAMPLE cases at once took 4-8 s of one job run: the job now hashes FIT_STEP
+    """A fit of VECTOR_FIT_SAMPLE cases at once took 4.4 s (10,000 cases): the job now hashes FIT_STEP
     cases a step, saves where it is, and answers "backlog" until the fit is done — with the very
     frequencies a fit at once gives."""
     settings.CASEWORK = {**settings.CASEWORK, "VECTOR_FIT_SAMPLE": 1000}
