@@ -95,13 +95,14 @@ def plan_of(qs: QuerySet, *, incremental_sort: bool = False) -> Plan:
     return _explain(sql, params, incremental_sort=incremental_sort)
 
 
-def plans_of(fn, *args, **kwargs) -> tuple[object, list[Plan]]:
+def plans_of(fn, *args, incremental_sort: bool = False, **kwargs) -> tuple[object, list[Plan]]:
     """Run `fn` and explain every SELECT it ran (with the SQL as run: literals inlined by Django's
-    capture are re-parameterised by running EXPLAIN on the captured text)."""
+    capture are re-parameterised by running EXPLAIN on the captured text). `incremental_sort` as in
+    `plan_of`."""
     with CaptureQueriesContext(connection) as captured:
         result = fn(*args, **kwargs)
     plans = [
-        _explain(query["sql"], ())
+        _explain(query["sql"], (), incremental_sort=incremental_sort)
         for query in captured.captured_queries
         if query["sql"].lstrip().upper().startswith("SELECT")
     ]

@@ -72,11 +72,7 @@ def alert_untriaged(now: datetime | None = None, *, batch: int = ALERT_BATCH) ->
     if since is not None:
         candidates = candidates.filter(created_at__gte=since)
     already = CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.NOTE, data__alert="untriaged")
-    waiting = list(
-        candidates.annotate(alerted=Exists(already))
-        .filter(alerted=False)
-        .order_by("created_at", "id")[:batch]
-    )
+    waiting = list(candidates.filter(~Exists(already)).order_by("created_at", "id")[:batch])
     if not waiting:
         return 0
     triagers = triagers_on_shift(now)
