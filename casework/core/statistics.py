@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
+from .budget import StepBudget
 from .models import Counter
 from .scheduler import register
 
@@ -82,9 +83,9 @@ def refresh(budget: float = BUDGET_SECONDS) -> str | dict[str, object]:
         at = position.value if 0 <= position.value < len(names) else 0
         done: list[str] = []
         tried: set[str] = set()
-        longest = 0.0
+        steps = StepBudget(budget, started=started, clock=time.perf_counter)
         # Another index only while one as long as the longest so far still fits (at least one a run).
-        while not done or time.perf_counter() - started + longest < budget:
+        while steps.fits():
             if missing:
                 name = missing.pop(0)
             elif at < len(names):
@@ -98,9 +99,8 @@ def refresh(budget: float = BUDGET_SECONDS) -> str | dict[str, object]:
             cursor.execute(
                 "PRAGMA analysis_limit = 0"
             )  # exact counts: a sampled ANALYZE misleads (1001 a key)
-            took = time.perf_counter()
-            cursor.execute(f'ANALYZE "{name}"')
-            longest = max(longest, time.perf_counter() - took)
+            with steps.step():
+                cursor.execute(f'ANALYZE "{name}"')
             done.append(name)
     finished_round = at >= len(names)
     with transaction.atomic():

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from casework.cases.models import Case
 from casework.core import clock
+from casework.core.budget import StepBudget
 
 from . import grouping, vectorising
 from .models import ClusterMember
@@ -45,65 +46,65 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     known: dict[int, Case] = {}
     blobs: dict[int, tuple[bytes, bytes]] = {}
     fields = ("id", "reference", "subject", "description", "created_at")
-    longest = 0.0
+    steps = StepBudget(budget_s, started=started)
+    new: list[Case] = []
     while True:
-        batch_started = time.monotonic()
-        new = list(
-            Case.objects.filter(
-                created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True
-            )
-            .only(*fields)
-            .order_by("created_at", "id")[:batch]
-        )
-        if not new:
-            break
-        lo = new[0].created_at - window
-        members = list(
-            ClusterMember.objects.filter(case_created_at__gte=lo, case_created_at__lte=new[-1].created_at)
-            .order_by("-case_created_at")
-            .values_list("case_id", "cluster_id")[: conf["CLUSTER_POOL"]]
-        )
-        members.reverse()
-        unknown = [pk for pk, _ in members if pk not in known]
-        for start in range(0, len(unknown), 5000):
-            known.update(Case.objects.only(*fields).in_bulk(unknown[start : start + 5000]))
-        rows = [(known[pk], cl) for pk, cl in members if pk in known] + [(c, None) for c in new]
-        full, short = vectorising.matrices([c for c, _ in rows], space, cache=blobs)
-        assignments = grouping.assign(
-            grouping.Batch(
-                keys=[c.pk for c, _ in rows],
-                times=np.asarray([c.created_at.timestamp() for c, _ in rows]),
-                clusters=[cl for _, cl in rows],
-                subjects=[c.subject or "" for c, _ in rows],
-                texts=[f"{c.subject} {(c.description or '')[:EXPLAIN_CHARS]}" for c, _ in rows],
-                short=short,
-                full=full,
-            ),
-            threshold=conf["CLUSTER_THRESHOLD"],
-            window=window.total_seconds(),
-            snapshot=space.snapshot,
-        )
-        cases = {c.pk: c for c, _ in rows}
-        result = clusters_apply(
-            assignments=assignments,
-            cases=cases,
-            url=url,
-            snapshot=space.snapshot,
-            now=now,
-            window_clusters=dict(members),
-        )
-        # Keep what the next batch's window still needs.
-        horizon = new[-1].created_at - window
-        known = {pk: c for pk, c in cases.items() if c.created_at >= horizon}
-        blobs = {pk: b for pk, b in blobs.items() if pk in known}
-        for key in totals:
-            totals[key] += result[key]
-        longest = max(longest, time.monotonic() - batch_started)
         # Another batch only if one as long as the longest so far still fits in the budget.
-        if budget_s is not None and time.monotonic() - started + longest >= budget_s:
-            # A full batch: there may be more; the scheduler runs the job again within seconds.
+        if not steps.fits():
+            # The last batch was full: there may be more; the scheduler runs the job again within seconds.
             backlog = len(new) == batch
             break
+        with steps.step():
+            new = list(
+                Case.objects.filter(
+                    created_at__gte=since, merged_into__isnull=True, cluster_membership__isnull=True
+                )
+                .only(*fields)
+                .order_by("created_at", "id")[:batch]
+            )
+            if not new:
+                break
+            lo = new[0].created_at - window
+            members = list(
+                ClusterMember.objects.filter(case_created_at__gte=lo, case_created_at__lte=new[-1].created_at)
+                .order_by("-case_created_at")
+                .values_list("case_id", "cluster_id")[: conf["CLUSTER_POOL"]]
+            )
+            members.reverse()
+            unknown = [pk for pk, _ in members if pk not in known]
+            for start in range(0, len(unknown), 5000):
+                known.update(Case.objects.only(*fields).in_bulk(unknown[start : start + 5000]))
+            rows = [(known[pk], cl) for pk, cl in members if pk in known] + [(c, None) for c in new]
+            full, short = vectorising.matrices([c for c, _ in rows], space, cache=blobs)
+            assignments = grouping.assign(
+                grouping.Batch(
+                    keys=[c.pk for c, _ in rows],
+                    times=np.asarray([c.created_at.timestamp() for c, _ in rows]),
+                    clusters=[cl for _, cl in rows],
+                    subjects=[c.subject or "" for c, _ in rows],
+                    texts=[f"{c.subject} {(c.description or '')[:EXPLAIN_CHARS]}" for c, _ in rows],
+                    short=short,
+                    full=full,
+                ),
+                threshold=conf["CLUSTER_THRESHOLD"],
+                window=window.total_seconds(),
+                snapshot=space.snapshot,
+            )
+            cases = {c.pk: c for c, _ in rows}
+            result = clusters_apply(
+                assignments=assignments,
+                cases=cases,
+                url=url,
+                snapshot=space.snapshot,
+                now=now,
+                window_clusters=dict(members),
+            )
+            # Keep what the next batch's window still needs.
+            horizon = new[-1].created_at - window
+            known = {pk: c for pk, c in cases.items() if c.created_at >= horizon}
+            blobs = {pk: b for pk, b in blobs.items() if pk in known}
+            for key in totals:
+                totals[key] += result[key]
     return {**totals, "backlog": backlog}
 
 

@@ -29,6 +29,7 @@ from django.db.models import Max, Q
 
 from casework.cases.models import Case
 from casework.core import clock
+from casework.core.budget import StepBudget
 
 from . import vectors
 from .models import CaseVector, VectorSpace
@@ -110,7 +111,6 @@ def fit_step(*, budget_s: float, started: float | None = None, sample: int | Non
     so far fits in `budget_s` (at least one a call). Returns the new current snapshot when the fit is
     complete, None while it goes on."""
     sample = sample or settings.CASEWORK["VECTOR_FIT_SAMPLE"]
-    started = time.monotonic() if started is None else started
     row = VectorSpace.objects.filter(ready=False).order_by("-id").first()
     if row is None:
         top = Case.objects.aggregate(m=Max("id"))["m"] or 0
@@ -123,26 +123,24 @@ def fit_step(*, budget_s: float, started: float | None = None, sample: int | Non
             fit_below=top + 1,
         )
     snapshot = vectors.Snapshot.from_bytes(bytes(row.df), row.n_docs, row.pk)
-    steps, longest, done = 0, 0.0, snapshot.n_docs >= sample
+    steps, done = StepBudget(budget_s, started=started), snapshot.n_docs >= sample
     while not done:
-        if steps and time.monotonic() - started + longest > budget_s:
+        if not steps.fits():
             return None
-        took = time.monotonic()
-        want = min(FIT_STEP, sample - snapshot.n_docs)
-        rows = list(
-            Case.objects.filter(id__lt=row.fit_below)
-            .order_by("-id")
-            .values_list("id", "subject", "description")[:want]
-        )
-        snapshot.add([Doc(pk, subject or "", description or "") for pk, subject, description in rows])
-        if rows:
-            row.fit_below = rows[-1][0]
-        done = len(rows) < want or snapshot.n_docs >= sample
-        VectorSpace.objects.filter(pk=row.pk).update(
-            df=snapshot.to_bytes(), n_docs=snapshot.n_docs, fit_below=row.fit_below, ready=done
-        )
-        steps += 1
-        longest = max(longest, time.monotonic() - took)
+        with steps.step():
+            want = min(FIT_STEP, sample - snapshot.n_docs)
+            rows = list(
+                Case.objects.filter(id__lt=row.fit_below)
+                .order_by("-id")
+                .values_list("id", "subject", "description")[:want]
+            )
+            snapshot.add([Doc(pk, subject or "", description or "") for pk, subject, description in rows])
+            if rows:
+                row.fit_below = rows[-1][0]
+            done = len(rows) < want or snapshot.n_docs >= sample
+            VectorSpace.objects.filter(pk=row.pk).update(
+                df=snapshot.to_bytes(), n_docs=snapshot.n_docs, fit_below=row.fit_below, ready=done
+            )
     row.n_docs, row.ready = snapshot.n_docs, True
     with _lock:
         _spaces.clear()
@@ -231,32 +229,24 @@ def vectorise_pending(*, batch: int | None = None, budget_s: float | None = None
     if row.head_id is None:
         row.head_id, row.backfill_below = top, top + 1
         VectorSpace.objects.filter(pk=row.pk).update(head_id=top, backfill_below=top + 1)
-    done, queries, longest = 0, 0, [0.0]
-
-    def spent() -> bool:
-        # Every run does at least one batch, whatever its budget; another one only if a batch as long
-        # as the longest so far still fits (a run stays near its budget, not budget + a batch).
-        elapsed = time.monotonic() - started
-        return queries > 0 and elapsed + longest[0] >= budget_s
-
+    done = 0
+    # Every run vectorises at least one batch, whatever its budget (the fit's steps spent part of it);
+    # another one only while a batch as long as the longest so far still fits.
+    steps = StepBudget(budget_s, started=started)
     # New cases first (the duplicate task has usually vectorised them already: a short walk).
-    while row.head_id < top:
+    while row.head_id < top and steps.fits():
         upto = min(row.head_id + SCAN_IDS, top)
-        took = time.monotonic()
-        ids = _vectorise_batch(stale(space).filter(id__gt=row.head_id, id__lte=upto), space, batch)
-        done, queries = done + len(ids), queries + 1
-        longest[0] = max(longest[0], time.monotonic() - took)
+        with steps.step():
+            ids = _vectorise_batch(stale(space).filter(id__gt=row.head_id, id__lte=upto), space, batch)
+        done += len(ids)
         if len(ids) < batch:
             row.head_id = upto
             VectorSpace.objects.filter(pk=row.pk).update(head_id=upto)
-        if spent():
-            break
-    while row.backfill_below > 1 and not spent():
+    while row.backfill_below > 1 and steps.fits():
         lo = max(row.backfill_below - SCAN_IDS, 1)
-        took = time.monotonic()
-        ids = _vectorise_batch(stale(space).filter(id__lt=row.backfill_below, id__gte=lo), space, batch)
-        done, queries = done + len(ids), queries + 1
-        longest[0] = max(longest[0], time.monotonic() - took)
+        with steps.step():
+            ids = _vectorise_batch(stale(space).filter(id__lt=row.backfill_below, id__gte=lo), space, batch)
+        done += len(ids)
         row.backfill_below = min(ids) if len(ids) == batch else lo
         VectorSpace.objects.filter(pk=row.pk).update(backfill_below=row.backfill_below)
     backlog = row.head_id < top or row.backfill_below > 1

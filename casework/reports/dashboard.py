@@ -9,7 +9,6 @@ worker (`warm`, the `reports-warm` job). `make bench` measures a cold build."""
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.utils import timezone
+
+from casework.core.budget import StepBudget
 
 from . import charts, selectors, targets
 from .filters import ReportFilter, local_today, report_zone
@@ -286,16 +287,16 @@ def warm(*, now: datetime | None = None, budget: float = WARM_BUDGET_SECONDS) ->
     scopes |= {permissions.led_team_ids(user) for user in leads}
     first = _weeks_range(ReportFilter(start=today, end=today), today).start
     weeks = [first + timedelta(weeks=i) for i in range((last_sunday - first).days // 7 + 1)]
-    began, longest, read = time.monotonic(), 0.0, 0
+    steps = StepBudget(budget)
     for teams in sorted(scopes, key=lambda s: sorted(s) if s else []):
         for monday in weeks:
-            if read and time.monotonic() - began + longest > budget:
-                return {"kept": f"{read} week(s) read this run", "read": read, "backlog": True}
-            t0 = time.monotonic()
+            if not steps.fits():
+                return {"kept": f"{steps.steps} week(s) read this run", "read": steps.steps, "backlog": True}
             week = ReportFilter(start=monday, end=monday + timedelta(days=6), teams=teams)
-            if selectors.weekly_series_read(week):
-                read += 1
-                longest = max(longest, time.monotonic() - t0)
+            with steps.step() as step:
+                if not selectors.weekly_series_read(week):
+                    step.skip()  # kept already: a cache hit is not a step
+    read = steps.steps
     kept = f"weeks {first:%d %b} – {last_sunday:%d %b} kept for {len(scopes)} scope(s)"
     return {"kept": kept, "read": read}
 
