@@ -166,6 +166,20 @@ def test_a_case_above_the_p90_of_its_priority_is_listed_with_the_numbers(alice):
     assert findings.resolution_outliers()["rows"] == []  # recorded: not read again
 
 
+def test_a_first_run_records_the_outliers_in_batches_furthest_first(alice):
+    """An imported history's first run finds the whole window's outliers: a batch a run, the furthest above
+    the p90 first, with a backlog answer until none is left (the scheduler runs the next within seconds)."""
+    base = clock.now() - timedelta(days=10)
+    for n in range(30):
+        _resolved(base + timedelta(hours=n), 1, actor=alice)
+    slow = {hours: _resolved(base, hours, actor=alice).pk for hours in (40, 20, 30)}
+    assert findings.run_daily(outlier_batch=2) == {"outliers": 2, "gaps": 0, "backlog": True}
+    assert set(ResolutionOutlier.objects.values_list("case_id", flat=True)) == {slow[40], slow[30]}
+    assert findings.run_daily(outlier_batch=2) == {"outliers": 1, "gaps": 0}
+    assert findings.run_daily(outlier_batch=2) == {"outliers": 0, "gaps": 0}
+    assert set(ResolutionOutlier.objects.values_list("case_id", flat=True)) == set(slow.values())
+
+
 def test_the_percentiles_are_those_reports_compute(alice):
     """The outliers' p90 is computed in Python from one index read; it is the nearest-rank summary that
     `reports.sql.summarise` computes in SQL, to the millisecond."""
