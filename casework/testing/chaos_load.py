@@ -26,7 +26,6 @@ One round (`run_round`), on a fresh copy of the chaos template (casework/testing
 
 from __future__ import annotations
 
-import contextlib
 import mailbox
 import os
 import random
@@ -56,17 +55,24 @@ def _env_int(name: str, default: int) -> int:
 
 def round_size() -> dict[str, int]:
     return {
-        "mails": _env_int("CASEWORK_CHAOS_MAILS", 60),
-        "writes": _env_int("CASEWORK_CHAOS_WRITES", 60),
+        # Enough work that each kill lands mid-work: 60 mails were imported before the importer's turn came.
+        "mails": _env_int("CASEWORK_CHAOS_MAILS", 300),
+        "writes": _env_int("CASEWORK_CHAOS_WRITES", 200),
         "kills": _env_int("CASEWORK_CHAOS_KILLS", 4),
     }
 
 
-# The writer is one client making requests as fast as it can: give its token a budget it cannot reach, so
-# the round measures crash safety, not the limiter.
 KILL_DELAY_SECONDS = 1.5  # after the victim made progress, a random 0..this more before the kill
 
-LOAD_ENV = {"CASEWORK_RATE_API_TOKEN": "1000000/m", "CASEWORK_RATE_API_IP": "1000000/m"}
+# The writer is one client making requests as fast as it can: give its token a budget it cannot reach, so
+# the round measures crash safety, not the limiter. The importer commits INTAKE_BATCH mails a transaction:
+# batches of 25 (not 100) give a kill more boundaries to land between, and show the importer's progress
+# before it is all but done.
+LOAD_ENV = {
+    "CASEWORK_RATE_API_TOKEN": "1000000/m",
+    "CASEWORK_RATE_API_IP": "1000000/m",
+    "CASEWORK_INTAKE_BATCH": "25",
+}
 MBX_TOKEN = re.compile(r"MBX-(\d+)-(\d{5})")
 
 
@@ -225,6 +231,20 @@ def run_round(
             "worker": lambda: database.value("SELECT COUNT(*) FROM notify_outbox WHERE status = 'sent'"),
         }
         baseline = {name: progress[name]() for name in order}
+
+        def no_work_left(name: str) -> bool:
+            # The importer and the writer exit when done; the worker runs on, idle once both finished and
+            # the outbox is delivered: a kill then proves nothing (and its progress would never come).
+            if name != "worker":
+                return not procs[name].running
+            return (
+                importer.finished()
+                and writer.finished()
+                and not database.value(
+                    "SELECT COUNT(*) FROM notify_outbox WHERE status IN ('pending', 'sending')"
+                )
+            )
+
         # A victim that finished on its own in the meantime does not use up a kill: the next one goes to a
         # process still running (the worker runs to the end, so a round always gets its kills).
         attempts = 0
@@ -237,15 +257,16 @@ def run_round(
             wanted = order[k] if k < len(order) else rnd.rng.choice(alive)
             name = wanted if wanted in alive else rnd.rng.choice(alive)
             victim = procs[name]
-            with contextlib.suppress(AssertionError):  # it may finish instead: kill it if still running
-                wait_until(
-                    lambda: progress[name]() > baseline[name] or not victim.running,  # noqa: B023
-                    timeout=300,
-                    what=f"{name} to make progress",
-                    interval=0.1,
-                )
+            wait_until(
+                lambda: progress[name]() > baseline[name] or no_work_left(name),  # noqa: B023
+                timeout=300,
+                what=f"{name} to make progress",
+                interval=0.1,
+            )
             time.sleep(rnd.rng.uniform(0, KILL_DELAY_SECONDS))
-            if not victim.running:
+            if no_work_left(name):
+                if victim is worker:
+                    break  # every process is done: the remaining kills could not land mid-work
                 order = [n for n in order if n != name] + [name]  # its turn passes to the others
                 continue
             victim.kill()

@@ -54,8 +54,14 @@ def _work(queue) -> int:
     from django_tasks_rq.backend import Job
     from rq import SimpleWorker
 
+    class Worker(SimpleWorker):
+        def subscribe(self) -> None:
+            """No command channel (stop/kill commands: unused here). RQ 3.0 listens on it in a thread that
+            sleeps up to 60 s in a read; when the unsubscribe reply races its start, stopping the worker
+            waits the whole 60 s (rq/rq#1613) — a minute of a CI run, once or twice a run."""
+
     before = queue.count
-    SimpleWorker([queue], connection=queue.connection, job_class=Job).work(burst=True)
+    Worker([queue], connection=queue.connection, job_class=Job).work(burst=True)
     return before
 
 
