@@ -3,7 +3,7 @@ from outside at random moments and started again. Afterwards every mail is impor
 write the API answered 2xx is there, no mail reached the SMTP sink twice and every outbox row was sent,
 and no case is half-written (opened event, both SLA clocks, sentiment, triage trace, tier history).
 
-`make test` runs one short round (CASEWORK_CHAOS_MAILS/WRITES default 60, 4 kills); `make chaos` runs
+`make test` runs one short round (CASEWORK_CHAOS_MAILS/WRITES default 300/200, 4 kills); `make chaos` runs
 CASEWORK_CHAOS_RUNS rounds of 1,000 mails and 1,000 writes with 8 kills each. Set CASEWORK_CHAOS_REPORT to a
 file to get each round's figures as a JSON line. See casework/testing/chaos_load.py.
 """

@@ -20,7 +20,7 @@ One round (`run_round`), on a fresh copy of the chaos template (casework/testing
    clocks, sentiment, a triage trace — a rule applied or the "No triage rule matched" note — and one open
    tier-history stretch).
 
-`CASEWORK_CHAOS_MAILS`, `CASEWORK_CHAOS_WRITES`, `CASEWORK_CHAOS_KILLS` size a round (60/60/4 in
+`CASEWORK_CHAOS_MAILS`, `CASEWORK_CHAOS_WRITES`, `CASEWORK_CHAOS_KILLS` size a round (300/200/4 in
 `make test`; `make chaos` sets 1,000/1,000/8); `CASEWORK_CHAOS_RUNS` is the number of rounds.
 """
 
