@@ -13,7 +13,6 @@ cluster. Batches go on until none is left or `budget_s` is spent (the next run c
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import numpy as np
@@ -37,7 +36,7 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     window = timedelta(hours=conf["CLUSTER_WINDOW_HOURS"])
     since = since or now - window
     batch = batch or conf["CLUSTER_BATCH"]
-    started = time.monotonic()
+    steps = StepBudget(budget_s)  # the run's budget counts from here (the space, then the batches)
     space = vectorising.ensure_space()
     totals = {"assigned": 0, "clusters": 0, "proposed": 0, "alerts": 0}
     backlog = False
@@ -46,7 +45,6 @@ def cluster_recent(now=None, *, since=None, budget_s: float | None = None, batch
     known: dict[int, Case] = {}
     blobs: dict[int, tuple[bytes, bytes]] = {}
     fields = ("id", "reference", "subject", "description", "created_at")
-    steps = StepBudget(budget_s, started=started)
     new: list[Case] = []
     while True:
         # Another batch only if one as long as the longest so far still fits in the budget.

@@ -58,8 +58,8 @@ def nearest_rank_summary(values) -> Summary:
 
 
 # Outliers recorded a run, the furthest above their p90 first. A first run on an imported history finds
-# the whole window's (15,645 at a million cases: 1.5–2.1 s to record at once); in batches each run stays
-# well under a second and answers {"backlog": True}, so the scheduler runs the next within seconds.
+# the whole window's (15,645 at a million cases: 1.5–2.1 s to record at once); a run records at most
+# this many and answers {"backlog": True}, so the scheduler runs the next within seconds.
 OUTLIER_BATCH = 2000
 
 

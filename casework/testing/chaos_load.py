@@ -55,7 +55,8 @@ def _env_int(name: str, default: int) -> int:
 
 def round_size() -> dict[str, int]:
     return {
-        # Enough work that each kill lands mid-work: 60 mails were imported before the importer's turn came.
+        # Enough work that each kill lands mid-work: with 60 mails and 60 writes the importer and the writer
+        # were done before their turn came (0 kills of either in the runs looked at).
         "mails": _env_int("CASEWORK_CHAOS_MAILS", 300),
         "writes": _env_int("CASEWORK_CHAOS_WRITES", 200),
         "kills": _env_int("CASEWORK_CHAOS_KILLS", 4),
@@ -232,21 +233,19 @@ def run_round(
         }
         baseline = {name: progress[name]() for name in order}
 
+        def outbox_undelivered() -> int:
+            return database.value("SELECT COUNT(*) FROM notify_outbox WHERE status IN ('pending', 'sending')")
+
         def no_work_left(name: str) -> bool:
             # The importer and the writer exit when done; the worker runs on, idle once both finished and
             # the outbox is delivered: a kill then proves nothing (and its progress would never come).
             if name != "worker":
                 return not procs[name].running
-            return (
-                importer.finished()
-                and writer.finished()
-                and not database.value(
-                    "SELECT COUNT(*) FROM notify_outbox WHERE status IN ('pending', 'sending')"
-                )
-            )
+            return importer.finished() and writer.finished() and not outbox_undelivered()
 
         # A victim that finished on its own in the meantime does not use up a kill: the next one goes to a
-        # process still running (the worker runs to the end, so a round always gets its kills).
+        # process still running. Once every process is done the round has the kills it got (the test
+        # asserts at least 3; the round's size gives each process work while the first kills land).
         attempts = 0
         while len(kill_points) < rnd.kills and attempts < 4 * rnd.kills:
             attempts += 1
@@ -283,11 +282,7 @@ def run_round(
             interval=0.2,
         )
         wait_until(
-            lambda: (
-                not database.value(
-                    "SELECT COUNT(*) FROM notify_outbox WHERE status IN ('pending', 'sending')"
-                )
-            ),
+            lambda: not outbox_undelivered(),
             timeout=900,
             what="the outbox to be delivered",
             interval=0.2,

@@ -56,9 +56,10 @@ def _work(queue) -> int:
 
     class Worker(SimpleWorker):
         def subscribe(self) -> None:
-            """No command channel (stop/kill commands: unused here). RQ 3.0 listens on it in a thread that
-            sleeps up to 60 s in a read; when the unsubscribe reply races its start, stopping the worker
-            waits the whole 60 s (rq/rq#1613) — a minute of a CI run, once or twice a run."""
+            """No command channel (stop/kill commands: unused here). RQ 3.0 listens on it in a thread
+            that reads with a 60 s timeout, and stopping the worker joins that thread: it sometimes
+            waited the whole 60 s (twice in one PostgreSQL run of the suite, once in three runs of this
+            file; cf. rq/rq#1613)."""
 
     before = queue.count
     Worker([queue], connection=queue.connection, job_class=Job).work(burst=True)
